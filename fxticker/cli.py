@@ -1,0 +1,241 @@
+"""The command line: thin wiring of fetch, parse, store and serve, with reports on stdout and stderr."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import psycopg
+
+from fxticker import __version__, db, settings, store, ticker
+from fxticker.fetch import FetchError
+from fxticker.ingest import Summary, expand, ingest_source, load, page_date, site_today
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("fxticker")
+
+
+def fail(message: str) -> None:
+    click.echo(f"fxticker: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors a user can cause or fix into one line on stderr and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (db.DatabaseError, store.MigrationError, ValueError) as exc:
+            fail(str(exc))
+        except psycopg.OperationalError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            fail(f"cannot reach the database: {first}")
+        except psycopg.Error as exc:
+            fail(f"database error: {exc.diag.message_primary or exc}")
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def connect() -> Iterator[psycopg.Connection]:
+    url = db.database_url()
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        yield conn
+
+
+def timezone() -> zoneinfo.ZoneInfo:
+    name = settings.get("FXTICKER_TIMEZONE")
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"FXTICKER_TIMEZONE={name!r} is not a known time zone") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fxticker")
+def main() -> None:
+    """Track Central Asian currency rates from the Times of Central Asia ticker."""
+    level = settings.get("FXTICKER_LOG_LEVEL").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@main.group("db")
+def db_group() -> None:
+    """Manage the embedded PostgreSQL cluster (used when DATABASE_URL is unset)."""
+
+
+def _embedded() -> db.EmbeddedCluster:
+    if settings.get("DATABASE_URL"):
+        raise ValueError("DATABASE_URL is set: fxticker uses that server, not an embedded one")
+    return db.EmbeddedCluster.from_settings()
+
+
+@db_group.command("start")
+@friendly_errors
+def db_start() -> None:
+    """Create (first time) and start the embedded cluster."""
+    cluster = _embedded()
+    cluster.start()
+    click.echo(f"embedded PostgreSQL running in {cluster.pgdata}", err=True)
+
+
+@db_group.command("stop")
+@friendly_errors
+def db_stop() -> None:
+    """Stop the embedded cluster."""
+    _embedded().stop()
+    click.echo("embedded PostgreSQL stopped", err=True)
+
+
+@db_group.command("status")
+@friendly_errors
+def db_status() -> None:
+    """Say whether the embedded cluster runs; exit 1 when it does not."""
+    cluster = _embedded()
+    if cluster.running():
+        click.echo(f"running: {cluster.pgdata}")
+    else:
+        state = "stopped" if cluster.initialized() else "not created"
+        click.echo(f"{state}: {cluster.pgdata}")
+        sys.exit(1)
+
+
+@db_group.command("url")
+@friendly_errors
+def db_url() -> None:
+    """Print the embedded cluster's libpq URL (for psql)."""
+    click.echo(_embedded().url())
+
+
+@main.command()
+@friendly_errors
+def migrate() -> None:
+    """Apply the schema migrations in sql/ that are not applied yet."""
+    with connect() as conn:
+        applied = store.migrate(conn)
+    click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""),
+               err=True)
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+@main.command()
+@click.option("--date", "fallback_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="Date of pages that have no date line.")
+@click.argument("paths", nargs=-1, required=True)
+@friendly_errors
+def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
+    """Print the ticker of each page as JSON lines (one per currency); store nothing."""
+    tz = timezone()
+    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    failed = False
+    for source in expand(list(paths)):
+        try:
+            page = load(source, max_bytes)
+            parsed = ticker.parse(page.body, today=site_today(tz), content_type=page.content_type,
+                                  max_bytes=max_bytes)
+            try:
+                date: dt.date | None = page_date(parsed, page, fallback_date, tz)
+            except ticker.TickerError:
+                date = None
+        except (FetchError, ticker.TickerError) as exc:
+            click.echo(f"{source}: {str(exc).removeprefix(source + ': ')}", err=True)
+            failed = True
+            continue
+        for quote in parsed.quotes:
+            low, high = quote.rate_bounds
+            click.echo(json.dumps({
+                "source": source,
+                "date": date.isoformat() if date else None,
+                "currency": quote.currency,
+                "rate": quote.rate_text,
+                "change_pct": quote.change_text,
+                "direction": quote.direction,
+                "rate_low": format(low, "f"),
+                "rate_high": format(high, "f"),
+            }))
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--date", "fallback_date", callback=_parse_date, metavar="YYYY-MM-DD",
+              help="Date of pages that have no date line.")
+@click.argument("sources", nargs=-1, required=True)
+@friendly_errors
+def ingest(fallback_date: dt.date | None, sources: tuple[str, ...]) -> None:
+    """Store the ticker of pages (files, directories, URLs); one transaction per page."""
+    summary = ingest_many(list(sources), fallback_date)
+    for outcome in summary.rejected:
+        click.echo(f"rejected {outcome.source}: {outcome.error}", err=True)
+    click.echo(summary.line(), err=True)
+    sys.exit(1 if summary.rejected else 0)
+
+
+def ingest_many(sources: list[str], fallback_date: dt.date | None) -> Summary:
+    from tqdm import tqdm
+
+    tz = timezone()
+    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    items = list(expand(sources))
+    summary = Summary()
+    with connect() as conn:
+        store.migrate(conn)
+        conn.autocommit = True
+        progress = tqdm(items, unit="page", disable=None if len(items) > 20 else True, file=sys.stderr)
+        for source in progress:
+            summary.add(ingest_source(conn, source, fallback_date=fallback_date, tz=tz,
+                                      max_bytes=max_bytes))
+    return summary
+
+
+@main.command()
+@friendly_errors
+def sample() -> None:
+    """Load the bundled sample pages when the database holds no observations yet."""
+    with connect() as conn:
+        store.migrate(conn)
+        if store.observation_count(conn):
+            click.echo("database already holds observations; sample not loaded", err=True)
+            return
+    with resources.as_file(resources.files("fxticker") / "samples") as folder:
+        summary = ingest_many([str(Path(folder))], None)
+    click.echo(f"sample: {summary.line()}", err=True)
+    if summary.rejected:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@friendly_errors
+def serve(host: str, port: int) -> None:
+    """Serve the web app and API."""
+    from fxticker.web import create_app
+
+    db.database_url()  # start the embedded database before the app needs it
+    app = create_app()
+    app.run(host=host, port=port, threaded=True)

@@ -1,0 +1,220 @@
+"""Where the database is: the server named by DATABASE_URL, or an embedded cluster fxticker runs itself.
+
+The embedded cluster lives in FXTICKER_DATA_DIR, listens only on a unix socket inside it (so it never
+clashes with a system PostgreSQL) and preloads TimescaleDB. PostgreSQL refuses to run as root, so when we
+are root the cluster's files belong to, and its processes run as, the ``postgres`` system user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+from fxticker import settings
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "fxticker"
+DB_USER = "fxticker"
+PORT = 5432
+# Unix socket paths are limited to about 107 bytes, the socket file name included.
+_MAX_SOCKET_DIR = 80
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or set up; the message says what to do."""
+
+
+def _pg_bindir(environ: Mapping[str, str] | None = None) -> Path:
+    configured = settings.get("FXTICKER_PG_BINDIR", environ)
+    if configured:
+        return Path(configured)
+    candidates = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    if not candidates:
+        raise DatabaseError(
+            "no PostgreSQL server found under /usr/lib/postgresql; run 'make setup' "
+            "(or set DATABASE_URL to a server with TimescaleDB)"
+        )
+    return candidates[-1]
+
+
+def _system_user() -> pwd.struct_passwd | None:
+    """The account the server runs as: ``postgres`` when we are root, else ourselves (None)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise DatabaseError(
+            "running as root, but there is no 'postgres' system user to run the embedded "
+            "PostgreSQL; install postgresql-15 (make setup) or run as an ordinary user"
+        ) from None
+
+
+@dataclass(frozen=True)
+class EmbeddedCluster:
+    """A PostgreSQL cluster of fxticker's own, in one directory."""
+
+    root: Path
+    bindir: Path
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str] | None = None) -> EmbeddedCluster:
+        return cls(settings.data_dir(environ), _pg_bindir(environ))
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "pg"
+
+    @property
+    def socket_dir(self) -> Path:
+        inside = self.root / "run"
+        if len(str(inside)) <= _MAX_SOCKET_DIR:
+            return inside
+        # A deep data directory: keep the socket under /tmp, named after the directory.
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"fxticker-{digest}"
+
+    @property
+    def logfile(self) -> Path:
+        return self.root / "postgresql.log"
+
+    def url(self, dbname: str = DB_NAME) -> str:
+        return f"postgresql://{DB_USER}@/{dbname}?host={quote(str(self.socket_dir), safe='/')}&port={PORT}"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        user = _system_user()
+        if user is not None:
+            command = ["runuser", "-u", user.pw_name, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd="/")
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise DatabaseError(f"{args[0]} failed: {' / '.join(detail[-3:]) or 'no output'}")
+        return result
+
+    def _own(self, *paths: Path) -> None:
+        user = _system_user()
+        for path in paths:
+            path.mkdir(parents=True, exist_ok=True)
+            if user is not None:
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    def initialized(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.initialized():
+            return
+        if not (self.bindir / "initdb").exists():
+            raise DatabaseError(f"{self.bindir}/initdb not found; run 'make setup'")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._own(self.root, self.pgdata, self.socket_dir)
+        log.info("creating the embedded PostgreSQL cluster in %s", self.pgdata)
+        self._run(
+            "initdb", "-D", str(self.pgdata), "-U", DB_USER, "--auth=trust",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+        )
+        conf = self.pgdata / "postgresql.auto.conf"
+        extra = {
+            "listen_addresses": "''",
+            "unix_socket_directories": f"'{self.socket_dir}'",
+            "port": str(PORT),
+            "shared_preload_libraries": "'timescaledb'",
+            "timescaledb.telemetry_level": "off",
+            "max_connections": "200",
+            "logging_collector": "off",
+        }
+        with conf.open("a") as handle:
+            handle.writelines(f"{key} = {value}\n" for key, value in extra.items())
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+
+    def start(self) -> None:
+        """Initialise if needed and start; return once the server accepts connections."""
+        self.init()
+        if self.running():
+            return
+        self._own(self.socket_dir)
+        user = _system_user()
+        if user is not None and not self.logfile.exists():
+            self.logfile.touch()
+            os.chown(self.logfile, user.pw_uid, user.pw_gid)
+        result = self._run(
+            "pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.logfile), "-w", "-t", "60",
+            check=False,
+        )
+        if result.returncode != 0 and not self.running():
+            tail = self.logfile.read_text(errors="replace").strip().splitlines()[-3:]
+            raise DatabaseError(f"the embedded PostgreSQL did not start: {' / '.join(tail)}")
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)
+                    ).fetchone()
+                    if not exists:
+                        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+                    return
+            except psycopg.errors.DuplicateDatabase:
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.running():
+            self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", mode, "-w")
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def database_url(environ: Mapping[str, str] | None = None, *, start: bool = True) -> str:
+    """The URL to write to: DATABASE_URL, else the embedded cluster's (started when asked)."""
+    url = settings.get("DATABASE_URL", environ)
+    if url:
+        return url
+    cluster = EmbeddedCluster.from_settings(environ)
+    if start:
+        cluster.start()
+    return cluster.url()
+
+
+def read_url(environ: Mapping[str, str] | None = None, *, start: bool = True) -> str:
+    """The URL to read from: DATABASE_READ_URL when set (a replica), else the write URL."""
+    return settings.get("DATABASE_READ_URL", environ) or database_url(environ, start=start)
+
+
+def describe(url: str) -> str:
+    """A URL fit for messages: no password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the configured database"
+    host = info.get("host") or "localhost"
+    return f"database {info.get('dbname', '?')} on {host}:{info.get('port', PORT)}"

@@ -1,0 +1,76 @@
+"""The Flask application: create_app wires the database pool, the blueprints and one error handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from fxticker import db, settings
+from fxticker.web.errors import ApiError, Unavailable
+
+log = logging.getLogger(__name__)
+
+POOL_TIMEOUT = 5.0
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. The pool is created here, not at import; it connects in the background."""
+    app = Flask(__name__)
+    app.config.update(config or {})
+    if "DATABASE_READ_URL" not in app.config:
+        app.config["DATABASE_READ_URL"] = db.read_url()
+    pool = psycopg_pool.ConnectionPool(
+        app.config["DATABASE_READ_URL"],
+        min_size=1,
+        max_size=int(app.config.get("POOL_SIZE", settings.positive_int("FXTICKER_POOL_SIZE"))),
+        kwargs={"connect_timeout": 5},
+        open=False,
+        name="fxticker-read",
+    )
+    pool.open(wait=False)
+    app.extensions["fxticker_pool"] = pool
+
+    from fxticker.web import health, native
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(native.bp)
+    app.register_error_handler(Exception, _handle_error)
+    return app
+
+
+@contextmanager
+def read_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection for one request; an unreachable database becomes a 503."""
+    pool: psycopg_pool.ConnectionPool = current_app.extensions["fxticker_pool"]
+    try:
+        with pool.connection(timeout=POOL_TIMEOUT) as conn:
+            conn.read_only = True
+            yield conn
+    except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
+        log.warning("database unavailable: %s", exc)
+        raise Unavailable("the database is unavailable; try again shortly") from None
+
+
+def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
+    if isinstance(exc, ApiError):
+        status, message = exc.status, exc.message
+    elif isinstance(exc, HTTPException):
+        status, message = exc.code or 500, exc.description or exc.name
+        if status == 404:
+            message = "no such endpoint"
+        elif status == 405:
+            message = f"method {request.method} is not allowed here"
+    else:
+        log.exception("unhandled error on %s", request.path)
+        status, message = 500, "internal error"
+    response = jsonify({"status": status, "message": message})
+    response.status_code = status
+    return response

@@ -1,0 +1,93 @@
+"""The embedded cluster as a user drives it: fxticker db start | status | url | stop, and migrate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fxticker import db
+
+
+@pytest.fixture
+def data_env() -> Iterator[dict[str, str]]:
+    root = Path(tempfile.mkdtemp(prefix="fxt-embed-"))
+    root.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_READ_URL")}
+    env["FXTICKER_DATA_DIR"] = str(root / "data")
+    yield env
+    db.EmbeddedCluster.from_settings(env).destroy()
+
+
+def fx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fxticker", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_start_status_url_migrate_stop(data_env: dict[str, str]) -> None:
+    assert fx(data_env, "db", "status").returncode == 1
+    started = fx(data_env, "db", "start")
+    assert started.returncode == 0, started.stderr
+    assert fx(data_env, "db", "status").stdout.startswith("running:")
+    url = fx(data_env, "db", "url").stdout.strip()
+    socket_dir = Path(data_env["FXTICKER_DATA_DIR"]) / "run"
+    assert (socket_dir / ".s.PGSQL.5432").exists()
+    # psql accepts the URL as printed
+    psql = subprocess.run(["psql", url, "-Atc", "SELECT current_setting('shared_preload_libraries')"],
+                          capture_output=True, text=True, timeout=30)
+    assert psql.stdout.strip() == "timescaledb"
+    assert fx(data_env, "migrate").returncode == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migration").fetchone() == (1,)
+    assert fx(data_env, "db", "stop").returncode == 0
+    assert fx(data_env, "db", "status").stdout.startswith("stopped:")
+
+
+def test_commands_start_the_database_when_needed(data_env: dict[str, str]) -> None:
+    result = fx(data_env, "sample")
+    assert result.returncode == 0, result.stderr
+    assert "observation(s) new" in result.stderr
+    assert fx(data_env, "db", "status").returncode == 0
+    again = fx(data_env, "sample")
+    assert "already holds observations" in again.stderr
+
+
+def test_the_server_listens_on_no_tcp_port(data_env: dict[str, str]) -> None:
+    assert fx(data_env, "db", "start").returncode == 0
+    url = fx(data_env, "db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
+
+
+def test_a_deep_data_directory_keeps_its_socket_path_short(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    cluster = db.EmbeddedCluster(deep, Path("/nonexistent"))
+    assert len(str(cluster.socket_dir / ".s.PGSQL.5432")) < 100
+
+
+def test_server_without_timescaledb_loaded_stops_migrate_with_advice(empty_db_url: str,
+                                                                     tmp_path: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="fxt-plain-"))
+    root.chmod(0o755)
+    plain = db.EmbeddedCluster(root / "db", db._pg_bindir())
+    plain.init()
+    conf = plain.pgdata / "postgresql.auto.conf"
+    conf.write_text(conf.read_text().replace("shared_preload_libraries = 'timescaledb'", ""))
+    try:
+        plain.start()
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_READ_URL"}
+        env["DATABASE_URL"] = plain.url()
+        result = fx(env, "migrate")
+        assert result.returncode == 1
+        assert "shared_preload_libraries" in result.stderr
+        assert "Traceback" not in result.stderr
+        with psycopg.connect(plain.url()) as conn:
+            assert conn.execute("SELECT to_regclass('observation')").fetchone() == (None,)
+    finally:
+        plain.destroy()

@@ -1,0 +1,251 @@
+"""The parser, rule by rule, on pages written for the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fxticker import ticker
+from fxticker.ticker import TickerError, parse
+from tests.pages import FIVE, block, html_page, text_page
+
+TODAY = dt.date(2026, 1, 10)
+
+
+def quotes_of(page: ticker.TickerPage) -> list[tuple[str, str, str, str]]:
+    return [(q.currency, q.rate_text, q.change_text, q.direction) for q in page.quotes]
+
+
+def test_text_page_collapses_eight_copies_into_one_quote_per_currency() -> None:
+    page = parse(text_page(), today=TODAY)
+    assert quotes_of(page) == [
+        ("KGS", "0.01144", "0", "flat"),
+        ("KZT", "0.00193", "-0", "down"),
+        ("TJS", "0.10851", "0.28", "up"),
+        ("UZS", "0.00008", "0", "flat"),
+        ("TMT", "0.28490", "0", "flat"),
+    ]
+    assert page.date == dt.date(2025, 12, 19)
+
+
+def test_rates_are_exact_decimals_keeping_the_quoted_scale() -> None:
+    page = parse(text_page(), today=TODAY)
+    tmt = page.quotes[4]
+    assert isinstance(tmt.rate, Decimal)
+    assert str(tmt.rate) == "0.28490"
+
+
+def test_minus_zero_is_a_fall_rounded_to_zero() -> None:
+    kzt = parse(text_page(), today=TODAY).quotes[1]
+    assert kzt.change_pct == 0
+    assert kzt.direction == "down"
+    assert kzt.change_text == "-0"
+
+
+def test_negative_change_is_down_and_positive_is_up() -> None:
+    page = parse(text_page([("KGS", "0.01144", "-0.18"), ("KZT", "0.00193", "1.5")]), today=TODAY)
+    assert [(q.change_pct, q.direction) for q in page.quotes] == [
+        (Decimal("-0.18"), "down"),
+        (Decimal("1.5"), "up"),
+    ]
+
+
+def test_bounds_follow_the_quoted_precision() -> None:
+    uzs = parse(text_page(), today=TODAY).quotes[3]
+    low, high = uzs.rate_bounds
+    assert (low, high) == (Decimal("0.000075"), Decimal("0.000085"))
+    # one significant digit: 1 USD is between 11,765 and 13,333 sum
+    assert int(1 / high) == 11764 and round(1 / high) == 11765
+    assert int(1 / low) == 13333
+
+
+def test_four_pairs_without_tmt_are_accepted() -> None:
+    page = parse(text_page(FIVE[:4]), today=TODAY)
+    assert [q.currency for q in page.quotes] == ["KGS", "KZT", "TJS", "UZS"]
+
+
+def test_any_three_letter_code_against_usd_is_accepted() -> None:
+    page = parse(text_page([("AZN", "0.58800", "0.1"), ("KGS", "0.01144", "0")]), today=TODAY)
+    assert [q.currency for q in page.quotes] == ["AZN", "KGS"]
+
+
+def test_quotes_against_other_currencies_are_ignored() -> None:
+    quotes = [("KGS", "0.01144", "0"), ("KZT", "0.00193", "-0")]
+    text = block(quotes).replace("KZT/USD", "KZT/EUR") + "19 December 2025\n"
+    page = parse(text, today=TODAY)
+    assert [q.currency for q in page.quotes] == ["KGS"]
+
+
+@pytest.mark.parametrize("space", [" ", "\u00a0"])
+@pytest.mark.parametrize("bullet", ["\u2022", ""])
+def test_bullets_and_no_break_spaces_are_optional(space: str, bullet: str) -> None:
+    page = parse(text_page(space=space, bullet=bullet), today=TODAY)
+    assert quotes_of(page)[2] == ("TJS", "0.10851", "0.28", "up")
+
+
+def test_trailing_partial_copy_that_agrees_is_fine() -> None:
+    page = parse(text_page(copies=7, partial=3), today=TODAY)
+    assert len(page.quotes) == 5
+
+
+def test_complete_copies_that_disagree_reject_the_page_naming_currency_and_values() -> None:
+    good = block(FIVE, copies=4)
+    changed = [(c, "0.10900" if c == "TJS" else r, ch) for c, r, ch in FIVE]
+    text = good + block(changed, copies=4).replace("\u2022", "  \u2022", 1) + "19 December 2025\n"
+    with pytest.raises(TickerError) as info:
+        parse(text, today=TODAY)
+    message = str(info.value)
+    assert "TJS" in message and "0.10851" in message and "0.10900" in message
+
+
+def test_partial_copy_that_disagrees_is_rejected() -> None:
+    changed = [(c, "0.01150" if c == "KGS" else r, ch) for c, r, ch in FIVE]
+    text = block(FIVE, copies=8) + "  " + block(changed, copies=0, partial=2) + "19 December 2025\n"
+    with pytest.raises(TickerError, match="KGS"):
+        parse(text, today=TODAY)
+
+
+def test_page_without_date_line_has_no_date() -> None:
+    assert parse(text_page(date=None), today=TODAY).date is None
+
+
+def test_dates_later_in_the_article_are_not_the_date_line() -> None:
+    text = text_page(date=None, body="Some heading\n\n19 December 2025\n")
+    assert parse(text, today=TODAY).date is None
+
+
+@pytest.mark.parametrize("line", ["31 February 2025", "0 March 2025", "12 Smarch 2025x"])
+def test_impossible_dates_are_rejected_or_not_dates(line: str) -> None:
+    text = text_page(date=line)
+    if line.endswith("x"):
+        assert parse(text, today=TODAY).date is None
+    else:
+        with pytest.raises(TickerError, match="not a real date"):
+            parse(text, today=TODAY)
+
+
+def test_future_date_is_rejected() -> None:
+    with pytest.raises(TickerError, match="in the future"):
+        parse(text_page(date="11 January 2026"), today=TODAY)
+
+
+def test_implausibly_old_date_is_rejected() -> None:
+    with pytest.raises(TickerError, match="older than any ticker"):
+        parse(text_page(date="1 January 1970"), today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("rate", "change", "reason"),
+    [
+        ("0.00000", "0", "zero rate"),
+        ("-0.01144", "0", "negative rate"),
+        ("0.0O193", "0", "malformed rate"),
+        ("0.01144", "abc", "malformed change"),
+        ("0.01.144", "0", "malformed rate"),
+        ("0.01144", "-100", "impossible change"),
+    ],
+)
+def test_bad_numbers_are_rejected(rate: str, change: str, reason: str) -> None:
+    with pytest.raises(TickerError, match=reason):
+        parse(text_page([("KGS", rate, change)]), today=TODAY)
+
+
+def test_value_without_percent_is_rejected() -> None:
+    text = "\u2022 KGS/USD = 0.01144\n19 December 2025\n"
+    with pytest.raises(TickerError, match="cannot read"):
+        parse(text, today=TODAY)
+
+
+def test_no_ticker_is_rejected() -> None:
+    with pytest.raises(TickerError, match="no ticker found"):
+        parse("Just an article.\n\nNothing else.\n", today=TODAY)
+
+
+def test_page_over_the_size_cap_is_rejected() -> None:
+    with pytest.raises(TickerError, match="over the 1,000-byte limit"):
+        parse(text_page(), today=TODAY, max_bytes=1000)
+
+
+def test_html_reads_visible_text_only() -> None:
+    fake = "<script>var t = '\u2022 KGS/USD = 9.99999 50%';</script><style>/* KZT/USD = 1 1% */</style>"
+    page = parse(html_page(head=fake), today=TODAY)
+    assert quotes_of(page)[0] == ("KGS", "0.01144", "0", "flat")
+    assert page.date == dt.date(2025, 12, 19)
+
+
+def test_html_with_only_a_scripted_ticker_has_no_ticker() -> None:
+    markup = "<html><body><script>document.write('KGS/USD = 0.01144 0%')</script><p>Hi</p></body></html>"
+    with pytest.raises(TickerError, match="no ticker found"):
+        parse(markup, today=TODAY)
+
+
+def test_bytes_are_decoded_as_declared() -> None:
+    body = "Bazaar news \u2014 caf\u00e9 prices"
+    data = html_page(charset="windows-1251", body=body).replace("\u2022", "*").encode("cp1251", "replace")
+    assert len(parse(data, today=TODAY).quotes) == 5
+    assert "caf" in ticker.decode(data)
+
+
+def test_undeclared_bytes_fall_back_from_utf8_to_a_single_byte_charset() -> None:
+    data = text_page(body="Na\u00efve caf\u00e9\n").replace("\u2022", "*").encode("latin-1")
+    assert ticker.decode(data).endswith("Na\u00efve caf\u00e9\n")
+    assert len(parse(data, today=TODAY).quotes) == 5
+
+
+def test_content_type_header_charset_wins_over_guessing() -> None:
+    data = "\u2022 KGS/USD = 0.01144 0%\n19 December 2025\n".encode("utf-16-le")
+    page = parse(data, today=TODAY, content_type="text/plain; charset=utf-16-le")
+    assert page.quotes[0].currency == "KGS"
+
+
+def test_binary_data_is_rejected() -> None:
+    with pytest.raises(TickerError, match="binary"):
+        parse(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", today=TODAY)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_arbitrary_text_gives_a_page_or_a_ticker_error(text: str) -> None:
+    try:
+        page = parse(text, today=TODAY)
+    except TickerError as exc:
+        assert str(exc), "a rejection always says why"
+    else:
+        assert page.quotes and all(q.rate > 0 for q in page.quotes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary())
+def test_arbitrary_bytes_give_a_page_or_a_ticker_error(data: bytes) -> None:
+    try:
+        page = parse(data, today=TODAY)
+    except TickerError as exc:
+        assert str(exc), "a rejection always says why"
+    else:
+        assert page.quotes and all(q.rate > 0 for q in page.quotes)
+
+
+_items = st.lists(
+    st.tuples(
+        st.sampled_from(["KGS", "KZT", "TJS", "UZS", "TMT", "AZN"]),
+        st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("99"), places=5),
+        st.decimals(min_value=Decimal("-99"), max_value=Decimal("99"), places=2),
+    ),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda item: item[0],
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_items, st.integers(min_value=1, max_value=8))
+def test_generated_tickers_round_trip(items: list[tuple[str, Decimal, Decimal]], copies: int) -> None:
+    quotes = [(c, format(r, "f"), format(ch, "f")) for c, r, ch in items]
+    page = parse(text_page(quotes, copies=copies), today=TODAY)
+    assert [(q.currency, q.rate, q.change_pct) for q in page.quotes] == [
+        (c, r, abs(ch) if ch == 0 else ch) for c, r, ch in items
+    ]
