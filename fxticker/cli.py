@@ -231,11 +231,20 @@ def sample() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Gunicorn worker processes.  [default: FXTICKER_WORKERS]")
+@click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds requests in flight get to finish after SIGTERM.")
 @friendly_errors
-def serve(host: str, port: int) -> None:
-    """Serve the web app and API."""
-    from fxticker.web import create_app
+def serve(host: str, port: int, workers: int | None, graceful_timeout: int) -> None:
+    """Serve the web app and API with gunicorn; SIGTERM stops it gracefully."""
+    from fxticker import serve as serving
+    from fxticker.web.health import max_age_seconds
 
-    db.database_url()  # start the embedded database before the app needs it
-    app = create_app()
-    app.run(host=host, port=port, threaded=True)
+    # Settings errors here, as one line, rather than as a worker that fails to boot.
+    workers = workers or settings.positive_int("FXTICKER_WORKERS")
+    max_age_seconds()
+    settings.positive_int("FXTICKER_POOL_SIZE")
+    db.database_url()  # start the embedded database before the workers need it
+    serving.run(serving.ServeOptions(host=host, port=port, workers=workers,
+                                     graceful_timeout=graceful_timeout))

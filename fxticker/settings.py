@@ -65,6 +65,23 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest number of database connections one process keeps open.",
     ),
     Setting(
+        "FXTICKER_WORKERS",
+        "2",
+        "Gunicorn worker processes of `fxticker serve` (each with its own pool of FXTICKER_POOL_SIZE).",
+    ),
+    Setting(
+        "FXTICKER_HEALTH_MAX_AGE",
+        "",
+        "Seconds since the last successful scrape after which /healthz says degraded. Unset: three "
+        "times FXTICKER_INTERVAL.",
+    ),
+    Setting(
+        "PROMETHEUS_MULTIPROC_DIR",
+        "",
+        "Directory where gunicorn workers share request metrics (prometheus_client's multiprocess "
+        "mode); emptied when `fxticker serve` starts. Unset: a new temporary directory per serve.",
+    ),
+    Setting(
         "FXTICKER_LOG_LEVEL",
         "INFO",
         "Logging level: DEBUG, INFO, WARNING or ERROR.",

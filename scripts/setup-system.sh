@@ -5,7 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib cmake gcc make libssl-dev dpkg-dev
-          python3-venv)
+          python3-venv docker-compose)
 [ "${FXTICKER_WITH_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver fonts-dejavu-core)
 
 missing=()

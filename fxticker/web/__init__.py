@@ -32,18 +32,35 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         min_size=1,
         max_size=int(app.config.get("POOL_SIZE", settings.positive_int("FXTICKER_POOL_SIZE"))),
         kwargs={"connect_timeout": 5},
+        configure=_as_reader,
         open=False,
         name="fxticker-read",
     )
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import health, native
+    from fxticker.web import health, metrics, native
 
+    app.config.setdefault("HEALTH_MAX_AGE", health.max_age_seconds())
+    metrics.init_app(app, pool)
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
     app.register_error_handler(Exception, _handle_error)
     return app
+
+
+def _as_reader(conn: psycopg.Connection) -> None:
+    """Every read connection acts as the SELECT-only role that migrate creates (sql/003_*.sql).
+
+    SET ROLE rather than trusting the URL's account: on one machine the web tier shares the owner's URL
+    and still cannot write; a dedicated read login (a member of the role) passes through it unchanged.
+    Without the role (database not migrated) the connection is refused: fail closed.
+    """
+    conn.autocommit = True
+    try:
+        conn.execute("SET ROLE fxticker_reader")
+    finally:
+        conn.autocommit = False
 
 
 @contextmanager

@@ -1,17 +1,36 @@
-"""Health: whether the database answers and how fresh the newest observation is."""
+"""Health: whether the database answers, how fresh the data is, and ok / degraded / down for operators.
+
+ok: the database answers and a scrape succeeded within FXTICKER_HEALTH_MAX_AGE. degraded: the data can
+still be served but is getting stale (no successful scrape recorded, or the last one is too old), so the
+answer stays 200 and a load balancer keeps the instance. down: the database is unreachable, 503.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from fxticker import store
+from fxticker import settings, store
 from fxticker.web import read_connection
 from fxticker.web.errors import Unavailable
 
 bp = Blueprint("health", __name__)
+
+_LAST_SUCCESSFUL_SCRAPE = "SELECT max(finished_at) FROM scrape_run WHERE status = 'ok'"
+
+
+def max_age_seconds() -> int:
+    """How old the last successful scrape may be before health is degraded."""
+    if settings.get("FXTICKER_HEALTH_MAX_AGE"):
+        return settings.positive_int("FXTICKER_HEALTH_MAX_AGE")
+    # Three intervals: one missed run is normal (a slow site), three in a row are not.
+    return 3 * settings.positive_int("FXTICKER_INTERVAL")
+
+
+def _age(now: dt.datetime, then: dt.datetime | None) -> int | None:
+    return max(0, round((now - then).total_seconds())) if then is not None else None
 
 
 @bp.get("/healthz")
@@ -20,13 +39,27 @@ def healthz() -> tuple[Response, int]:
         with read_connection() as conn:
             count = store.observation_count(conn)
             newest = store.last_seen(conn)
+            row = conn.execute(_LAST_SUCCESSFUL_SCRAPE).fetchone()
     except Unavailable as exc:
         return jsonify({"status": "down", "database": "unreachable", "message": exc.message}), 503
-    age = (dt.datetime.now(dt.UTC) - newest).total_seconds() if newest else None
+    scraped = row[0] if row else None
+    now = dt.datetime.now(dt.UTC)
+    limit = int(current_app.config["HEALTH_MAX_AGE"])
+    scrape_age = _age(now, scraped)
+    if scrape_age is None:
+        status, message = "degraded", "no successful scrape recorded"
+    elif scrape_age > limit:
+        status, message = "degraded", f"the last successful scrape is older than {limit} s"
+    else:
+        status, message = "ok", "serving fresh data"
     return jsonify({
-        "status": "ok",
+        "status": status,
+        "message": message,
         "database": "ok",
         "observations": count,
         "last_seen": newest.isoformat() if newest else None,
-        "last_seen_age_seconds": round(age) if age is not None else None,
+        "last_seen_age_seconds": _age(now, newest),
+        "last_scrape_success": scraped.isoformat() if scraped else None,
+        "last_scrape_success_age_seconds": scrape_age,
+        "max_scrape_age_seconds": limit,
     }), 200

@@ -1,0 +1,99 @@
+"""Serving: run the Flask app under gunicorn, with several workers, shared metrics and graceful shutdown.
+
+gunicorn's BaseApplication lets `fxticker serve` keep its own options (no gunicorn command line to learn)
+while gunicorn does what it is good at: pre-forked workers, restarting a worker that dies, and on SIGTERM
+a graceful stop (workers finish the requests in flight, up to graceful_timeout). Each worker builds its
+own app and database pool after the fork (no preload), so no connection is shared between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from fxticker import settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4
+    graceful_timeout: int = 30
+    timeout: int = 60
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    # A dead worker's live gauges must not linger; its counters stay summed (prometheus_client's advice).
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class FxtickerApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from ServeOptions, serving fxticker.web.create_app() in every worker."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        o = self.options
+        settings: dict[str, Any] = {
+            "bind": [f"[{o.host}]:{o.port}" if ":" in o.host else f"{o.host}:{o.port}"],
+            "workers": o.workers,
+            # Threads let one worker wait on the database for several requests at once.
+            "worker_class": "gthread",
+            "threads": o.threads,
+            "graceful_timeout": o.graceful_timeout,
+            "timeout": o.timeout,
+            "proc_name": "fxticker-web",
+            "errorlog": "-",
+            "child_exit": _child_exit,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from fxticker.web import create_app
+
+        return create_app()
+
+
+def prepare_metrics_dir() -> Path:
+    """The directory workers share metrics through, emptied, named in PROMETHEUS_MULTIPROC_DIR.
+
+    Must run before prometheus_client is imported anywhere: it picks its storage at import time.
+    """
+    configured = settings.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        path = Path(configured)
+        # Files of a previous run would be summed into this one's counters.
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="fxticker-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
+def run(options: ServeOptions) -> None:
+    """Serve until SIGTERM or SIGINT; return after the workers have stopped."""
+    created_here = not settings.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics_dir = prepare_metrics_dir()
+    log.info("serving on %s:%d with %d worker(s)", options.host, options.port, options.workers)
+    try:
+        FxtickerApplication(options).run()
+    finally:
+        if created_here:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

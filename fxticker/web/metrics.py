@@ -1,0 +1,152 @@
+"""Prometheus metrics: request counts and durations measured here, scrape and storage facts read from the DB.
+
+Scrapes run in the scheduler's process, not in the web workers, so their metrics are derived from the
+scrape accounting tables when /metrics is read: any web instance reports the same numbers, and nothing is
+lost when a worker restarts. Request metrics are per process; under gunicorn with several workers they
+are shared through prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by
+fxticker/serve.py before prometheus_client is imported) and summed by MultiProcessCollector.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from flask import Blueprint, Flask, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("metrics", __name__)
+
+_RUNS_BY_STATUS = "SELECT status, count(*) FROM scrape_run GROUP BY status"
+_SOURCES_BY_STATUS = "SELECT status, count(*) FROM scrape_source_run GROUP BY status"
+_LAST_SUCCESS = "SELECT extract(epoch FROM max(finished_at)) FROM scrape_run WHERE status = 'ok'"
+# The planner's estimate would do for a huge table; the ticker adds five rows a scrape at most.
+_OBSERVATIONS = "SELECT count(*), coalesce(sum(sightings), 0) FROM observation"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class DatabaseCollector(Collector):
+    """Scrape runs by outcome, observations stored and the last success, queried at collection time."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool, timeout: float = 2.0) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("fxticker_database_up", "1 when /metrics could read the database.")
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                conn.read_only = True
+                runs = conn.execute(_RUNS_BY_STATUS).fetchall()
+                sources = conn.execute(_SOURCES_BY_STATUS).fetchall()
+                last_success = conn.execute(_LAST_SUCCESS).fetchone()
+                stored = conn.execute(_OBSERVATIONS).fetchone()
+        except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
+            log.warning("metrics: database unavailable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        run_family = CounterMetricFamily(
+            "fxticker_scrape_runs", "Scrape runs recorded, by outcome (running, ok, failed).",
+            labels=["status"],
+        )
+        counts = dict.fromkeys(("running", "ok", "failed"), 0) | {status: n for status, n in runs}
+        for status, n in sorted(counts.items()):
+            run_family.add_metric([status], n)
+        yield run_family
+        source_family = CounterMetricFamily(
+            "fxticker_scrape_sources", "Sources fetched within scrape runs, by outcome.", labels=["status"]
+        )
+        counts = dict.fromkeys(("ok", "not_modified", "failed"), 0) | {status: n for status, n in sources}
+        for status, n in sorted(counts.items()):
+            source_family.add_metric([status], n)
+        yield source_family
+        if last_success is not None and last_success[0] is not None:
+            yield GaugeMetricFamily(
+                "fxticker_last_scrape_success_timestamp_seconds",
+                "Unix time the last successful scrape run finished.",
+                value=float(last_success[0]),
+            )
+        count, sightings = stored if stored is not None else (0, 0)
+        yield GaugeMetricFamily(
+            "fxticker_observations_stored", "Distinct quotes stored (rows of observation).", value=count
+        )
+        yield CounterMetricFamily(
+            "fxticker_observation_sightings", "Times a stored quote was seen, over all scrapes.",
+            value=sightings,
+        )
+
+
+class RequestMetrics:
+    """Request counts and durations by endpoint, method and status of one app."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        # In multiprocess mode the values live in files and MultiProcessCollector reads them; registering
+        # them as well would report this worker's share a second time.
+        self.requests = Counter(
+            "fxticker_http_requests", "HTTP requests answered, by endpoint (URL rule), method and status.",
+            ["endpoint", "method", "status"], registry=registry,
+        )
+        self.duration = Histogram(
+            "fxticker_http_request_duration_seconds", "Time to answer an HTTP request, by endpoint.",
+            ["endpoint", "method"], registry=registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+
+
+def init_app(app: Flask, pool: psycopg_pool.ConnectionPool) -> None:
+    """Measure every request of app and serve /metrics."""
+    shared = multiprocess_dir()
+    registry = CollectorRegistry()
+    metrics = RequestMetrics(None if shared else registry)
+    collector = DatabaseCollector(pool)
+    if not shared:
+        registry.register(collector)
+    app.extensions["fxticker_metrics"] = (metrics, registry, collector)
+    app.before_request(_start_timer)
+    app.after_request(_record)
+    app.register_blueprint(bp)
+
+
+def _start_timer() -> None:
+    g.fxticker_started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    started: float | None = g.pop("fxticker_started", None)
+    if started is None:
+        return response
+    metrics: RequestMetrics = current_app.extensions["fxticker_metrics"][0]
+    # The URL rule, not the path, keeps the label set bounded whatever paths clients send.
+    endpoint = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
+    metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+    metrics.duration.labels(endpoint, request.method).observe(time.perf_counter() - started)
+    return response
+
+
+@bp.get("/metrics")
+def metrics_endpoint() -> Response:
+    _metrics, registry, collector = current_app.extensions["fxticker_metrics"]
+    shared = multiprocess_dir()
+    if shared:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        registry.register(collector)
+    payload: Any = generate_latest(registry)
+    return Response(payload, content_type=CONTENT_TYPE_LATEST)
