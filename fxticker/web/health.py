@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import psycopg
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
@@ -42,6 +43,9 @@ def healthz() -> tuple[Response, int]:
             row = conn.execute(_LAST_SUCCESSFUL_SCRAPE).fetchone()
     except Unavailable as exc:
         return jsonify({"status": "down", "database": "unreachable", "message": exc.message}), 503
+    except psycopg.errors.UndefinedTable:
+        return jsonify({"status": "down", "database": "not migrated",
+                        "message": "the database has no fxticker schema; run 'fxticker migrate'"}), 503
     scraped = row[0] if row else None
     now = dt.datetime.now(dt.UTC)
     limit = int(current_app.config["HEALTH_MAX_AGE"])

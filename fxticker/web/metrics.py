@@ -115,7 +115,7 @@ def init_app(app: Flask, pool: psycopg_pool.ConnectionPool) -> None:
     shared = multiprocess_dir()
     registry = CollectorRegistry()
     metrics = RequestMetrics(None if shared else registry)
-    collector = DatabaseCollector(pool)
+    collector = DatabaseCollector(pool, float(app.config.get("METRICS_DB_TIMEOUT", 2.0)))
     if not shared:
         registry.register(collector)
     app.extensions["fxticker_metrics"] = (metrics, registry, collector)

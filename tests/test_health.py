@@ -1,0 +1,80 @@
+"""/healthz: the database, the age of the last successful scrape, and ok / degraded / down."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+from flask.testing import FlaskClient
+
+from fxticker.web import create_app
+from tests.fix_ops import add_scrape_run, app, client
+
+__all__ = ["app", "client"]
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def test_no_scrape_recorded_is_degraded_but_serving(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json
+    assert body is not None
+    assert (body["status"], body["message"], body["database"]) == (
+        "degraded", "no successful scrape recorded", "ok")
+    assert body["last_scrape_success"] is None and body["last_scrape_success_age_seconds"] is None
+
+
+def test_recent_successful_scrape_is_ok_even_after_a_failed_one(
+    client: FlaskClient, conn: psycopg.Connection
+) -> None:
+    add_scrape_run(conn, "ok", NOW - dt.timedelta(minutes=10))
+    add_scrape_run(conn, "failed", NOW - dt.timedelta(minutes=1))
+    add_scrape_run(conn, "running", None)
+    body = client.get("/healthz").json
+    assert body is not None
+    assert body["status"] == "ok"
+    assert 595 <= body["last_scrape_success_age_seconds"] <= 660
+    assert dt.datetime.fromisoformat(body["last_scrape_success"]) == NOW - dt.timedelta(minutes=10)
+
+
+def test_stale_scrape_is_degraded_with_the_limit_named(
+    env: dict[str, str], db_url: str, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FXTICKER_HEALTH_MAX_AGE", "600")
+    add_scrape_run(conn, "ok", NOW - dt.timedelta(minutes=11))
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    try:
+        response = app.test_client().get("/healthz")
+    finally:
+        app.extensions["fxticker_pool"].close()
+    assert response.status_code == 200
+    body = response.json
+    assert body is not None
+    assert (body["status"], body["message"], body["max_scrape_age_seconds"]) == (
+        "degraded", "the last successful scrape is older than 600 s", 600)
+
+
+def test_default_limit_is_three_scrape_intervals(
+    env: dict[str, str], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FXTICKER_INTERVAL", "120")
+    monkeypatch.delenv("FXTICKER_HEALTH_MAX_AGE", raising=False)
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    try:
+        body = app.test_client().get("/healthz").json
+    finally:
+        app.extensions["fxticker_pool"].close()
+    assert body is not None and body["max_scrape_age_seconds"] == 360
+
+
+def test_unmigrated_database_is_down_and_says_so(empty_db_url: str) -> None:
+    bare = create_app({"TESTING": True, "DATABASE_READ_URL": empty_db_url})
+    try:
+        response = bare.test_client().get("/healthz")
+    finally:
+        bare.extensions["fxticker_pool"].close()
+    assert response.status_code == 503
+    assert response.json == {"status": "down", "database": "not migrated",
+                             "message": "the database has no fxticker schema; run 'fxticker migrate'"}
