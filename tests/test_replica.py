@@ -1,0 +1,130 @@
+"""Past one machine: the web tier reads as a SELECT-only role, and from a streaming replica when told to.
+
+The replica test is real: a primary and a hot standby made with pg_basebackup, both on unix sockets under
+/tmp; quotes ingested on the primary are served by the API from the standby.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fxticker import db, store
+from fxticker.cli import ingest_many
+from fxticker.web import create_app
+from tests.pages import text_page
+
+
+def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_url: str) -> None:
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    pool = app.extensions["fxticker_pool"]
+    try:
+        with pool.connection() as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("fxticker_reader",)
+            assert conn.execute("SELECT count(*) FROM daily_series").fetchone() == (0,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")
+    finally:
+        pool.close()
+
+
+def test_reader_role_has_select_and_nothing_else(conn: psycopg.Connection) -> None:
+    rows = conn.execute(
+        "SELECT DISTINCT privilege_type FROM information_schema.role_table_grants"
+        " WHERE grantee = 'fxticker_reader' AND table_schema = 'public'"
+    ).fetchall()
+    assert rows == [("SELECT",)]
+    readable = {r[0] for r in conn.execute(
+        "SELECT table_name FROM information_schema.role_table_grants WHERE grantee = 'fxticker_reader'"
+    )}
+    assert {"observation", "daily_rate", "daily_series", "scrape_run", "scrape_source_run"} <= readable
+    assert conn.execute(
+        "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'fxticker_reader'"
+    ).fetchone() == (False, False)
+
+
+def test_migrating_a_second_database_reuses_the_cluster_wide_role(empty_db_url: str) -> None:
+    with psycopg.connect(empty_db_url) as conn:
+        applied = store.migrate(conn)
+        assert "003_reader_daily_series.sql" in applied
+        assert conn.execute(
+            "SELECT has_table_privilege('fxticker_reader', 'observation', 'SELECT'),"
+            " has_table_privilege('fxticker_reader', 'observation', 'INSERT')"
+        ).fetchone() == (True, False)
+
+
+def _lsn(url: str, query: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.fixture
+def primary_and_replica() -> Iterator[tuple[db.EmbeddedCluster, db.EmbeddedCluster]]:
+    # /tmp with mode 0755: as root the servers run as 'postgres', which must reach their directories.
+    root = Path(tempfile.mkdtemp(prefix="fxt-repl-"))
+    root.chmod(0o755)
+    bindir = db._pg_bindir()
+    primary = db.EmbeddedCluster(root / "primary", bindir)
+    replica = db.EmbeddedCluster(root / "replica", bindir)
+    try:
+        # initdb's pg_hba trusts local replication connections and wal_level defaults to replica;
+        # both are checked so that a changed default fails here with a clear message.
+        primary.start()
+        with psycopg.connect(primary.url(), autocommit=True) as conn:
+            assert conn.execute("SHOW wal_level").fetchone() == ("replica",)
+            store.migrate(conn)
+        hba = (primary.pgdata / "pg_hba.conf").read_text()
+        assert any(line.split()[:3] == ["local", "replication", "all"] for line in hba.splitlines()
+                   if line.strip() and not line.startswith("#"))
+        replica._own(replica.root, replica.socket_dir)
+        primary._run("pg_basebackup", "-h", str(primary.socket_dir), "-p", str(db.PORT), "-U", db.DB_USER,
+                     "-D", str(replica.pgdata), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
+        # The copy carries the primary's settings; the standby needs its own socket directory.
+        with (replica.pgdata / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"unix_socket_directories = '{replica.socket_dir}'\nhot_standby = on\n")
+        replica.start()
+        yield primary, replica
+    finally:
+        replica.stop("immediate")
+        primary.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
+    primary_and_replica: tuple[db.EmbeddedCluster, db.EmbeddedCluster],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    primary, replica = primary_and_replica
+    monkeypatch.setenv("DATABASE_URL", primary.url())
+    monkeypatch.setenv("DATABASE_READ_URL", replica.url())
+    app = create_app({"TESTING": True})  # the URLs come from the environment, as in production
+    try:
+        client = app.test_client()
+        assert client.get("/api/observations?from=2025-12-01").json == []
+        (tmp_path / "page.txt").write_text(text_page(date="19 December 2025"))
+        summary = ingest_many([str(tmp_path / "page.txt")], None)
+        assert (summary.pages, summary.new) == (1, 5)
+        target = _lsn(primary.url(), "SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + 10
+        while _lsn(replica.url(), f"SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '{target}') >= 0") \
+                != "True":
+            assert time.monotonic() < deadline, "the replica did not replay the primary's WAL in 10 s"
+            time.sleep(0.05)
+        body = client.get("/api/observations?from=2025-12-01&currency=KZT,UZS").json
+        assert [(r["currency"], r["rate"], r["date"]) for r in body] == [
+            ("KZT", "0.00193", "2025-12-19"), ("UZS", "0.00008", "2025-12-19")]
+        with app.extensions["fxticker_pool"].connection() as conn:
+            assert conn.execute("SELECT pg_is_in_recovery(), current_user").fetchone() == (
+                True, "fxticker_reader")
+    finally:
+        app.extensions["fxticker_pool"].close()
+    with psycopg.connect(replica.url()) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")

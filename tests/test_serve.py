@@ -1,0 +1,131 @@
+"""`fxticker serve`: gunicorn with several workers, metrics summed across them, and a graceful stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
+
+from fxticker.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process = process
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, timeout: float = 10) -> httpx.Response:
+        return httpx.get(self.base + path, timeout=timeout)
+
+
+@pytest.fixture
+def server(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    # A file a previous run left behind: serve must empty the directory, or it would be summed in.
+    (metrics_dir / "counter_999999.db").write_bytes(b"not a metrics file")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fxticker", "serve", "--port", str(port), "--workers", "2",
+         "--graceful-timeout", "10"],
+        env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    srv = Server(process, port)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if srv.get("/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"serve did not come up: {process.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+    yield srv
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_workers_share_request_metrics(server: Server) -> None:
+    assert len(children(server.process.pid)) == 2
+    for _ in range(20):
+        assert server.get("/healthz").status_code == 200
+    text = server.get("/metrics").text
+    values = {
+        (s.name, s.labels.get("endpoint"), s.labels.get("status")): s.value
+        for family in text_string_to_metric_families(text) for s in family.samples
+    }
+    # 20 here plus the readiness polls: at least 21 /healthz answers, whichever worker gave them.
+    assert values[("fxticker_http_requests_total", "/healthz", "200")] >= 21
+    assert values[("fxticker_database_up", None, None)] == 1
+
+
+def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) -> None:
+    results: list[int] = []
+    with psycopg.connect(db_url) as blocker:
+        # Hold a lock that /healthz's count(*) waits for: the request is in flight when SIGTERM comes.
+        blocker.execute("LOCK TABLE observation IN ACCESS EXCLUSIVE MODE")
+        request = threading.Thread(target=lambda: results.append(server.get("/healthz", 20).status_code))
+        request.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert server.process.poll() is None, "the server stopped with a request in flight"
+        blocker.rollback()
+    request.join(20)
+    assert results == [200]
+    _, stderr = server.process.communicate(timeout=20)
+    assert server.process.returncode == 0
+    assert "Handling signal: term" in stderr and "Shutting down: Master" in stderr
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("FXTICKER_WORKERS", "0", "FXTICKER_WORKERS='0' must be greater than zero"),
+    ("FXTICKER_HEALTH_MAX_AGE", "soon", "FXTICKER_HEALTH_MAX_AGE='soon' is not a whole number"),
+])
+def test_bad_settings_are_one_line_before_anything_starts(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert result.output == f"fxticker: {message}\n"
+
+
+def test_serve_keeps_its_options() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--workers", "--graceful-timeout"):
+        assert option in result.output
