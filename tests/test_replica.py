@@ -17,7 +17,7 @@ import pytest
 
 from fxticker import db, store
 from fxticker.cli import ingest_many
-from fxticker.web import create_app
+from fxticker.web import _as_reader, create_app
 from tests.pages import text_page
 
 
@@ -32,6 +32,17 @@ def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_ur
                 conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")
     finally:
         pool.close()
+
+
+def test_a_login_outside_the_reader_role_gets_no_connection(
+    conn: psycopg.Connection, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fxt_outsider') THEN"
+                 " CREATE ROLE fxt_outsider LOGIN; END IF; END $$")
+    outsider_url = db_url.replace(f"{db.DB_USER}@", "fxt_outsider@")
+    with psycopg.connect(outsider_url) as outsider, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        _as_reader(outsider)
+    assert "grant fxticker_reader to the read URL's user" in caplog.text
 
 
 def test_reader_role_has_select_and_nothing_else(conn: psycopg.Connection) -> None:

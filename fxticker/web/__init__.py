@@ -54,11 +54,16 @@ def _as_reader(conn: psycopg.Connection) -> None:
 
     SET ROLE rather than trusting the URL's account: on one machine the web tier shares the owner's URL
     and still cannot write; a dedicated read login (a member of the role) passes through it unchanged.
-    Without the role (database not migrated) the connection is refused: fail closed.
+    A login that may not take the role, or a cluster never migrated, gets no connection: fail closed
+    (requests answer 503), with the reason in the log.
     """
     conn.autocommit = True
     try:
         conn.execute("SET ROLE fxticker_reader")
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue) as exc:
+        log.error("the web tier reads as fxticker_reader, but %s; run 'fxticker migrate' and grant "
+                  "fxticker_reader to the read URL's user", exc.diag.message_primary)
+        raise
     finally:
         conn.autocommit = False
 
