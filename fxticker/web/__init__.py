@@ -38,10 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import health, native
+    from fxticker.web import api_v1, api_v2, headers, health, native, openapi
 
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
+    for blueprint in (api_v1.bp, api_v2.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    headers.install(app)
     app.register_error_handler(Exception, _handle_error)
     return app
 
