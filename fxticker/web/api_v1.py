@@ -81,13 +81,13 @@ def latest() -> Response:
     return _on(params.latest_today())
 
 
-@bp.get("/<spec>")
-def dated(spec: str) -> Response:
+@bp.get("/<period>")
+def dated(period: str) -> Response:
     """/v1/YYYY-MM-DD, /v1/START..END or /v1/START.. (to today); any other name is no endpoint."""
     today = params.latest_today()
-    if _DAY.fullmatch(spec):
-        return _on(params.parse_date("date", spec, today))
-    match = _RANGE.fullmatch(spec)
+    if _DAY.fullmatch(period):
+        return _on(params.parse_date("date", period, today))
+    match = _RANGE.fullmatch(period)
     if match is None:
         raise NotFound("no such endpoint")
     start = params.parse_date("from", match[1], today)
