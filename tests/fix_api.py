@@ -162,3 +162,21 @@ def api(api_app: Flask) -> CheckedClient:
 @pytest.fixture
 def sample_days(env: dict[str, str], tmp_path: Path) -> None:
     ingest_sample_days(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def days_api(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CheckedClient]:
+    """A client on one database with the sample days, shared by a module's read-only tests (speed)."""
+    from tests.conftest import drop_database, fresh_database
+
+    url = fresh_database(cluster)
+    directory = tmp_path_factory.mktemp("days")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", url)
+        patch.delenv("DATABASE_READ_URL", raising=False)
+        patch.setenv("FXTICKER_DATA_DIR", str(directory / "unused-embedded"))
+        ingest_sample_days(directory)
+    app = create_app_for(url)
+    yield CheckedClient(app.test_client())
+    app.extensions["fxticker_pool"].close()
+    drop_database(cluster, url)

@@ -13,39 +13,40 @@ TODAY = dt.date.today()
 FUTURE = (TODAY + dt.timedelta(days=3)).isoformat()
 
 
-def test_latest(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/v1/latest?symbols=KZT,UZS") == {
+def test_latest(days_api: CheckedClient) -> None:
+    assert days_api.json("/v1/latest?symbols=KZT,UZS") == {
         "amount": 1.0, "base": "USD", "date": "2025-12-19", "rates": {"KZT": 515.46, "UZS": 12500.0}}
-    everything = api.json("/v1/latest")
+    everything = days_api.json("/v1/latest")
     assert sorted(everything["rates"]) == ["KGS", "KZT", "TJS", "TMT", "UZS"]
 
 
-def test_amount_and_the_from_to_aliases(api: CheckedClient, sample_days: None) -> None:
+def test_amount_and_the_from_to_aliases(days_api: CheckedClient) -> None:
     # 10 KZT at 0.00194 USD each is 0.0194 USD; in UZS at 0.00008 USD: 242.5.
-    assert api.json("/v1/latest?from=KZT&to=USD,UZS&amount=10") == {
+    assert days_api.json("/v1/latest?from=KZT&to=USD,UZS&amount=10") == {
         "amount": 10.0, "base": "KZT", "date": "2025-12-19", "rates": {"USD": 0.0194, "UZS": 242.5}}
-    assert api.json("/v1/latest?base=KZT&symbols=USD&amount=2.5")["rates"] == {"USD": 0.00485}
+    assert days_api.json("/v1/latest?base=KZT&symbols=USD&amount=2.5")["rates"] == {"USD": 0.00485}
 
 
-def test_a_day_answers_with_the_nearest_earlier_day(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/v1/2025-12-18?symbols=KZT") == {
+def test_a_day_answers_with_the_nearest_earlier_day(days_api: CheckedClient) -> None:
+    assert days_api.json("/v1/2025-12-18?symbols=KZT") == {
         "amount": 1.0, "base": "USD", "date": "2025-12-17", "rates": {"KZT": 520.83}}
-    assert api.json("/v1/2025-12-16", 404) == {"status": 404, "message": "no rates on or before 2025-12-16"}
+    assert days_api.json("/v1/2025-12-16", 404) == {
+        "status": 404, "message": "no rates on or before 2025-12-16"}
 
 
-def test_ranges_list_days_with_data(api: CheckedClient, sample_days: None) -> None:
+def test_ranges_list_days_with_data(days_api: CheckedClient) -> None:
     expected = {
         "amount": 1.0, "base": "USD", "start_date": "2025-12-17", "end_date": "2025-12-19",
         "rates": {"2025-12-17": {"KZT": 520.83}, "2025-12-19": {"KZT": 515.46}},
     }
-    assert api.json("/v1/2025-12-01..2025-12-31?symbols=KZT") == expected
-    assert api.json("/v1/2025-12-01..?symbols=KZT") == expected
-    assert api.json("/v1/2025-12-18..2025-12-18", 404) == {
+    assert days_api.json("/v1/2025-12-01..2025-12-31?symbols=KZT") == expected
+    assert days_api.json("/v1/2025-12-01..?symbols=KZT") == expected
+    assert days_api.json("/v1/2025-12-18..2025-12-18", 404) == {
         "status": 404, "message": "no rates between 2025-12-18 and 2025-12-18"}
 
 
-def test_currencies(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/v1/currencies") == {
+def test_currencies(days_api: CheckedClient) -> None:
+    assert days_api.json("/v1/currencies") == {
         "USD": "United States Dollar", "KGS": "Kyrgyzstani Som", "KZT": "Kazakhstani Tenge",
         "TJS": "Tajikistani Somoni", "TMT": "Turkmenistani Manat", "UZS": "Uzbekistani Som"}
 
@@ -68,8 +69,8 @@ def test_currencies(api: CheckedClient, sample_days: None) -> None:
         (f"/v1/2025-12-19..{FUTURE}", "'to' is in the future"),
     ],
 )
-def test_bad_input_is_422(api: CheckedClient, sample_days: None, url: str, message: str) -> None:
-    assert api.json(url, 422) == {"status": 422, "message": message}
+def test_bad_input_is_422(days_api: CheckedClient, url: str, message: str) -> None:
+    assert days_api.json(url, 422) == {"status": 422, "message": message}
 
 
 def test_other_names_are_not_endpoints(api: CheckedClient) -> None:
@@ -78,8 +79,8 @@ def test_other_names_are_not_endpoints(api: CheckedClient) -> None:
     assert api.json("/v1/latest", 404) == {"status": 404, "message": "no rates are stored yet"}
 
 
-def test_v1_caching_headers(api: CheckedClient, sample_days: None) -> None:
-    first = api.get("/v1/2025-12-01..2025-12-31")
+def test_v1_caching_headers(days_api: CheckedClient) -> None:
+    first = days_api.get("/v1/2025-12-01..2025-12-31")
     assert first.headers["Cache-Control"] == "public, max-age=300"
-    again = api.get("/v1/2025-12-01..2025-12-31", headers={"If-None-Match": first.headers["ETag"]})
+    again = days_api.get("/v1/2025-12-01..2025-12-31", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304

@@ -21,44 +21,46 @@ def rows(date: str, base: str, values: dict[str, float]) -> list[dict[str, objec
     return [{"date": date, "base": base, "quote": q, "rate": v} for q, v in sorted(values.items())]
 
 
-def test_latest_is_the_last_days_latest_revision(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/v2/rates") == rows("2025-12-19", "USD", USD_ON_19TH)
+def test_latest_is_the_last_days_latest_revision(days_api: CheckedClient) -> None:
+    assert days_api.json("/v2/rates") == rows("2025-12-19", "USD", USD_ON_19TH)
 
 
 def test_a_day_without_data_answers_with_the_nearest_earlier_day(
-    api: CheckedClient, sample_days: None
+    days_api: CheckedClient
 ) -> None:
-    assert api.json("/v2/rates?date=2025-12-18&quotes=KZT") == rows("2025-12-17", "USD", {"KZT": 520.83})
-    assert api.json("/v2/rates?date=2025-12-17&quotes=kzt,TJS") == rows(
+    assert days_api.json("/v2/rates?date=2025-12-18&quotes=KZT") == rows("2025-12-17", "USD", {"KZT": 520.83})
+    assert days_api.json("/v2/rates?date=2025-12-17&quotes=kzt,TJS") == rows(
         "2025-12-17", "USD", {"KZT": 520.83, "TJS": 9.2593})
-    missing = api.get("/v2/rates?date=2025-12-16")
+    missing = days_api.get("/v2/rates?date=2025-12-16")
     assert missing.status_code == 404
     assert missing.json == {"status": 404, "message": "no rates on or before 2025-12-16"}
 
 
-def test_cross_rates_between_stored_currencies(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/v2/rates?base=KZT&quotes=UZS,USD,TMT") == [
+def test_cross_rates_between_stored_currencies(days_api: CheckedClient) -> None:
+    assert days_api.json("/v2/rates?base=KZT&quotes=UZS,USD,TMT") == [
         {"date": "2025-12-19", "base": "KZT", "quote": "TMT", "rate": 0.0068094},
         {"date": "2025-12-19", "base": "KZT", "quote": "USD", "rate": 0.00194},
         {"date": "2025-12-19", "base": "KZT", "quote": "UZS", "rate": 24.25},
     ]
-    assert api.json("/v2/rate/TMT/KZT?date=2025-12-19") == {
+    assert days_api.json("/v2/rate/TMT/KZT?date=2025-12-19") == {
         "date": "2025-12-19", "base": "TMT", "quote": "KZT", "rate": 146.86}
-    assert api.json("/v2/rate/usd/uzs") == {
+    assert days_api.json("/v2/rate/usd/uzs") == {
         "date": "2025-12-19", "base": "USD", "quote": "UZS", "rate": 12500}
 
 
 def test_series_lists_only_days_with_data_in_date_then_quote_order(
-    api: CheckedClient, sample_days: None
+    days_api: CheckedClient
 ) -> None:
     expected = rows("2025-12-17", "USD", {"KZT": 520.83, "UZS": 12500.0}) + rows(
         "2025-12-19", "USD", {"KZT": 515.46, "UZS": 12500.0})
-    assert api.json("/v2/rates?from=2025-12-01&to=2025-12-31&quotes=UZS,KZT") == expected
-    assert api.json("/v2/rates?from=2025-12-01&quotes=UZS,KZT") == expected  # 'to' defaults to today
-    assert api.json("/v2/rates?from=2025-12-18&to=2025-12-18") == []
+    assert days_api.json("/v2/rates?from=2025-12-01&to=2025-12-31&quotes=UZS,KZT") == expected
+    assert days_api.json("/v2/rates?from=2025-12-01&quotes=UZS,KZT") == expected  # 'to' defaults to today
+    assert days_api.json("/v2/rates?from=2025-12-18&to=2025-12-18") == []
 
 
-def test_group_keeps_each_periods_last_day(api: CheckedClient, sample_days: None, tmp_path: Path) -> None:
+def test_group_keeps_each_periods_last_day(
+    api: CheckedClient, sample_days: None, tmp_path: Path
+) -> None:
     ingest_pages(tmp_path, [("05 January 2026", DAY2_LATE, dt.datetime(2026, 1, 5, 6, tzinfo=dt.UTC))])
     week = api.json("/v2/rates?from=2025-12-01&quotes=KZT&group=week")
     month = api.json("/v2/rates?from=2025-12-01&quotes=KZT&group=month")
@@ -68,8 +70,8 @@ def test_group_keeps_each_periods_last_day(api: CheckedClient, sample_days: None
     assert [r["date"] for r in month] == ["2025-12-19", "2026-01-05"]
 
 
-def test_csv_has_the_same_rows(api: CheckedClient, sample_days: None) -> None:
-    response = api.get("/v2/rates.csv?from=2025-12-17&to=2025-12-19&quotes=KZT,UZS")
+def test_csv_has_the_same_rows(days_api: CheckedClient) -> None:
+    response = days_api.get("/v2/rates.csv?from=2025-12-17&to=2025-12-19&quotes=KZT,UZS")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.data == (
         b"date,base,quote,rate\n"
@@ -78,11 +80,12 @@ def test_csv_has_the_same_rows(api: CheckedClient, sample_days: None) -> None:
     )
 
 
-def test_currencies_and_providers(api: CheckedClient, sample_days: None) -> None:
-    codes = [c["iso_code"] for c in api.json("/v2/currencies")]
+def test_currencies_and_providers(days_api: CheckedClient) -> None:
+    codes = [c["iso_code"] for c in days_api.json("/v2/currencies")]
     assert codes == ["USD", "KGS", "KZT", "TJS", "TMT", "UZS"]
-    assert api.json("/v2/currency/kzt") == {"iso_code": "KZT", "name": "Kazakhstani Tenge", "symbol": "₸"}
-    provider = api.json("/v2/providers")[0]
+    assert days_api.json("/v2/currency/kzt") == {
+        "iso_code": "KZT", "name": "Kazakhstani Tenge", "symbol": "₸"}
+    provider = days_api.json("/v2/providers")[0]
     assert provider["key"] == "timesca" and provider["currencies"] == codes
     assert (provider["start_date"], provider["end_date"]) == ("2025-12-17", "2025-12-19")
 
@@ -119,9 +122,9 @@ def test_currencies_and_providers(api: CheckedClient, sample_days: None) -> None
     ],
 )
 def test_bad_input_is_422_naming_the_input(
-    api: CheckedClient, sample_days: None, url: str, message: str
+    days_api: CheckedClient, url: str, message: str
 ) -> None:
-    response = api.get(url)
+    response = days_api.get(url)
     assert response.status_code == 422
     assert response.json == {"status": 422, "message": message}
     assert b"<" not in response.data
@@ -155,16 +158,16 @@ def test_unreachable_database_is_503() -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_etag_cache_control_cors_and_304(api: CheckedClient, sample_days: None) -> None:
-    first = api.get("/v2/rates?quotes=KZT")
+def test_etag_cache_control_cors_and_304(days_api: CheckedClient) -> None:
+    first = days_api.get("/v2/rates?quotes=KZT")
     etag = first.headers["ETag"]
     assert first.headers["Cache-Control"] == "public, max-age=300"
     assert first.headers["Access-Control-Allow-Origin"] == "*"
-    again = api.get("/v2/rates?quotes=KZT", headers={"If-None-Match": etag})
+    again = days_api.get("/v2/rates?quotes=KZT", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
-    other = api.get("/v2/rates?quotes=UZS", headers={"If-None-Match": etag})
+    other = days_api.get("/v2/rates?quotes=UZS", headers={"If-None-Match": etag})
     assert other.status_code == 200 and other.headers["ETag"] != etag
-    preflight = api.open("OPTIONS", "/v2/rates")
+    preflight = days_api.open("OPTIONS", "/v2/rates")
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "If-None-Match" in preflight.headers["Access-Control-Allow-Headers"]
-    assert api.client.get("/healthz").headers.get("Access-Control-Allow-Origin") is None
+    assert days_api.client.get("/healthz").headers.get("Access-Control-Allow-Origin") is None

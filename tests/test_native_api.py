@@ -13,8 +13,8 @@ from tests.fix_api import CheckedClient
 FUTURE = (dt.date.today() + dt.timedelta(days=3)).isoformat()
 
 
-def test_latest_revision_per_day_with_bounds_and_provenance(api: CheckedClient, sample_days: None) -> None:
-    body = api.json("/api/observations?currency=KZT,UZS&from=2025-12-19")
+def test_latest_revision_per_day_with_bounds_and_provenance(days_api: CheckedClient) -> None:
+    body = days_api.json("/api/observations?currency=KZT,UZS&from=2025-12-19")
     assert [(r["date"], r["currency"], r["rate"], r["change_pct"], r["direction"]) for r in body] == [
         ("2025-12-19", "KZT", "0.00194", "0.52", "up"),
         ("2025-12-19", "UZS", "0.00008", "0", "flat"),
@@ -29,16 +29,16 @@ def test_latest_revision_per_day_with_bounds_and_provenance(api: CheckedClient, 
     assert uzs["sightings"] == 2 and uzs["first_seen"] == "2025-12-19T06:00:00+00:00"
 
 
-def test_all_revisions_keep_the_quoted_minus_zero(api: CheckedClient, sample_days: None) -> None:
-    body = api.json("/api/observations?currency=KZT&from=2025-12-19&revisions=all")
+def test_all_revisions_keep_the_quoted_minus_zero(days_api: CheckedClient) -> None:
+    body = days_api.json("/api/observations?currency=KZT&from=2025-12-19&revisions=all")
     assert [(r["rate"], r["change_pct"], r["direction"], r["revision"]) for r in body] == [
         ("0.00194", "0.52", "up", 1),
         ("0.00193", "-0", "down", 2),
     ]
 
 
-def test_csv_carries_the_same_fields(api: CheckedClient, sample_days: None) -> None:
-    response = api.get("/api/observations.csv?currency=TMT")
+def test_csv_carries_the_same_fields(days_api: CheckedClient) -> None:
+    response = days_api.get("/api/observations.csv?currency=TMT")
     assert response.mimetype == "text/csv"
     table = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["date"], r["rate"], r["usd_per_unit_low"], r["usd_per_unit_high"]) for r in table] == [
@@ -50,8 +50,8 @@ def test_csv_carries_the_same_fields(api: CheckedClient, sample_days: None) -> N
         "units_per_usd_high,revisions,revision,sightings,first_seen,last_seen,source,first_source")
 
 
-def test_usd_alone_has_no_observations(api: CheckedClient, sample_days: None) -> None:
-    assert api.json("/api/observations?currency=USD") == []
+def test_usd_alone_has_no_observations(days_api: CheckedClient) -> None:
+    assert days_api.json("/api/observations?currency=USD") == []
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,9 @@ def test_usd_alone_has_no_observations(api: CheckedClient, sample_days: None) ->
         ("currency=KZT&currency=UZS", "'currency' is given more than once"),
     ],
 )
-def test_bad_input_is_422(api: CheckedClient, sample_days: None, query: str, message: str) -> None:
-    assert api.json(f"/api/observations?{query}", 422) == {"status": 422, "message": message}
-    assert api.json(f"/api/observations.csv?{query}", 422) == {"status": 422, "message": message}
+def test_bad_input_is_422(days_api: CheckedClient, query: str, message: str) -> None:
+    assert days_api.json(f"/api/observations?{query}", 422) == {"status": 422, "message": message}
+    assert days_api.json(f"/api/observations.csv?{query}", 422) == {"status": 422, "message": message}
 
 
 def test_empty_database(api: CheckedClient) -> None:
