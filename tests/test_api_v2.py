@@ -144,6 +144,7 @@ def test_unknown_path_and_method(api: CheckedClient) -> None:
     response = api.open("POST", "/v2/rates")
     assert response.status_code == 405
     assert response.json == {"status": 405, "message": "method POST is not allowed here"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 def test_unreachable_database_is_503() -> None:
@@ -155,7 +156,7 @@ def test_unreachable_database_is_503() -> None:
         app.extensions["fxticker_pool"].close()
     assert response.status_code == 503
     assert response.json == {"status": 503, "message": "the database is unavailable; try again shortly"}
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "no-store" and response.headers["ETag"]
 
 
 def test_etag_cache_control_cors_and_304(days_api: CheckedClient) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from flask import Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from fxticker import db, settings
@@ -76,4 +76,6 @@ def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
         status, message = 500, "internal error"
     response = jsonify({"status": status, "message": message})
     response.status_code = status
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on a 405
     return response

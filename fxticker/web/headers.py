@@ -28,10 +28,10 @@ def _api_headers(response: Response) -> Response:
     if request.method not in ("GET", "HEAD"):
         return response
     response.headers["Access-Control-Expose-Headers"] = "ETag"
+    # A strong validator from the body's hash: equal bodies, equal tags, across workers and restarts.
+    response.add_etag()
     if response.status_code == 200:
         response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
-        # A strong validator from the body's hash: equal bodies, equal tags, across workers and restarts.
-        response.add_etag()
         response.make_conditional(request.environ)
     else:
         response.headers["Cache-Control"] = "no-store"
