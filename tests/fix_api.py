@@ -107,7 +107,9 @@ class OpenApiChecker:
         assert media in spec["content"], f"{method} {path} {status}: {media} not documented"
         schema = spec["content"][media]["schema"]
         instance = json.loads(response.data) if media == "application/json" else response.text
-        Draft202012Validator(_rebase(schema), registry=self.registry).validate(instance)
+        Draft202012Validator(
+            _rebase(schema), registry=self.registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        ).validate(instance)
 
 
 def _rebase(schema: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,9 @@ def test_the_checker_rejects_what_the_document_does_not_allow(api: CheckedClient
     response.set_data(b'[{"date": "2025-12-19", "base": "USD", "quote": "KZT", "rate": "518.13"}]')
     with pytest.raises(ValidationError):
         checker.check("GET", "/v2/rates", response)
+    response.set_data(b'[{"date": "2025-19-99", "base": "USD", "quote": "KZT", "rate": 518.13}]')
+    with pytest.raises(ValidationError, match="is not a 'date'"):
+        checker.check("GET", "/v2/rates", response)
     response.set_data(b"[]")
     del response.headers["ETag"]
     with pytest.raises(AssertionError, match="header ETag missing"):
