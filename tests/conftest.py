@@ -15,6 +15,8 @@ import pytest
 
 from fxticker import db, store
 
+pytest_plugins = ["tests.fix_api"]
+
 TEMPLATE = "fxt_template"
 _counter = itertools.count()
 

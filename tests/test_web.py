@@ -61,7 +61,7 @@ def test_observations_show_the_quote_as_scraped(client: FlaskClient, tmp_path: P
     ]
     uzs = body[1]
     assert (uzs["usd_per_unit_low"], uzs["usd_per_unit_high"]) == ("0.000075", "0.000085")
-    assert (uzs["units_per_usd_low"], uzs["units_per_usd_high"]) == ("11764.71", "13333.33")
+    assert (uzs["units_per_usd_low"], uzs["units_per_usd_high"]) == ("11764.705", "13333.334")
     assert uzs["source"].endswith("p.txt") and uzs["revisions"] == 1
 
 

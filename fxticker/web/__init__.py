@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from flask import Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from fxticker import db, settings
@@ -39,12 +39,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import health, metrics, native
+    from fxticker.web import api_v1, api_v2, headers, health, metrics, native, openapi
 
     app.config.setdefault("HEALTH_MAX_AGE", health.max_age_seconds())
     metrics.init_app(app, pool)
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
+    for blueprint in (api_v1.bp, api_v2.bp, openapi.bp):
+        app.register_blueprint(blueprint)
+    headers.install(app)
     app.register_error_handler(Exception, _handle_error)
     return app
 
@@ -95,4 +98,6 @@ def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
         status, message = 500, "internal error"
     response = jsonify({"status": status, "message": message})
     response.status_code = status
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on a 405
     return response

@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import re
-from decimal import Decimal
+import io
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from typing import Any
 
-from flask import Blueprint, jsonify, request
-from werkzeug.wrappers import Response
+from flask import Blueprint, Response, jsonify, request
 
-from fxticker import store
-from fxticker.web import read_connection
+from fxticker import rates, store
+from fxticker.web import params, read_connection
 from fxticker.web.errors import BadInput
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
-_CODE = re.compile(r"^[A-Z]{3}$")
-_PARAMS = {"currency", "from", "to", "revisions"}
+_PARAMS = ("currency", "from", "to", "revisions")
+EARLIEST = dt.date(2000, 1, 1)
+# Inverted bounds are rounded outward to this many significant digits, so the interval shown always
+# contains every rate that rounds to the quote.
+INVERSE_DIGITS = 8
+_DOWN = Context(prec=INVERSE_DIGITS, rounding=ROUND_FLOOR)
+_UP = Context(prec=INVERSE_DIGITS, rounding=ROUND_CEILING)
 
-
-def _date(name: str, default: dt.date) -> dt.date:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise BadInput(f"'{name}' must be a date of the form YYYY-MM-DD") from None
+COLUMNS = (
+    "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
+    "units_per_usd_low", "units_per_usd_high", "revisions", "revision", "sightings", "first_seen",
+    "last_seen", "source", "first_source",
+)
 
 
 def _text(value: Decimal) -> str:
@@ -47,8 +48,8 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
         "direction": row["direction"],
         "usd_per_unit_low": _text(low.normalize()),
         "usd_per_unit_high": _text(high.normalize()),
-        "units_per_usd_low": _text((1 / high).quantize(Decimal("0.01"))),
-        "units_per_usd_high": _text((1 / low).quantize(Decimal("0.01"))),
+        "units_per_usd_low": _text(_DOWN.divide(1, high).normalize()),
+        "units_per_usd_high": _text(_UP.divide(1, low).normalize()),
         "revisions": row["revisions"],
         "revision": row["revision_rank"],
         "sightings": row["sightings"],
@@ -59,27 +60,39 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@bp.get("/observations")
-def observations() -> Response:
-    unknown = sorted(set(request.args) - _PARAMS)
-    if unknown:
-        raise BadInput(f"unknown parameter: {', '.join(unknown)[:100]}")
-    currency = request.args.get("currency")
-    codes = None
-    if currency:
-        codes = [c.strip().upper() for c in currency.split(",")]
-        bad = [c for c in codes if not _CODE.match(c)]
-        if bad:
-            raise BadInput("'currency' takes three-letter codes such as KZT, separated by commas")
-    start = _date("from", dt.date(2000, 1, 1))
-    end = _date("to", dt.date.today())
-    if start > end:
-        raise BadInput("'from' is after 'to'")
-    revisions = request.args.get("revisions", "latest")
+def _observations() -> list[dict[str, Any]]:
+    args = request.args
+    params.reject_unknown(args, _PARAMS)
+    today = params.latest_today()
+    codes = params.parse_codes("currency", args["currency"]) if args.get("currency") else None
+    start = params.parse_date("from", args["from"], today) if "from" in args else EARLIEST
+    end = params.parse_date("to", args["to"], today) if "to" in args else today
+    params.parse_range(start, end)
+    revisions = args.get("revisions", "latest")
     if revisions not in ("latest", "all"):
         raise BadInput("'revisions' must be 'latest' or 'all'")
     with read_connection() as conn:
+        if codes:
+            params.check_known(codes, rates.stored_currencies(conn))
+            # USD is every quote's unit, never quoted itself.
+            codes = [c for c in codes if c != rates.USD]
+            if not codes:
+                return []
         rows = store.observations(
             conn, currencies=codes, start=start, end=end, all_revisions=revisions == "all"
         )
-    return jsonify([_row(r) for r in rows])
+    return [_row(r) for r in rows]
+
+
+@bp.get("/observations")
+def observations() -> Response:
+    return jsonify(_observations())
+
+
+@bp.get("/observations.csv")
+def observations_csv() -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_observations())
+    return Response(out.getvalue(), mimetype="text/csv")

@@ -1,0 +1,305 @@
+"""The OpenAPI 3.1 description of every API endpoint, built here and served at /openapi.json."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from fxticker import rates
+from fxticker.web import headers
+
+bp = Blueprint("openapi", __name__)
+
+_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_CODE = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["KZT"]}
+_DATE = {"type": "string", "format": "date", "examples": ["2025-12-19"]}
+ROUNDING = (
+    f"Rates are computed exactly from the quotes (USD per unit of each currency; USD's own is 1: "
+    f"rate(base -> quote) = usd_per_unit(base) / usd_per_unit(quote), times amount) and rounded once, "
+    f"half-even, to {rates.SIGNIFICANT_DIGITS} significant digits, returned as JSON numbers. The ticker "
+    f"quotes five decimals, so no quote carries more than five significant digits, and some carry far "
+    f"fewer (UZS 0.00008 has one: 1 USD is 11,765 to 13,333 UZS); /api/observations gives each quote "
+    f"as an exact string with the bounds its precision allows."
+)
+NEAREST = (
+    "A date with no data answers with the nearest earlier date that has data; the response's date says "
+    "which."
+)
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _path(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def _ok(schema: dict[str, Any], description: str, media: str = "application/json") -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {
+            "ETag": _ref("headers", "ETag"),
+            "Cache-Control": _ref("headers", "Cache-Control"),
+            "Access-Control-Allow-Origin": _ref("headers", "Access-Control-Allow-Origin"),
+        },
+        "content": {media: {"schema": schema}},
+    }
+
+
+def _get(summary: str, description: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
+         tag: str) -> dict[str, Any]:
+    return {"get": {
+        "summary": summary,
+        "description": description,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": {
+            "200": ok,
+            "304": _ref("responses", "NotModified"),
+            "404": _ref("responses", "NotFound"),
+            "422": _ref("responses", "BadInput"),
+            "503": _ref("responses", "Unavailable"),
+        },
+    }}
+
+
+def _schemas() -> dict[str, Any]:
+    number = {"type": "number", "exclusiveMinimum": 0}
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["status", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "status": {"type": "integer", "examples": [422]},
+                "message": {"type": "string", "examples": ["unknown currency XYZ; known: USD, KGS, KZT"]},
+            },
+        },
+        "Code": _CODE,
+        "Rate": {
+            "type": "object",
+            "required": ["date", "base", "quote", "rate"],
+            "additionalProperties": False,
+            "properties": {
+                "date": {**_DATE, "description": "The day of the quotes used (see the nearest-date rule)."},
+                "base": _ref("schemas", "Code"),
+                "quote": _ref("schemas", "Code"),
+                "rate": {**number, "description": "Units of quote per unit of base. " + ROUNDING},
+            },
+        },
+        "Currency": {
+            "type": "object",
+            "required": ["iso_code", "name", "symbol"],
+            "additionalProperties": False,
+            "properties": {"iso_code": _ref("schemas", "Code"), "name": {"type": "string"},
+                           "symbol": {"type": "string"}},
+        },
+        "Provider": {
+            "type": "object",
+            "required": ["key", "name", "url", "description", "currencies", "start_date", "end_date"],
+            "additionalProperties": False,
+            "properties": {
+                "key": {"type": "string"},
+                "name": {"type": "string"},
+                "url": {"type": "string"},
+                "description": {"type": "string"},
+                "currencies": {"type": "array", "items": _ref("schemas", "Code")},
+                "start_date": {"anyOf": [_DATE, {"type": "null"}], "description": "First day with data."},
+                "end_date": {"anyOf": [_DATE, {"type": "null"}], "description": "Last day with data."},
+            },
+        },
+        "V1Rates": {"type": "object", "propertyNames": {"pattern": "^[A-Z]{3}$"},
+                    "additionalProperties": number, "description": ROUNDING},
+        "V1Day": {
+            "type": "object",
+            "required": ["amount", "base", "date", "rates"],
+            "additionalProperties": False,
+            "properties": {
+                "amount": number,
+                "base": _ref("schemas", "Code"),
+                "date": _DATE,
+                "rates": _ref("schemas", "V1Rates"),
+            },
+        },
+        "V1Range": {
+            "type": "object",
+            "required": ["amount", "base", "start_date", "end_date", "rates"],
+            "additionalProperties": False,
+            "properties": {
+                "amount": number,
+                "base": _ref("schemas", "Code"),
+                "start_date": {**_DATE, "description": "First day in the range with data."},
+                "end_date": {**_DATE, "description": "Last day in the range with data."},
+                "rates": {"type": "object", "propertyNames": {"pattern": _DATE_PATTERN},
+                          "additionalProperties": _ref("schemas", "V1Rates")},
+            },
+        },
+        "Observation": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low",
+                         "usd_per_unit_high", "units_per_usd_low", "units_per_usd_high", "revisions",
+                         "revision", "sightings", "first_seen", "last_seen", "source", "first_source"],
+            "properties": {
+                "date": _DATE,
+                "currency": _ref("schemas", "Code"),
+                "rate": {"type": "string", "description": "USD per one unit, exactly as quoted (0.28490).",
+                         "examples": ["0.00193"]},
+                "change_pct": {"type": "string", "description": "The day's change in percent as quoted; "
+                               "a quoted -0 (a fall rounded to zero) stays -0.", "examples": ["-0"]},
+                "direction": {"enum": ["up", "down", "flat"]},
+                "usd_per_unit_low": {"type": "string", "description": "Lowest USD per unit that rounds "
+                                     "to the quote (exact)."},
+                "usd_per_unit_high": {"type": "string", "description": "Highest USD per unit that rounds "
+                                      "to the quote (exact)."},
+                "units_per_usd_low": {"type": "string", "description": "Lowest units per USD the quote "
+                                      "allows, rounded down to 8 significant digits."},
+                "units_per_usd_high": {"type": "string", "description": "Highest units per USD the quote "
+                                       "allows, rounded up to 8 significant digits."},
+                "revisions": {"type": "integer", "minimum": 1, "description": "Distinct quotes that day."},
+                "revision": {"type": "integer", "minimum": 1, "description": "1 = the day's latest."},
+                "sightings": {"type": "integer", "minimum": 1},
+                "first_seen": {"type": "string", "format": "date-time"},
+                "last_seen": {"type": "string", "format": "date-time"},
+                "source": {"type": "string", "description": "URL or path of the latest capture."},
+                "first_source": {"type": "string", "description": "URL or path of the first capture."},
+            },
+        },
+    }
+
+
+def _components() -> dict[str, Any]:
+    def error(description: str) -> dict[str, Any]:
+        return {"description": description,
+                "content": {"application/json": {"schema": _ref("schemas", "Error")}}}
+
+    return {
+        "schemas": _schemas(),
+        "responses": {
+            "BadInput": error("A parameter is unknown, malformed or out of range (an unknown currency, a "
+                              "malformed or future date, amount not a positive number, from after to)."),
+            "NotFound": error("No data at all for the request, or no such endpoint."),
+            "Unavailable": error("The database is unreachable; try again shortly."),
+            "MethodNotAllowed": error("Only GET, HEAD and OPTIONS are served."),
+            "NotModified": {"description": "The representation matches If-None-Match."},
+        },
+        "headers": {
+            "ETag": {"required": True, "schema": {"type": "string"},
+                     "description": "Strong validator of the body; send it back as If-None-Match."},
+            "Cache-Control": {"required": True, "schema": {"type": "string"},
+                              "description": f"public, max-age={headers.MAX_AGE}"},
+            "Access-Control-Allow-Origin": {"required": True, "schema": {"const": "*"}},
+        },
+    }
+
+
+def _v2_rates_parameters() -> list[dict[str, Any]]:
+    return [
+        _query("base", _CODE, "Currency to convert from; default USD."),
+        _query("quotes", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$",
+                          "examples": ["KZT,UZS"]},
+               "Comma-separated currencies to convert to; default every other currency."),
+        _query("date", _DATE, "One day (not with from/to). " + NEAREST),
+        _query("from", _DATE, "First day of a series; the series lists only days with data."),
+        _query("to", _DATE, "Last day of a series (needs from); default today."),
+        _query("group", {"enum": ["day", "week", "month"]},
+               "Downsample a series (needs from): per ISO week or calendar month, the period's last "
+               "day with a rate."),
+    ]
+
+
+def _paths() -> dict[str, Any]:
+    v1_params = [
+        _query("base", _CODE, "Currency to convert from (or 'from'); default USD."),
+        _query("from", _CODE, "Same as base."),
+        _query("symbols", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
+               "Comma-separated currencies to convert to (or 'to'); default all others."),
+        _query("to", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}, "Same as symbols."),
+        _query("amount", {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,15})?$",
+                          "examples": ["10", "2.5"]}, "Amount of base to convert (positive); default 1."),
+    ]
+    v1_one = _ref("schemas", "V1Day")
+    rates_list = {"type": "array", "items": _ref("schemas", "Rate")}
+    observations = [
+        _query("currency", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
+               "Comma-separated currencies; default all."),
+        _query("from", _DATE, "First day; default 2000-01-01."),
+        _query("to", _DATE, "Last day; default today."),
+        _query("revisions", {"enum": ["latest", "all"]},
+               "latest: each day's latest quote (default); all: every distinct quote of the day."),
+    ]
+    return {
+        "/v2/rates": _get("Rates: latest, one day or a series", ROUNDING + " " + NEAREST,
+                          _v2_rates_parameters(), _ok(rates_list, "Rows ordered by date, then quote."), "v2"),
+        "/v2/rates.csv": _get("Rates as CSV", "Same as /v2/rates, as CSV with header date,base,quote,rate.",
+                              _v2_rates_parameters(),
+                              _ok({"type": "string"}, "CSV, one row per date and quote.", "text/csv"), "v2"),
+        "/v2/rate/{base}/{quote}": _get(
+            "One rate", ROUNDING + " " + NEAREST,
+            [_path("base", _CODE, "From."), _path("quote", _CODE, "To."),
+             _query("date", _DATE, "The day; default latest.")],
+            _ok(_ref("schemas", "Rate"), "The rate."), "v2"),
+        "/v2/currencies": _get("Currencies", "USD and every stored currency.", [],
+                               _ok({"type": "array", "items": _ref("schemas", "Currency")}, "Currencies."),
+                               "v2"),
+        "/v2/currency/{code}": _get("One currency", "USD or a stored currency.",
+                                    [_path("code", _CODE, "ISO 4217 code.")],
+                                    _ok(_ref("schemas", "Currency"), "The currency."), "v2"),
+        "/v2/providers": _get(
+            "Providers", "The single source: the ticker.", [],
+            _ok({"type": "array", "items": _ref("schemas", "Provider")}, "Providers."), "v2"),
+        "/v1/latest": _get("Latest rates (Frankfurter v1)", ROUNDING, v1_params,
+                           _ok(v1_one, "Rates on the latest day with data."), "v1"),
+        "/v1/{period}": _get(
+            "Rates on a day or over a range (Frankfurter v1)",
+            "YYYY-MM-DD for one day (" + NEAREST + "), START..END for a range, START.. for a range to "
+            "today; a range lists only days with data. " + ROUNDING,
+            [_path("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                              "(\\.\\.([0-9]{4}-[0-9]{2}-[0-9]{2})?)?$",
+                              "examples": ["2025-12-19", "2025-12-01..2025-12-19", "2025-12-01.."]},
+                   "A day, or a range."), *v1_params],
+            _ok({"anyOf": [v1_one, _ref("schemas", "V1Range")]}, "Rates."), "v1"),
+        "/v1/currencies": _get("Currencies (Frankfurter v1)", "Code to name.", [],
+                               _ok({"type": "object", "additionalProperties": {"type": "string"}},
+                                   "Currencies."), "v1"),
+        "/api/observations": _get(
+            "Observations as the ticker quoted them",
+            "Per date and currency: the rate as quoted (string), change and direction (keeping -0), the "
+            "bounds the quoted precision allows in both directions, the day's revisions and provenance.",
+            observations, _ok({"type": "array", "items": _ref("schemas", "Observation")}, "Observations."),
+            "native"),
+        "/api/observations.csv": _get(
+            "Observations as CSV", "Same as /api/observations, as CSV with the same columns.",
+            observations, _ok({"type": "string"}, "CSV with a header row.", "text/csv"), "native"),
+        "/openapi.json": _get("This document", "The OpenAPI 3.1 description of the API.", [],
+                              _ok({"type": "object"}, "OpenAPI document."), "meta"),
+    }
+
+
+@cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fxticker",
+            "version": "1.0.0",
+            "description": "Central Asian currency rates from The Times of Central Asia's ticker. "
+                           "Frankfurter-compatible (v1 and v2 shapes) plus a native endpoint with the "
+                           "quotes as scraped. " + ROUNDING + " Errors are JSON {status, message}; other "
+                           "methods than GET/HEAD/OPTIONS answer 405.",
+        },
+        "paths": _paths(),
+        "components": _components(),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document())

@@ -1,0 +1,107 @@
+"""Property tests (hypothesis) for the APIs' parameter parsing and the exact cross-rate arithmetic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fxticker.rates import SIGNIFICANT_DIGITS, cross
+from fxticker.web import params
+from fxticker.web.errors import BadInput
+from tests.fix_api import CheckedClient
+
+TODAY = dt.date(2025, 12, 19)
+
+
+@given(st.dates(max_value=TODAY))
+def test_every_past_date_parses_back(day: dt.date) -> None:
+    assert params.parse_date("date", day.isoformat(), TODAY) == day
+
+
+@given(st.dates(min_value=TODAY + dt.timedelta(days=1)))
+def test_future_dates_are_rejected(day: dt.date) -> None:
+    with pytest.raises(BadInput, match="'date' is in the future"):
+        params.parse_date("date", day.isoformat(), TODAY)
+
+
+@given(st.text(max_size=20))
+def test_any_text_is_a_canonical_date_or_a_422(raw: str) -> None:
+    try:
+        value = params.parse_date("from", raw, TODAY)
+    except BadInput as exc:
+        assert exc.status == 422 and exc.message.startswith("'from' ")
+    else:
+        assert value.isoformat() == raw  # only the one canonical spelling is accepted
+
+
+@given(st.text(max_size=30))
+def test_any_text_is_currency_codes_or_a_422(raw: str) -> None:
+    try:
+        codes = params.parse_codes("quotes", raw)
+    except BadInput as exc:
+        assert exc.message == "'quotes' takes three-letter codes such as KZT, separated by commas"
+    else:
+        assert codes and all(len(c) == 3 and c.isascii() and c.isupper() for c in codes)
+        assert len(set(codes)) == len(codes)
+
+
+@given(st.lists(st.sampled_from(["kzt", "UZS", "Tjs", "USD"]), min_size=1))
+def test_codes_are_upper_cased_and_deduplicated_in_order(parts: list[str]) -> None:
+    expected = list(dict.fromkeys(p.upper() for p in parts))
+    assert params.parse_codes("quotes", ",".join(parts)) == expected
+
+
+@given(st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("1e12"), places=6))
+def test_positive_amounts_parse_exactly(amount: Decimal) -> None:
+    assert params.parse_amount(format(amount, "f")) == amount
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_a_positive_amount_or_a_422(raw: str) -> None:
+    try:
+        value = params.parse_amount(raw)
+    except BadInput as exc:
+        assert exc.message == "'amount' must be a positive number such as 10 or 2.5"
+    else:
+        assert value > 0 and value.is_finite()
+
+
+quote = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("99.99999"), places=5)
+
+
+def correctly_rounded(value: Fraction) -> Decimal:
+    """The exact fraction rounded half-even to SIGNIFICANT_DIGITS, worked with integers only."""
+    digits = len(str(value.numerator // value.denominator)) if value >= 1 else 0
+    if value < 1:
+        shifted = value
+        while shifted < Fraction(1, 10):
+            shifted *= 10
+            digits -= 1
+    exponent = digits - SIGNIFICANT_DIGITS
+    scaled = value / Fraction(10) ** exponent
+    result = Decimal(round(scaled)) * Decimal(10) ** exponent  # round() on a Fraction is half-even
+    return result.quantize(Decimal(10) ** exponent, rounding=ROUND_HALF_EVEN)
+
+
+@given(quote, quote, st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
+def test_cross_rates_are_the_exact_quotient_rounded_once(
+    base: Decimal, other: Decimal, amount: Decimal
+) -> None:
+    exact = Fraction(amount) * Fraction(base) / Fraction(other)
+    assert cross(base, other, amount) == correctly_rounded(exact)
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.sampled_from(["base", "quotes", "date", "from", "to", "group", "amount", "x"]),
+       value=st.text(max_size=12))
+def test_any_parameter_value_is_answered_without_a_server_error(
+    days_api: CheckedClient, name: str, value: str
+) -> None:
+    response = days_api.get("/v2/rates", query_string={name: value})  # also checked against the document
+    assert response.status_code in (200, 404, 422), (name, value, response.data[:200])
+    assert response.is_json
