@@ -38,10 +38,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import health, native
+    from fxticker.web import dashboard, export, health, native
 
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(export.bp)
     app.register_error_handler(Exception, _handle_error)
     return app
 
@@ -59,7 +61,7 @@ def read_connection() -> Iterator[psycopg.Connection]:
         raise Unavailable("the database is unavailable; try again shortly") from None
 
 
-def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
+def _handle_error(exc: Exception) -> Response | tuple[Response | str, int]:
     if isinstance(exc, ApiError):
         status, message = exc.status, exc.message
     elif isinstance(exc, HTTPException):
@@ -71,6 +73,10 @@ def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
     else:
         log.exception("unhandled error on %s", request.path)
         status, message = 500, "internal error"
+    if request.blueprint == "dashboard":
+        from fxticker.web.dashboard import error_page
+
+        return error_page(status, message)
     response = jsonify({"status": status, "message": message})
     response.status_code = status
     return response
