@@ -62,8 +62,10 @@ def table_rows(html: str) -> dict[str, list[str]]:
 
 def test_latest_table_shows_rates_ranges_falls_and_revisions(client: FlaskClient, tmp_path: Path) -> None:
     ingest_many([
-        write_page(tmp_path, "a.txt", "3 December 2025", with_quote("TJS", "0.10890", "-0.14"), 1_764_700_000),
-        write_page(tmp_path, "b.txt", "3 December 2025", with_quote("TJS", "0.10899", "-0.06"), 1_764_740_000),
+        write_page(tmp_path, "a.txt", "3 December 2025", with_quote("TJS", "0.10890", "-0.14"),
+                   1_764_700_000),
+        write_page(tmp_path, "b.txt", "3 December 2025", with_quote("TJS", "0.10899", "-0.06"),
+                   1_764_740_000),
     ], None)
     response = client.get("/")
     assert response.status_code == 200
@@ -82,8 +84,10 @@ def test_chart_data_has_gaps_bands_and_revision_hovers(client: FlaskClient, tmp_
         write_page(tmp_path, "d1.txt", "1 December 2025"),
         write_page(tmp_path, "d2.txt", "2 December 2025", with_quote("KZT", "0.00194", "0.52")),
         # 3..9 December missing: a gap; 10 December twice, revised.
-        write_page(tmp_path, "d10a.txt", "10 December 2025", with_quote("KZT", "0.00195", "0.52"), 1_765_300_000),
-        write_page(tmp_path, "d10b.txt", "10 December 2025", with_quote("KZT", "0.00196", "1.03"), 1_765_340_000),
+        write_page(tmp_path, "d10a.txt", "10 December 2025", with_quote("KZT", "0.00195", "0.52"),
+                   1_765_300_000),
+        write_page(tmp_path, "d10b.txt", "10 December 2025", with_quote("KZT", "0.00196", "1.03"),
+                   1_765_340_000),
     ]
     ingest_many(pages, None)
     data = page_data(client.get("/?currencies=KZT,UZS").text)
@@ -178,7 +182,9 @@ def test_bad_parameters_give_an_html_error_page(client: FlaskClient, query: str,
     assert "<b>" not in response.text and "<i>" not in response.text
 
 
-def test_ten_years_of_five_currencies_stay_under_500_kb(client: FlaskClient, conn: psycopg.Connection) -> None:
+def test_ten_years_of_five_currencies_stay_under_500_kb(
+    client: FlaskClient, conn: psycopg.Connection
+) -> None:
     conn.execute("""
         INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,
                                  first_source, last_source, first_hash, last_hash)
