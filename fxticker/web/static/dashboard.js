@@ -31,6 +31,7 @@
     const axis = {
       type: "date",
       rangeselector: {
+        x: 0, y: 1.02, yanchor: "bottom",
         buttons: [
           { count: 1, label: "1m", step: "month", stepmode: "backward" },
           { count: 6, label: "6m", step: "month", stepmode: "backward" },
@@ -51,10 +52,10 @@
 
   function layout(title, yTitle) {
     return {
-      title: { text: title, x: 0.01, font: { size: 15 } },
-      margin: { l: 80, r: 20, t: 40, b: 20 },
+      title: { text: title, x: 0.01, xanchor: "left", y: 0.985, yanchor: "top", font: { size: 15 } },
+      margin: { l: 80, r: 20, t: 72, b: 20 },
       showlegend: state.view === "compare",
-      legend: { orientation: "h", y: 1.12, x: 0.35 },
+      legend: { orientation: "h", x: 0.3, y: 1.02, yanchor: "bottom" },
       hovermode: "closest",
       xaxis: xaxis(),
       yaxis: { title: { text: yTitle }, exponentformat: "none", separatethousands: true },
