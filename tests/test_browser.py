@@ -96,9 +96,13 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
     ]
     before = plotted(browser, "chart-KZT")
     assert before["svg"] >= 1
+    sent = browser.execute_script("return JSON.parse(document.getElementById('fx-data').textContent)")
+    kzt = next(c for c in sent["currencies"] if c["code"] == "KZT")
     line = next(t for t in before["traces"] if t["name"] == "Kazakh tenge")
+    assert line["y"] == kzt["y"] and len(kzt["y"]) > 100
     values = [v for v in line["y"] if v is not None]
-    assert values and all(0.0019 < v < 0.0020 for v in values)
+    assert all(0.0015 < v < 0.0025 for v in values)
+    assert None in line["y"], "the sample leaves out a week in September: a gap"
     revised = next(t for t in before["traces"] if t["name"] == "revised days")
     assert revised["y"], "the sample has days with several revisions"
 

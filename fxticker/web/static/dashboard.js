@@ -67,11 +67,10 @@
     // The band's edges swap under inversion: the highest USD rate gives the fewest units per USD.
     const low = perUsd ? c.hi.map(inverse) : c.lo;
     const high = perUsd ? c.lo.map(inverse) : c.hi;
+    const band = polygon(c.x, low, high);
     return [
-      { x: c.x, y: low, mode: "lines", line: { width: 0 }, hoverinfo: "skip", connectgaps: false,
-        name: "precision range (low)" },
-      { x: c.x, y: high, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: color(i, 0.18),
-        hoverinfo: "skip", connectgaps: false, name: "precision range" },
+      { x: band.x, y: band.y, mode: "lines", line: { width: 0 }, fill: "toself", fillcolor: color(i, 0.18),
+        hoverinfo: "skip", name: "precision range" },
       { x: c.x, y: perUsd ? c.yi : c.y, mode: "lines+markers", connectgaps: false, name: c.name,
         line: { color: color(i), width: 2 }, marker: { size: 4, color: color(i) },
         hovertemplate: `%{x|%Y-%m-%d}: %{y:,.6~g} ${unit(c)}<extra>${c.name}</extra>` },
@@ -79,6 +78,28 @@
         marker: { symbol: "circle-open", size: 12, color: "#8a5a00", line: { width: 2 } },
         text: c.rev.text, hoverinfo: "text" },
     ];
+  }
+
+  // The band as one closed shape per run of days with data: "toself" closes each segment between
+  // nulls on its own, where "tonexty" would fill across a gap.
+  function polygon(x, low, high) {
+    const out = { x: [], y: [] };
+    let start = 0;
+    for (let k = 0; k <= x.length; k++) {
+      if (k === x.length || low[k] === null) {
+        if (k > start) {
+          if (out.x.length) {
+            out.x.push(null);
+            out.y.push(null);
+          }
+          const xs = x.slice(start, k);
+          out.x.push(...xs, ...xs.slice().reverse());
+          out.y.push(...high.slice(start, k), ...low.slice(start, k).reverse());
+        }
+        start = k + 1;
+      }
+    }
+    return out;
   }
 
   // Each currency divided by its first value inside the visible range, times 100.
