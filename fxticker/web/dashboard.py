@@ -40,6 +40,8 @@ GAP_BUCKETS = 3
 MAX_REVISION_ROWS = 5000
 SIGNIFICANT_DIGITS = 5
 
+# Scripts only from this app. Styles must allow 'unsafe-inline': plotly.js injects its own stylesheet and
+# style attributes at runtime (a strict style-src blocks them and logs errors); styles cannot run code.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
