@@ -164,6 +164,24 @@ def test_last_scrape_and_sample_statement(client: FlaskClient, conn: psycopg.Con
     assert note.startswith(f"Sample data: {count[0]} of these quotes come from the sample pages")
 
 
+def test_selection_without_data_says_so(client: FlaskClient, tmp_path: Path) -> None:
+    ingest_many([write_page(tmp_path, "p.txt", "10 December 2025")], None)
+    for query in ("currencies=XYZ", "from=2026-01-01", "to=2020-01-01"):
+        response = client.get(f"/?{query}")
+        assert response.status_code == 200
+        assert "No quotes stored for this selection." in response.text and "fx-data" not in response.text
+
+
+def test_unreachable_database_is_a_503_page() -> None:
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
+    try:
+        response = app.test_client().get("/")
+    finally:
+        app.extensions["fxticker_pool"].close()
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "the database is unavailable; try again shortly" in response.text
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
