@@ -109,6 +109,20 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
     OUTPUT.mkdir(exist_ok=True)
     browser.save_screenshot(str(OUTPUT / "dashboard.png"))
 
+    # Hovering a revised day lists its revisions, latest first, each with its source.
+    hover = browser.execute_script(
+        """
+        const div = document.getElementById('chart-KZT');
+        const curve = div.data.findIndex((t) => t.name === 'revised days');
+        Plotly.Fx.hover(div, [{curveNumber: curve, pointNumber: 0}]);
+        const text = Array.from(div.querySelectorAll('.hoverlayer .hovertext')).map((n) => n.textContent);
+        Plotly.Fx.unhover(div);
+        return text.join(' ');
+        """
+    )
+    assert "revisions, latest first" in hover
+    assert hover.count("from /") >= 2 and "sample-2025-" in hover
+
     browser.find_element(By.CSS_SELECTOR, 'input[name="direction"][value="per_usd"]').click()
     rendered(browser, "each:per_usd")
     after = plotted(browser, "chart-KZT")
