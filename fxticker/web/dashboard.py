@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from fxticker import export
 from fxticker.web import read_connection
-from fxticker.web.errors import BadInput
+from fxticker.web.errors import BadInput, NotFound
 
 # Templates and static files are the app's own (fxticker/web/templates and static, served at /static).
 bp = Blueprint("dashboard", __name__)
@@ -242,7 +242,7 @@ def index() -> str:
     with read_connection() as conn:
         latest = _latest(conn)
         available = [row["code"] for row in latest]
-        codes = [c for c in (chosen or available) if c in available]
+        codes = sorted((c for c in (chosen or available) if c in available), key=_order)
         span = conn.execute(_SPAN, {"currencies": codes}).fetchone()
         first, last = span if span else (None, None)
         start, end = start or first, end or last
@@ -294,6 +294,8 @@ def plotly_js_version() -> str:
 @bp.get("/assets/plotly-<version>.min.js")
 def plotly_js(version: str) -> Response:
     # The version in the URL lets browsers cache the 4 MB file for a year and still see upgrades.
+    if version != plotly_js_version():
+        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {version[:20]}")
     return send_file(plotly_js_path(), mimetype="text/javascript", max_age=365 * 24 * 3600)
 
 
