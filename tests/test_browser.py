@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 import threading
@@ -108,6 +109,24 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
 
     OUTPUT.mkdir(exist_ok=True)
     browser.save_screenshot(str(OUTPUT / "dashboard.png"))
+
+    # The range selector's "1m" zooms this chart, and the others follow; the CSV link takes the range.
+    button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#chart-KZT .rangeselector .button")
+                  if b.text == "1m")
+    button.click()
+    def ranges(d: webdriver.Chrome) -> list[list[str]]:
+        return d.execute_script(  # type: ignore[no-any-return]
+            "return Array.from(document.querySelectorAll('.chart.each')).map((d) => d.layout.xaxis.range);"
+        )
+
+    WebDriverWait(browser, 10).until(lambda d: len({tuple(r) for r in ranges(d)}) == 1
+                                     and ranges(d)[0][0] > "2025-11", message="the charts' ranges differ")
+    first, last = (dt.datetime.fromisoformat(v[:19]) for v in ranges(browser)[0])
+    assert 28 <= (last - first).days <= 31
+    download = browser.find_element(By.ID, "download-csv").get_attribute("href") or ""
+    # The link's dates are the visible range, cut to the dates that have data.
+    assert f"from={first:%Y-%m-%d}&to=2025-12-10" in download
+    browser.find_element(By.CSS_SELECTOR, "#chart-KZT .rangeselector .button:last-of-type").click()
 
     # Hovering a revised day lists its revisions, latest first, each with its source.
     hover = browser.execute_script(
