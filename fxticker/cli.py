@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 import psycopg
 
-from fxticker import __version__, db, settings, store, ticker
+from fxticker import __version__, db, export, settings, store, ticker
 from fxticker.fetch import FetchError
 from fxticker.ingest import Summary, expand, ingest_source, load, page_date, site_today
 
@@ -248,3 +248,33 @@ def serve(host: str, port: int, workers: int | None, graceful_timeout: int) -> N
     db.database_url()  # start the embedded database before the workers need it
     serving.run(serving.ServeOptions(host=host, port=port, workers=workers,
                                      graceful_timeout=graceful_timeout))
+
+
+@main.command("export")
+@click.option("--currencies", metavar="KZT,UZS", help="Currencies to export (default: all).")
+@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: the earliest stored).")
+@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: the latest stored).")
+@click.option("--resolution", type=click.Choice(export.RESOLUTIONS), default="daily", show_default=True,
+              help="daily: each day's latest quote; raw: every revision with its provenance.")
+@click.option("--direction", type=click.Choice(export.DIRECTIONS), default="usd_per_unit", show_default=True,
+              help="usd_per_unit: as quoted; per_usd: units of the currency per USD.")
+@click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark, for Excel.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+@friendly_errors
+def export_csv(currencies: str | None, start: str | None, end: str | None, resolution: str,
+               direction: str, bom: bool, output: Path | None) -> None:
+    """Write stored rates as CSV (the same as the web app's /export.csv)."""
+    query = export.make_query(currencies=currencies, start=start, end=end, resolution=resolution,
+                              direction=direction)
+    with connect() as conn:
+        conn.read_only = True
+        if output is None:
+            export.write(conn, query, sys.stdout.buffer, bom=bom)
+            return
+        try:
+            with output.open("wb") as out:
+                export.write(conn, query, out, bom=bom)
+        except OSError as exc:
+            raise ValueError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {output}", err=True)

@@ -4,9 +4,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
+# chromium and its driver run the dashboard's browser test (tests/test_browser.py), part of `make test`.
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib cmake gcc make libssl-dev dpkg-dev
-          python3-venv docker-compose)
-[ "${FXTICKER_WITH_BROWSER:-0}" = 1 ] && packages+=(chromium chromium-driver fonts-dejavu-core)
+          python3-venv docker-compose chromium chromium-driver fonts-dejavu-core)
 
 missing=()
 for pkg in "${packages[@]}"; do

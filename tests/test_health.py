@@ -13,8 +13,6 @@ from tests.fix_ops import add_scrape_run, app, client
 
 __all__ = ["app", "client"]
 
-NOW = dt.datetime.now(dt.UTC)
-
 
 def test_no_scrape_recorded_is_degraded_but_serving(client: FlaskClient) -> None:
     response = client.get("/healthz")
@@ -29,21 +27,22 @@ def test_no_scrape_recorded_is_degraded_but_serving(client: FlaskClient) -> None
 def test_recent_successful_scrape_is_ok_even_after_a_failed_one(
     client: FlaskClient, conn: psycopg.Connection
 ) -> None:
-    add_scrape_run(conn, "ok", NOW - dt.timedelta(minutes=10))
-    add_scrape_run(conn, "failed", NOW - dt.timedelta(minutes=1))
+    now = dt.datetime.now(dt.UTC)
+    add_scrape_run(conn, "ok", now - dt.timedelta(minutes=10))
+    add_scrape_run(conn, "failed", now - dt.timedelta(minutes=1))
     add_scrape_run(conn, "running", None)
     body = client.get("/healthz").json
     assert body is not None
     assert body["status"] == "ok"
     assert 595 <= body["last_scrape_success_age_seconds"] <= 660
-    assert dt.datetime.fromisoformat(body["last_scrape_success"]) == NOW - dt.timedelta(minutes=10)
+    assert dt.datetime.fromisoformat(body["last_scrape_success"]) == now - dt.timedelta(minutes=10)
 
 
 def test_stale_scrape_is_degraded_with_the_limit_named(
     env: dict[str, str], db_url: str, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FXTICKER_HEALTH_MAX_AGE", "600")
-    add_scrape_run(conn, "ok", NOW - dt.timedelta(minutes=11))
+    add_scrape_run(conn, "ok", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11))
     app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
     try:
         response = app.test_client().get("/healthz")

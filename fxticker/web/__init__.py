@@ -39,13 +39,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import api_v1, api_v2, headers, health, metrics, native, openapi
+    from fxticker.web import api_v1, api_v2, dashboard, export, headers, health, metrics, native, openapi
 
     app.config.setdefault("HEALTH_MAX_AGE", health.max_age_seconds())
     metrics.init_app(app, pool)
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
-    for blueprint in (api_v1.bp, api_v2.bp, openapi.bp):
+    for blueprint in (api_v1.bp, api_v2.bp, openapi.bp, dashboard.bp, export.bp):
         app.register_blueprint(blueprint)
     headers.install(app)
     app.register_error_handler(Exception, _handle_error)
@@ -84,7 +84,7 @@ def read_connection() -> Iterator[psycopg.Connection]:
         raise Unavailable("the database is unavailable; try again shortly") from None
 
 
-def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
+def _handle_error(exc: Exception) -> Response | tuple[Response | str, int]:
     if isinstance(exc, ApiError):
         status, message = exc.status, exc.message
     elif isinstance(exc, HTTPException):
@@ -96,6 +96,10 @@ def _handle_error(exc: Exception) -> Response | tuple[Response, int]:
     else:
         log.exception("unhandled error on %s", request.path)
         status, message = 500, "internal error"
+    if request.blueprint == "dashboard":
+        from fxticker.web.dashboard import error_page
+
+        return error_page(status, message)
     response = jsonify({"status": status, "message": message})
     response.status_code = status
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:

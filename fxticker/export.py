@@ -1,0 +1,226 @@
+"""CSV export: stream stored rates as CSV rows from a server-side cursor, for the web and the CLI alike."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import psycopg
+from psycopg import sql
+
+RESOLUTIONS = ("raw", "daily")
+DIRECTIONS = ("usd_per_unit", "per_usd")
+BOM = "\ufeff"
+BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
+_CODE = re.compile(r"^[A-Z]{3}$")
+# OWASP's list: a spreadsheet may run a cell starting with these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+class ExportError(ValueError):
+    """A parameter of an export is not acceptable; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    currencies: tuple[str, ...] = ()  # empty: every currency
+    start: dt.date | None = None
+    end: dt.date | None = None
+    resolution: str = "daily"
+    direction: str = "usd_per_unit"
+
+    def filename(self) -> str:
+        """What the file holds, e.g. fxticker_KZT-UZS_2025-11-01_2025-12-31_daily_usd-per-unit.csv."""
+        parts = [
+            "fxticker",
+            "-".join(self.currencies) or "all-currencies",
+            self.start.isoformat() if self.start else "earliest",
+            self.end.isoformat() if self.end else "latest",
+            self.resolution,
+            "usd-per-unit" if self.direction == "usd_per_unit" else "units-per-usd",
+        ]
+        return "_".join(parts) + ".csv"
+
+
+def parse_currencies(raw: str | None) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return ()
+    codes = tuple(dict.fromkeys(c.strip().upper() for c in raw.split(",") if c.strip()))
+    if not all(_CODE.match(c) for c in codes):
+        raise ExportError("'currencies' takes three-letter codes such as KZT, separated by commas")
+    return codes
+
+
+def parse_date(name: str, raw: str | None) -> dt.date | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ExportError(f"'{name}' must be a date of the form YYYY-MM-DD") from None
+
+
+def make_query(
+    *,
+    currencies: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    resolution: str | None = None,
+    direction: str | None = None,
+) -> ExportQuery:
+    """Validate the export's parameters as given by a user (query string or command line)."""
+    resolution = resolution or "daily"
+    if resolution not in RESOLUTIONS:
+        raise ExportError("'resolution' must be 'raw' or 'daily'")
+    direction = direction or "usd_per_unit"
+    if direction not in DIRECTIONS:
+        raise ExportError("'direction' must be 'usd_per_unit' or 'per_usd'")
+    query = ExportQuery(
+        currencies=parse_currencies(currencies),
+        start=parse_date("from", start),
+        end=parse_date("to", end),
+        resolution=resolution,
+        direction=direction,
+    )
+    if query.start and query.end and query.start > query.end:
+        raise ExportError("'from' is after 'to'")
+    return query
+
+
+# Units per USD is 1/rate; its bounds swap: the highest rate gives the fewest units. Six decimals keep
+# the reciprocal of a five-decimal quote well inside its own precision range.
+_VALUES = {
+    "usd_per_unit": (
+        ["usd_per_unit", "usd_per_unit_low", "usd_per_unit_high"],
+        "rate, rate_low, rate_high",
+    ),
+    "per_usd": (
+        ["units_per_usd", "units_per_usd_low", "units_per_usd_high"],
+        "trim_scale(round(1 / rate, 6)), trim_scale(round(1 / rate_high, 6)), "
+        "trim_scale(round(1 / rate_low, 6))",
+    ),
+}
+
+_SELECT = {
+    "daily": (
+        ["change_pct", "direction", "revisions", "last_seen", "source"],
+        """
+SELECT d.rate_date, d.currency, {values}, d.change_pct, d.direction,
+       (SELECT count(*) FROM observation o
+         WHERE o.currency = d.currency AND o.rate_date = d.rate_date) AS revisions,
+       d.last_seen, d.last_source
+FROM daily_rate d
+WHERE {where}
+ORDER BY d.rate_date, d.currency
+""",
+    ),
+    "raw": (
+        ["change_pct", "direction", "revision", "revisions", "sightings", "first_seen", "last_seen",
+         "first_source", "source"],
+        """
+SELECT rate_date, currency, {values}, change_pct, direction, revision_rank, revisions, sightings,
+       first_seen, last_seen, first_source, last_source
+FROM observation_detail
+WHERE {where}
+ORDER BY rate_date, currency, revision_rank
+""",
+    ),
+}
+
+
+def header(query: ExportQuery) -> list[str]:
+    return ["date", "currency", *_VALUES[query.direction][0], *_SELECT[query.resolution][0]]
+
+
+def _statement(query: ExportQuery) -> tuple[sql.Composed, dict[str, Any]]:
+    conditions = [sql.SQL("true")]
+    params: dict[str, Any] = {}
+    if query.currencies:
+        conditions.append(sql.SQL("currency = ANY(%(currencies)s)"))
+        params["currencies"] = list(query.currencies)
+    if query.start:
+        conditions.append(sql.SQL("rate_date >= %(start)s"))
+        params["start"] = query.start
+    if query.end:
+        conditions.append(sql.SQL("rate_date <= %(end)s"))
+        params["end"] = query.end
+    template = _SELECT[query.resolution][1]
+    statement = sql.SQL(template).format(
+        values=sql.SQL(_VALUES[query.direction][1]),
+        where=sql.SQL(" AND ").join(conditions),
+    )
+    return statement, params
+
+
+def cell(value: object, column: str = "") -> str:
+    """One CSV cell: ISO dates and times, '.' decimals, and no text a spreadsheet would run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        # The apostrophe makes spreadsheets show the text as text (OWASP's advice for CSV injection).
+        return "'" + text
+    return text
+
+
+def _row(row: Sequence[Any], columns: list[str]) -> list[str]:
+    cells = [cell(value) for value in row]
+    change = columns.index("change_pct")
+    # A quoted "-0%" is a fall rounded to zero: keep its sign, as the ticker showed it.
+    if row[change + 1] == "down" and not cells[change].startswith("-"):
+        cells[change] = "-" + cells[change]
+    return cells
+
+
+def rows(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[str]]:
+    """The export's rows (without header), read through a server-side cursor in batches.
+
+    A named cursor needs a transaction: the caller's connection must not be in autocommit mode.
+    """
+    statement, params = _statement(query)
+    columns = header(query)
+    with conn.cursor(name="fxticker_export") as cur:
+        cur.itersize = BATCH_ROWS
+        cur.execute(statement, params)
+        for row in cur:
+            yield _row(row, columns)
+
+
+def csv_chunks(conn: psycopg.Connection, query: ExportQuery, *, bom: bool = False) -> Iterator[str]:
+    """The whole CSV as text chunks of about BATCH_ROWS rows each: header first, a BOM before it if asked."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(header(query))
+    for count, row in enumerate(rows(conn, query), start=1):
+        writer.writerow(row)
+        if count % BATCH_ROWS == 0:
+            yield _drain(buffer)
+    yield _drain(buffer)
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+def write(conn: psycopg.Connection, query: ExportQuery, out: BinaryIO, *, bom: bool = False) -> None:
+    """Write the CSV, UTF-8 encoded, to a binary stream chunk by chunk (bytes: no newline translation)."""
+    for chunk in csv_chunks(conn, query, bom=bom):
+        out.write(chunk.encode("utf-8"))

@@ -1,0 +1,311 @@
+"""The dashboard at /: latest rates and plotly charts, with the app's own plotly.js and a strict CSP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections import defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import plotly
+import psycopg
+from flask import Blueprint, render_template, request, send_file, url_for
+from psycopg.rows import dict_row
+from werkzeug.wrappers import Response
+
+from fxticker import export
+from fxticker.web import read_connection
+from fxticker.web.errors import BadInput, NotFound
+
+# Templates and static files are the app's own (fxticker/web/templates and static, served at /static).
+bp = Blueprint("dashboard", __name__)
+
+# The ticker's order, then any other code alphabetically.
+CURRENCY_NAMES = {
+    "KGS": "Kyrgyz som",
+    "KZT": "Kazakh tenge",
+    "TJS": "Tajik somoni",
+    "UZS": "Uzbek sum",
+    "TMT": "Turkmen manat",
+}
+# Enough points per currency for a chart as wide as a screen; ten years at daily resolution would be 3,650.
+MAX_POINTS = 800
+# Days without data, in bucket widths, that the line does not bridge: a weekend is not a gap, a week is.
+GAP_BUCKETS = 3
+MAX_REVISION_ROWS = 5000
+SIGNIFICANT_DIGITS = 5
+
+# Scripts only from this app. Styles must allow 'unsafe-inline': plotly.js injects its own stylesheet and
+# style attributes at runtime (a strict style-src blocks them and logs errors); styles cannot run code.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_PARAMS = {"currencies", "from", "to"}
+
+
+def display_name(code: str) -> str:
+    return CURRENCY_NAMES.get(code, code)
+
+
+def _order(code: str) -> tuple[int, str]:
+    known = list(CURRENCY_NAMES)
+    return (known.index(code) if code in known else len(known), code)
+
+
+def significant(value: Decimal, digits: int = SIGNIFICANT_DIGITS) -> str:
+    """A number rounded to a few significant digits, with thousands separators: 11764.705... -> 11,765."""
+    exponent = min(value.adjusted() - digits + 1, 0)
+    rounded = value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
+    return f"{rounded:,}"
+
+
+def change_text(change: Decimal, direction: str) -> str:
+    text = format(change, "f")
+    if direction == "down" and not text.startswith("-"):
+        text = "-" + text  # a quoted "-0%" is a fall rounded to zero
+    return text + "%"
+
+
+# ---- queries -------------------------------------------------------------------------------------------
+
+_LATEST = """
+SELECT l.currency, l.rate_date, l.rate, l.change_pct, l.direction, l.rate_low, l.rate_high,
+       l.last_seen, l.last_source,
+       (SELECT count(*) FROM observation o
+         WHERE o.currency = l.currency AND o.rate_date = l.rate_date) AS revisions
+FROM (SELECT DISTINCT ON (currency) * FROM daily_rate ORDER BY currency, rate_date DESC) l
+"""
+
+_SPAN = """
+SELECT min(rate_date), max(rate_date) FROM observation WHERE currency = ANY(%(currencies)s)
+"""
+
+# One point per bucket and currency: the mean of the days' rates, and the widest precision band.
+_SERIES = """
+SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
+       avg(rate) AS rate, avg(1 / rate) AS per_usd, min(rate_low) AS low, max(rate_high) AS high
+FROM daily_rate
+WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+GROUP BY bucket, currency
+ORDER BY currency, bucket
+"""
+
+_REVISIONS = """
+SELECT rate_date, currency, rate, change_pct, direction, last_seen, last_source, revision_rank
+FROM observation_detail
+WHERE revisions > 1 AND currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+ORDER BY currency, rate_date, revision_rank
+LIMIT %(limit)s
+"""
+
+_LAST_SCRAPE = """
+SELECT started_at, finished_at, status, sources_total, sources_failed
+FROM scrape_run ORDER BY started_at DESC LIMIT 1
+"""
+
+_FRESHNESS = """
+SELECT max(last_seen) AS last_seen, count(*) AS observations,
+       count(*) FILTER (WHERE starts_with(last_source, %(samples)s)) AS from_samples
+FROM observation
+"""
+
+
+def _latest(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = list(cur.execute(_LATEST))
+    table = []
+    for row in sorted(rows, key=lambda r: _order(r["currency"])):
+        table.append({
+            "code": row["currency"],
+            "name": display_name(row["currency"]),
+            "rate": format(row["rate"], "f"),
+            "usd_low": format(row["rate_low"], "f"),
+            "usd_high": format(row["rate_high"], "f"),
+            "per_usd_low": significant(1 / row["rate_high"]),
+            "per_usd_high": significant(1 / row["rate_low"]),
+            "change": change_text(row["change_pct"], row["direction"]),
+            "direction": row["direction"],
+            "date": row["rate_date"].isoformat(),
+            "revisions": row["revisions"],
+        })
+    return table
+
+
+def bucket_days(start: dt.date, end: dt.date) -> int:
+    return max(1, math.ceil(((end - start).days + 1) / MAX_POINTS))
+
+
+def _short(value: Decimal) -> float:
+    """A float for plotting, six significant digits: enough for a chart, light in JSON."""
+    return float(f"{value:.6g}")
+
+
+def _series(conn: psycopg.Connection, codes: list[str], start: dt.date, end: dt.date,
+            days: int) -> dict[str, dict[str, list[Any]]]:
+    series: dict[str, dict[str, list[Any]]] = {
+        c: {"x": [], "y": [], "yi": [], "lo": [], "hi": []} for c in codes
+    }
+    previous: dict[str, dt.date] = {}
+    params = {"days": days, "origin": start, "currencies": codes, "start": start, "end": end}
+    for bucket, code, rate, per_usd, low, high in conn.execute(_SERIES, params):
+        s = series[code]
+        last = previous.get(code)
+        if last is not None and (bucket - last).days > GAP_BUCKETS * days:
+            # A null point inside the gap: plotly (connectgaps false) breaks the line there.
+            s["x"].append((last + dt.timedelta(days=days)).isoformat())
+            for key in ("y", "yi", "lo", "hi"):
+                s[key].append(None)
+        previous[code] = bucket
+        s["x"].append(bucket.isoformat())
+        s["y"].append(_short(rate))
+        s["yi"].append(_short(per_usd))
+        s["lo"].append(_short(low))
+        s["hi"].append(_short(high))
+    return series
+
+
+def _revisions(conn: psycopg.Connection, codes: list[str], start: dt.date,
+               end: dt.date) -> dict[str, dict[str, list[Any]]]:
+    """Days with several revisions: a marker at the day's rate, its hover listing each revision."""
+    days: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+    latest: dict[tuple[str, dt.date], Decimal] = {}
+    params = {"currencies": codes, "start": start, "end": end, "limit": MAX_REVISION_ROWS}
+    for date, code, rate, change, direction, seen, source, rank in conn.execute(_REVISIONS, params):
+        if rank == 1:
+            latest[(code, date)] = rate
+        # plotly reads hover text as a little HTML; the source (a URL or path) must stay plain text.
+        days[(code, date)].append(
+            f"{format(rate, 'f')} ({change_text(change, direction)}), seen {seen:%Y-%m-%d %H:%M} UTC"
+            f"<br>   from {html.escape(source[:120])}"
+        )
+    marks: dict[str, dict[str, list[Any]]] = {c: {"x": [], "y": [], "yi": [], "text": []} for c in codes}
+    for (code, date), lines in days.items():
+        rate = latest.get((code, date))
+        if rate is None:
+            continue  # the LIMIT cut this day short
+        m = marks[code]
+        m["x"].append(date.isoformat())
+        m["y"].append(_short(rate))
+        m["yi"].append(_short(1 / rate))
+        m["text"].append(f"<b>{date.isoformat()}: {len(lines)} revisions</b>, latest first<br>"
+                         + "<br>".join(lines))
+    return marks
+
+
+def _provenance(conn: psycopg.Connection) -> dict[str, Any]:
+    samples = str(resources.files("fxticker") / "samples")
+    with conn.cursor(row_factory=dict_row) as cur:
+        fresh = cur.execute(_FRESHNESS, {"samples": samples}).fetchone() or {}
+        run = cur.execute(_LAST_SCRAPE).fetchone()
+    parts = []
+    if run is None:
+        parts.append("No scrape has been recorded yet.")
+    else:
+        read = ""
+        if run["sources_total"]:
+            read = f" ({run['sources_total'] - run['sources_failed']} of {run['sources_total']} sources read)"
+        parts.append(f"Last scrape: {_utc(run['started_at'])}, {run['status']}{read}.")
+    if fresh.get("last_seen"):
+        parts.append(f"Newest quote seen {_utc(fresh['last_seen'])}; "
+                     f"{fresh['observations']:,} quotes stored.")
+    return {"statement": " ".join(parts), "from_samples": fresh.get("from_samples", 0)}
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# ---- views ---------------------------------------------------------------------------------------------
+
+def _selection() -> tuple[tuple[str, ...], dt.date | None, dt.date | None]:
+    unknown = sorted(set(request.args) - _PARAMS)
+    if unknown:
+        raise BadInput(f"unknown parameter: {', '.join(unknown)[:100]}")
+    try:
+        # Checkboxes repeat the parameter; links join the codes with commas: take both.
+        query = export.make_query(currencies=",".join(request.args.getlist("currencies")),
+                                  start=request.args.get("from"), end=request.args.get("to"))
+    except export.ExportError as exc:
+        raise BadInput(str(exc)) from None
+    return query.currencies, query.start, query.end
+
+
+@bp.get("/")
+def index() -> str:
+    chosen, start, end = _selection()
+    with read_connection() as conn:
+        latest = _latest(conn)
+        available = [row["code"] for row in latest]
+        codes = sorted((c for c in (chosen or available) if c in available), key=_order)
+        span = conn.execute(_SPAN, {"currencies": codes}).fetchone()
+        first, last = span if span else (None, None)
+        start, end = start or first, end or last
+        data: dict[str, Any] = {"currencies": [], "bucket_days": 1}
+        if codes and start and end and start <= end:
+            days = bucket_days(start, end)
+            series = _series(conn, codes, start, end, days)
+            marks = _revisions(conn, codes, start, end)
+            data = {
+                "bucket_days": days,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "currencies": [
+                    {"code": c, "name": display_name(c), **series[c], "rev": marks[c]} for c in codes
+                ],
+            }
+        provenance = _provenance(conn)
+    download: dict[str, Any] = {"currencies": ",".join(codes), "from": start, "to": end}
+    return render_template(
+        "dashboard.html",
+        latest=latest,
+        available=[(c, display_name(c)) for c in available],
+        chosen=set(codes),
+        start=start,
+        end=end,
+        data=data,
+        provenance=provenance,
+        plotly_version=plotly_js_version(),
+        download_url=url_for("export.export_csv", **{k: v for k, v in download.items() if v}),
+    )
+
+
+@cache
+def plotly_js_path() -> Path:
+    """plotly.js as shipped inside the installed plotly package: the dashboard needs no CDN."""
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.js is missing from the plotly package at {path}")
+    return path
+
+
+@cache
+def plotly_js_version() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return str(get_plotlyjs_version())
+
+
+@bp.get("/assets/plotly-<version>.min.js")
+def plotly_js(version: str) -> Response:
+    # The version in the URL lets browsers cache the 4 MB file for a year and still see upgrades.
+    if version != plotly_js_version():
+        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {version[:20]}")
+    return send_file(plotly_js_path(), mimetype="text/javascript", max_age=365 * 24 * 3600)
+
+
+@bp.after_request
+def content_security_policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def error_page(status: int, message: str) -> tuple[str, int]:
+    """The dashboard's errors as a page rather than JSON (called by the app's one error handler)."""
+    return render_template("error.html", status=status, message=message), status

@@ -1,0 +1,228 @@
+"""The dashboard page at /, through Flask's test client: the table, the chart data, escaping, CSP, size."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fxticker.cli import ingest_many
+from fxticker.web import create_app
+from fxticker.web.dashboard import CSP, MAX_POINTS
+from tests.pages import FIVE, text_page
+
+
+@pytest.fixture
+def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
+    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    yield application
+    application.extensions["fxticker_pool"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def write_page(folder: Path, name: str, date: str, quotes: list[tuple[str, str, str]] = FIVE,
+               mtime: int | None = None) -> str:
+    path = folder / name
+    path.write_text(text_page(quotes, date=date))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))  # a file's capture time is its modification time
+    return str(path)
+
+
+def with_quote(code: str, rate: str, change: str) -> list[tuple[str, str, str]]:
+    return [(c, rate, change) if c == code else (c, r, ch) for c, r, ch in FIVE]
+
+
+def page_data(html: str) -> dict[str, Any]:
+    tree = lxml.html.fromstring(html)
+    (script,) = tree.xpath('//script[@id="fx-data"]')
+    result: dict[str, Any] = json.loads(script.text)
+    return result
+
+
+def table_rows(html: str) -> dict[str, list[str]]:
+    tree = lxml.html.fromstring(html)
+    return {
+        tr.get("data-currency"): [" ".join(cell.text_content().split()) for cell in tr.xpath("th|td")]
+        for tr in tree.xpath('//table[@class="latest"]/tbody/tr')
+    }
+
+
+def test_latest_table_shows_rates_ranges_falls_and_revisions(client: FlaskClient, tmp_path: Path) -> None:
+    ingest_many([
+        write_page(tmp_path, "a.txt", "3 December 2025", with_quote("TJS", "0.10890", "-0.14"),
+                   1_764_700_000),
+        write_page(tmp_path, "b.txt", "3 December 2025", with_quote("TJS", "0.10899", "-0.06"),
+                   1_764_740_000),
+    ], None)
+    response = client.get("/")
+    assert response.status_code == 200
+    rows = table_rows(response.text)
+    assert list(rows) == ["KGS", "KZT", "TJS", "UZS", "TMT"]
+    assert rows["UZS"][:3] == ["Uzbek sum UZS", "0.00008", "11,765..13,333"]
+    # KZT was quoted "-0%": a fall rounded to zero, shown with the falling arrow.
+    assert rows["KZT"][3] == "▼ -0%" and rows["KZT"][2] == "516.80..519.48"
+    assert rows["TJS"][1] == "0.10899" and rows["TJS"][4] == "2025-12-03 ✱ 2 revisions"
+    assert rows["KGS"][4] == "2025-12-03"
+    assert "sample" not in response.text.lower().split("about the data")[1]
+
+
+def test_chart_data_has_gaps_bands_and_revision_hovers(client: FlaskClient, tmp_path: Path) -> None:
+    pages = [
+        write_page(tmp_path, "d1.txt", "1 December 2025"),
+        write_page(tmp_path, "d2.txt", "2 December 2025", with_quote("KZT", "0.00194", "0.52")),
+        # 3..9 December missing: a gap; 10 December twice, revised.
+        write_page(tmp_path, "d10a.txt", "10 December 2025", with_quote("KZT", "0.00195", "0.52"),
+                   1_765_300_000),
+        write_page(tmp_path, "d10b.txt", "10 December 2025", with_quote("KZT", "0.00196", "1.03"),
+                   1_765_340_000),
+    ]
+    ingest_many(pages, None)
+    data = page_data(client.get("/?currencies=KZT,UZS").text)
+    assert data["bucket_days"] == 1 and (data["start"], data["end"]) == ("2025-12-01", "2025-12-10")
+    kzt, uzs = data["currencies"]
+    assert (kzt["code"], kzt["name"], uzs["name"]) == ("KZT", "Kazakh tenge", "Uzbek sum")
+    assert kzt["x"] == ["2025-12-01", "2025-12-02", "2025-12-03", "2025-12-10"]
+    assert kzt["y"] == [0.00193, 0.00194, None, 0.00196]
+    assert kzt["lo"][0] == 0.001925 and kzt["hi"][0] == 0.001935
+    assert uzs["yi"][0] == 12500.0
+    assert kzt["rev"]["x"] == ["2025-12-10"] and kzt["rev"]["y"] == [0.00196]
+    hover = kzt["rev"]["text"][0]
+    assert "2 revisions" in hover and "0.00196 (1.03%)" in hover and "0.00195 (0.52%)" in hover
+    assert hover.index("d10b.txt") < hover.index("d10a.txt")  # latest first
+    assert uzs["rev"]["x"] == []
+
+
+def test_page_escapes_sources_and_keeps_scripts_external(client: FlaskClient, tmp_path: Path) -> None:
+    name = '<img src=x onerror="alert(1)">.txt'
+    ingest_many([
+        write_page(tmp_path, "ok.txt", "10 December 2025", mtime=1_765_300_000),
+        write_page(tmp_path, name, "10 December 2025", with_quote("TMT", "0.28491", "0"), 1_765_340_000),
+    ], None)
+    response = client.get("/")
+    assert response.headers["Content-Security-Policy"] == CSP
+    assert "script-src 'self'" in CSP and "unsafe-eval" not in CSP
+    assert "<img" not in response.text
+    tree = lxml.html.fromstring(response.text)
+    scripts = tree.xpath("//script")
+    assert all(s.get("src", "").startswith("/") for s in scripts if s.get("type") != "application/json")
+    assert [s.get("src") for s in scripts if s.get("src")] == [
+        s.get("src") for s in scripts if s.get("type") != "application/json"
+    ]
+    hover = page_data(response.text)["currencies"][4]["rev"]["text"][0]
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.txt" in hover
+
+
+def test_plotly_js_is_served_by_the_app(client: FlaskClient, tmp_path: Path) -> None:
+    ingest_many([write_page(tmp_path, "p.txt", "10 December 2025")], None)
+    tree = lxml.html.fromstring(client.get("/").text)
+    sources = [s.get("src") for s in tree.xpath("//script[@src]")]
+    plotly_src = next(src for src in sources if "plotly" in src)
+    with client.get(plotly_src) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/javascript"
+        body = response.get_data()
+    assert len(body) > 1_000_000 and b"plotly.js" in body[:500]
+    stale = client.get("/assets/plotly-1.0.0.min.js")
+    assert stale.status_code == 404 and "not 1.0.0" in stale.text
+    with client.get(next(src for src in sources if "dashboard.js" in src)) as own:
+        assert own.status_code == 200 and b"Plotly.react" in own.get_data()
+
+
+def test_empty_database_page(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "No rates stored yet" in response.text and "fx-data" not in response.text
+    assert "No scrape has been recorded yet." in response.text
+
+
+def test_last_scrape_and_sample_statement(client: FlaskClient, conn: psycopg.Connection) -> None:
+    from importlib import resources
+
+    samples = resources.files("fxticker") / "samples"
+    ingest_many([str(samples)], None)
+    conn.execute(
+        "INSERT INTO scrape_run (started_at, finished_at, status, sources_total, sources_failed)"
+        " VALUES ('2026-01-02 03:04:05+00', '2026-01-02 03:04:09+00', 'ok', 2, 1)"
+    )
+    tree = lxml.html.fromstring(client.get("/").text)
+    text = " ".join(tree.xpath('//section[@id="provenance"]')[0].text_content().split())
+    assert "Last scrape: 2026-01-02 03:04 UTC, ok (1 of 2 sources read)." in text
+    count = conn.execute("SELECT count(*) FROM observation").fetchone()
+    assert count is not None
+    note = " ".join(tree.xpath('//p[@class="sample-note"]')[0].text_content().split())
+    assert note.startswith(f"Sample data: {count[0]} of these quotes come from the sample pages")
+
+
+def test_selection_without_data_says_so(client: FlaskClient, tmp_path: Path) -> None:
+    ingest_many([write_page(tmp_path, "p.txt", "10 December 2025")], None)
+    for query in ("currencies=XYZ", "from=2026-01-01", "to=2020-01-01"):
+        response = client.get(f"/?{query}")
+        assert response.status_code == 200
+        assert "No quotes stored for this selection." in response.text and "fx-data" not in response.text
+
+
+def test_unreachable_database_is_a_503_page() -> None:
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
+    try:
+        response = app.test_client().get("/")
+    finally:
+        app.extensions["fxticker_pool"].close()
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "the database is unavailable; try again shortly" in response.text
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=2025-02-30", "'from' must be a date of the form YYYY-MM-DD"),
+        ("currencies=<b>x</b>", "'currencies' takes three-letter codes such as KZT, separated by commas"),
+        ("from=2025-12-02&to=2025-12-01", "'from' is after 'to'"),
+        ("colour=<i>red</i>", "unknown parameter: colour"),
+    ],
+)
+def test_bad_parameters_give_an_html_error_page(client: FlaskClient, query: str, message: str) -> None:
+    response = client.get(f"/?{query}")
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    assert response.headers["Content-Security-Policy"] == CSP
+    tree = lxml.html.fromstring(response.text)
+    assert tree.xpath('//section[@class="error"]/p')[0].text_content() == message
+    assert "<b>" not in response.text and "<i>" not in response.text
+
+
+def test_ten_years_of_five_currencies_stay_under_500_kb(
+    client: FlaskClient, conn: psycopg.Connection
+) -> None:
+    conn.execute("""
+        INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,
+                                 first_source, last_source, first_hash, last_hash)
+        SELECT d::date, c.code, round(c.base * (1 + 0.1 * sin(extract(epoch FROM d) / 8e6))::numeric, 5),
+               0.1, 'up', d, d, 'generated', 'generated', 'h', 'h'
+        FROM generate_series('2015-01-01'::timestamptz, '2024-12-31', interval '1 day') AS d,
+             (VALUES ('KGS', 0.01144), ('KZT', 0.00193), ('TJS', 0.10851), ('UZS', 0.00008),
+                     ('TMT', 0.28490)) AS c(code, base)
+    """)
+    assert conn.execute("SELECT count(*) FROM observation").fetchone() == (18_265,)
+    response = client.get("/")
+    size = len(response.get_data())
+    assert response.status_code == 200 and size < 500_000, size
+    data = page_data(response.text)
+    assert data["bucket_days"] == 5
+    for series in data["currencies"]:
+        assert 700 <= len(series["x"]) <= MAX_POINTS
+    # A short range is not downsampled.
+    short = page_data(client.get("/?from=2024-01-01&to=2024-03-31").text)
+    assert short["bucket_days"] == 1 and len(short["currencies"][0]["x"]) == 91
