@@ -229,14 +229,15 @@ class RobotsCache:
         self._rules: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
         self._lock = threading.Lock()
 
-    def check(self, client: httpx.Client, url: str, policy: FetchPolicy) -> None:
+    def check(self, client: httpx.Client, url: str, policy: FetchPolicy,
+              sleep: Callable[[float], None] = time.sleep) -> None:
         """Raise FetchError when robots.txt forbids fxticker the URL, or cannot be read (RFC 9309)."""
         parts = urlsplit(url)
         origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         with self._lock:
             cached = self._rules.get(origin)
         if cached is None or self._clock() - cached[0] > policy.robots_ttl:
-            rules = self._read(client, origin + "/robots.txt", policy)
+            rules = self._read(client, origin + "/robots.txt", policy, sleep)
             cached = (self._clock(), rules)
             with self._lock:
                 self._rules[origin] = cached
@@ -244,11 +245,11 @@ class RobotsCache:
             raise FetchError(f"{url}: disallowed by {origin}/robots.txt")
 
     @staticmethod
-    def _read(client: httpx.Client, robots_url: str,
-              policy: FetchPolicy) -> urllib.robotparser.RobotFileParser:
+    def _read(client: httpx.Client, robots_url: str, policy: FetchPolicy,
+              sleep: Callable[[float], None]) -> urllib.robotparser.RobotFileParser:
         rules = urllib.robotparser.RobotFileParser(robots_url)
         try:
-            answer = get(client, robots_url, max_bytes=10 * ROBOTS_MAX_BYTES, policy=policy)
+            answer = get(client, robots_url, max_bytes=10 * ROBOTS_MAX_BYTES, policy=policy, sleep=sleep)
         except FetchError as exc:
             # RFC 9309: an unreachable robots.txt means "assume complete disallow"; not cached.
             raise FetchError(f"robots.txt unreadable, so not fetching: {exc}") from None
@@ -268,6 +269,7 @@ def fetch_url(
     validators: Validators | None = None,
     policy: FetchPolicy | None = None,
     robots: RobotsCache | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Page:
     """GET one page: robots.txt first (when a cache is given), conditional on `validators`, with retries.
 
@@ -278,9 +280,9 @@ def fetch_url(
     http = client or make_client(policy)
     try:
         if robots is not None:
-            robots.check(http, url, policy)
+            robots.check(http, url, policy, sleep)
         headers = validators.headers() if validators else {}
-        answer = get(http, url, headers=headers, max_bytes=max_bytes, policy=policy)
+        answer = get(http, url, headers=headers, max_bytes=max_bytes, policy=policy, sleep=sleep)
         seen_at = dt.datetime.now(dt.UTC)
         if answer.status == 304:
             return Page(url, b"", None, seen_at, is_file=False, status=304, validators=validators)

@@ -112,6 +112,7 @@ class ScheduledScraper:
         self.scraper = Scraper(database_url, scrape_config, trigger="schedule")
         self.leadership = Leadership(database_url)
         self.stopping = threading.Event()
+        self._stopped = threading.Event()
         self.scheduler = BlockingScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(2)},
@@ -135,6 +136,9 @@ class ScheduledScraper:
         try:
             self.scheduler.start()
         finally:
+            if self.stopping.is_set():
+                # start() may return before shutdown has waited for the scrape in progress.
+                self._stopped.wait()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.leadership.release()
@@ -145,8 +149,12 @@ class ScheduledScraper:
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.scheduler.state != STATE_STOPPED:
-            self.scheduler.shutdown(wait=True)
+        self.scraper.interrupt.set()
+        try:
+            if self.scheduler.state != STATE_STOPPED:
+                self.scheduler.shutdown(wait=True)
+        finally:
+            self._stopped.set()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stopping.is_set():
@@ -183,7 +191,8 @@ class ScheduledScraper:
             self._scrape,
             IntervalTrigger(seconds=self.config.interval, start_date=first, jitter=self.config.jitter or None,
                             timezone=dt.UTC),
-            id=SCRAPE_JOB, replace_existing=True,
+            # Explicitly: a start_date a moment in the past would otherwise put the first run an interval out.
+            next_run_time=first, id=SCRAPE_JOB, replace_existing=True,
         )
         log.info("leading: next scrape at %s", first.isoformat(timespec="seconds"))
 

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -173,6 +174,8 @@ class Scraper:
         self.client = client or make_client(config.policy)
         self.robots = RobotsCache()
         self.pending: list[RunRecord] = []
+        # Set to cut short the waits between retries (a stop request should not sit out a backoff).
+        self.interrupt = threading.Event()
 
     def close(self) -> None:
         self.client.close()
@@ -249,8 +252,12 @@ class Scraper:
     def _load(self, source: str, validators: Validators | None) -> Page:
         if is_url(source):
             return fetch_url(source, self.config.max_bytes, self.client, validators=validators,
-                             policy=self.config.policy, robots=self.robots)
+                             policy=self.config.policy, robots=self.robots, sleep=self._sleep)
         return read_file(Path(source), self.config.max_bytes)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.interrupt.wait(seconds):
+            raise FetchError("stopped while waiting to retry")
 
     def _store(self, conn: psycopg.Connection, page: Page, started: dt.datetime) -> SourceResult:
         if page.not_modified:
