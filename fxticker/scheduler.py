@@ -9,6 +9,7 @@ the last scheduled run started (at once if that is past).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -21,7 +22,7 @@ from typing import Any
 import psycopg
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -112,7 +113,11 @@ class ScheduledScraper:
         self.scraper = Scraper(database_url, scrape_config, trigger="schedule")
         self.leadership = Leadership(database_url)
         self.stopping = threading.Event()
-        self._stopped = threading.Event()
+        # Held while a job runs, so that stopping can wait for jobs in flight. Not shutdown(wait=True):
+        # it holds the scheduler's job store lock while it waits, and a leadership job that is adding or
+        # removing the scrape job at that moment would wait for that lock for ever.
+        self._leadership_busy = threading.Lock()
+        self._scrape_busy = threading.Lock()
         self.scheduler = BlockingScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(2)},
@@ -134,11 +139,13 @@ class ScheduledScraper:
         log.info("scheduler up: every %.0f s (jitter up to %.0f s), waiting to lead", self.config.interval,
                  self.config.jitter)
         try:
-            self.scheduler.start()
+            if not self.stopping.is_set():
+                self.scheduler.start()
         finally:
-            if self.stopping.is_set():
-                # start() may return before shutdown has waited for the scrape in progress.
-                self._stopped.wait()
+            # Let the jobs in flight finish (a scrape stops after its current page) before letting go of
+            # the lock: otherwise a standby could start a run while ours still writes.
+            with self._leadership_busy, self._scrape_busy:
+                pass
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.leadership.release()
@@ -148,19 +155,16 @@ class ScheduledScraper:
             log.info("scheduler stopped")
 
     def stop(self) -> None:
+        """Ask the scheduler to stop; run() returns once the jobs in flight have finished."""
         self.stopping.set()
         self.scraper.interrupt.set()
-        try:
-            if self.scheduler.state != STATE_STOPPED:
-                self.scheduler.shutdown(wait=True)
-        finally:
-            self._stopped.set()
+        # Not running: not started yet (run() checks `stopping` first) or stopped already.
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if self.stopping.is_set():
-            return
         log.info("%s received: stopping after the current page", signal.Signals(signum).name)
-        # shutdown(wait=True) waits for the running scrape, so not inside the signal handler itself.
+        # The scheduler's locks may be held by the code this handler interrupted: stop from another thread.
         threading.Thread(target=self.stop, name="fxticker-stop").start()
 
     def _job_event(self, event: JobExecutionEvent) -> None:
@@ -171,8 +175,11 @@ class ScheduledScraper:
                   exc_info=(type(event.exception), event.exception, event.traceback))
 
     def _check_leadership(self) -> None:
-        if self.stopping.is_set():
-            return
+        with self._leadership_busy:
+            if not self.stopping.is_set():
+                self._lead_or_stand_by()
+
+    def _lead_or_stand_by(self) -> None:
         if self.leadership.leading:
             if not self.leadership.still_held():
                 log.warning("lost the leader lock (database connection gone); standing by")
@@ -214,8 +221,11 @@ class ScheduledScraper:
             self.scheduler.remove_job(SCRAPE_JOB)
 
     def _scrape(self) -> None:
-        if not self.leadership.leading or self.stopping.is_set():
-            return
+        with self._scrape_busy:
+            if self.leadership.leading and not self.stopping.is_set():
+                self._scrape_once()
+
+    def _scrape_once(self) -> None:
         record = self.scraper.run(should_stop=self._should_stop)
         if record.database_error and record.run_id is None:
             log.error("scrape run failed: %s; it will be recorded when the database is back", record.error)

@@ -142,7 +142,7 @@ class RunRecord:
 
     def line(self) -> str:
         done = len(self.results) - self.sources_failed
-        text = (f"run started {self.started_at:%Y-%m-%d %H:%M:%S} UTC: {self.status}, "
+        text = (f"started {self.started_at:%Y-%m-%d %H:%M:%S} UTC, {self.status}: "
                 f"{done} of {self.sources_total} source(s) succeeded")
         return f"{text}; {self.error}" if self.error else text
 
@@ -174,6 +174,7 @@ class Scraper:
         self.client = client or make_client(config.policy)
         self.robots = RobotsCache()
         self.pending: list[RunRecord] = []
+        self._pending_lock = threading.RLock()  # a standby's flush and a finishing run may overlap
         # Set to cut short the waits between retries (a stop request should not sit out a backoff).
         self.interrupt = threading.Event()
 
@@ -274,10 +275,11 @@ class Scraper:
                             outcome.rate_date)
 
     def _keep(self, record: RunRecord) -> None:
-        self.pending.append(record)
-        while len(self.pending) > MAX_PENDING:
-            dropped = self.pending.pop(0)
-            log.error("scrape run never recorded (too many waiting): %s", dropped.line())
+        with self._pending_lock:
+            self.pending.append(record)
+            while len(self.pending) > MAX_PENDING:
+                dropped = self.pending.pop(0)
+                log.error("scrape run never recorded (too many waiting): %s", dropped.line())
 
     def flush_pending(self) -> int:
         """Try to write the kept runs now (a standby does, since it may never run a scrape itself)."""
@@ -292,15 +294,16 @@ class Scraper:
     def flush(self, conn: psycopg.Connection) -> int:
         """Write the runs kept while the database was away; return how many were written."""
         written = 0
-        while self.pending:
-            record = self.pending[0]
-            try:
-                _finish_run(conn, record)
-            except _DB_GONE as exc:
-                raise DatabaseDown(f"database unreachable: {first_line(exc)}") from None
-            self.pending.pop(0)
-            written += 1
-            log.info("recorded scrape run %d from earlier: %s", record.run_id, record.line())
+        with self._pending_lock:
+            while self.pending:
+                record = self.pending[0]
+                try:
+                    _finish_run(conn, record)
+                except _DB_GONE as exc:
+                    raise DatabaseDown(f"database unreachable: {first_line(exc)}") from None
+                self.pending.pop(0)
+                written += 1
+                log.info("recorded scrape run %d from earlier: %s", record.run_id, record.line())
         return written
 
 

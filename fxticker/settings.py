@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
         "FXTICKER_JITTER",
         "60",
         "Up to this many seconds of random delay added to each scheduled scrape, so replicas and "
-        "restarts do not hit the site in lockstep. 0 turns it off.",
+        "restarts do not hit the site in lockstep (at most half the interval). 0 turns it off.",
     ),
     Setting(
         "FXTICKER_FETCH_TIMEOUT",
