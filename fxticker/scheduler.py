@@ -190,8 +190,9 @@ class ScheduledScraper:
             return
         try:
             first = self._take_over()
-        except psycopg.Error as exc:
-            log.warning("took the leader lock but the database failed (%s); standing by", first_line(exc))
+        except (psycopg.Error, store.MigrationError) as exc:
+            # Let go rather than hold the lock doing nothing; a standby (or we, next poll) tries again.
+            log.error("took the leader lock but cannot lead: %s; standing by", first_line(exc))
             self.leadership.release()
             return
         self.scheduler.add_job(

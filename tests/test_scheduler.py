@@ -21,7 +21,7 @@ from werkzeug import Request, Response
 
 from fxticker import db
 from fxticker.fetch import FetchPolicy
-from fxticker.scheduler import ScheduleConfig, ScheduledScraper
+from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
 from fxticker.scrape import ScrapeConfig
 from tests.fix_scrape import allow_all, fresh, own_cluster, source_runs
 from tests.pages import html_page
@@ -261,3 +261,22 @@ def test_the_listener_logs_job_errors(db_url: str, caplog: pytest.LogCaptureFixt
     runner.run()
     stopper.join()
     assert any("job broken failed: RuntimeError('a bug in a job')" in r.getMessage() for r in caplog.records)
+
+
+def test_a_schema_that_cannot_be_migrated_keeps_it_standing_by(site: str, empty_db_url: str,
+                                                                tmp_path: Path) -> None:
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE observation (something_else integer)")
+    scheduler = Scheduler(schedule_env(empty_db_url, [site], tmp_path), tmp_path / "s.log")
+    try:
+        wait_for("the migration error", lambda: "cannot lead: 001_observation.sql" in scheduler.stderr())
+        assert scheduler.process.poll() is None
+        with psycopg.connect(empty_db_url, autocommit=True) as conn:
+            # The lock is let go after each failed try (held only for moments), not kept while idle.
+            wait_for("the leader lock to be free", lambda: conn.execute(
+                "SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone() == (True,), timeout=5)
+        assert scheduler.stop() == 0
+    finally:
+        if scheduler.process.poll() is None:
+            scheduler.kill()
+    assert "Traceback" not in scheduler.stderr()
