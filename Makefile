@@ -25,7 +25,8 @@ run: setup
 	$(BIN)/fxticker db start
 	$(BIN)/fxticker migrate
 	$(BIN)/fxticker sample
-	$(BIN)/fxticker serve --host $(HOST) --port $(PORT)
+	FXTICKER=$(BIN)/fxticker scripts/with-scheduler.sh \
+		$(BIN)/fxticker serve --host $(HOST) --port $(PORT)
 
 test: setup lint pytest
 

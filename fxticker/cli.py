@@ -229,6 +229,41 @@ def sample() -> None:
 
 
 @main.command()
+@friendly_errors
+def scrape() -> None:
+    """Scrape every FXTICKER_SOURCES page once, now; one line per source, exit 1 if any failed."""
+    from fxticker.scrape import ScrapeConfig, Scraper
+
+    config = ScrapeConfig.from_settings()
+    url = db.database_url()
+    with connect() as conn:
+        store.migrate(conn)
+    scraper = Scraper(url, config)
+    try:
+        record = scraper.run()
+    finally:
+        scraper.close()
+    for result in record.results:
+        click.echo(result.line())
+    if record.database_error:
+        state = "recorded" if record.recorded else "not recorded"
+        fail(f"{record.error} (run {state}: {len(record.results)} of {record.sources_total} "
+             "source(s) attempted)")
+    if record.error:
+        click.echo(f"fxticker: {record.error}", err=True)
+    sys.exit(0 if record.status == "ok" else 1)
+
+
+@main.command()
+@friendly_errors
+def schedule() -> None:
+    """Scrape every FXTICKER_INTERVAL seconds until stopped; one process acts, the others stand by."""
+    from fxticker import scheduler
+
+    scheduler.run(db.database_url())
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", type=click.IntRange(1, 64), default=None,

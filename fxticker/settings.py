@@ -50,6 +50,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between scheduled scrapes.",
     ),
     Setting(
+        "FXTICKER_JITTER",
+        "60",
+        "Up to this many seconds of random delay added to each scheduled scrape, so replicas and "
+        "restarts do not hit the site in lockstep (at most half the interval). 0 turns it off.",
+    ),
+    Setting(
+        "FXTICKER_FETCH_TIMEOUT",
+        "20",
+        "Seconds to wait for a server to answer (connecting waits at most 10 of them).",
+    ),
+    Setting(
+        "FXTICKER_FETCH_ATTEMPTS",
+        "4",
+        "Attempts per page on connection errors, timeouts, 5xx and 429 before the source counts as failed.",
+    ),
+    Setting(
+        "FXTICKER_RETRY_BACKOFF",
+        "2",
+        "Seconds before the first retry; each further retry waits twice as long, plus random jitter, "
+        "at most 60 s. A Retry-After header is honoured up to 60 s; a longer one fails the source.",
+    ),
+    Setting(
         "FXTICKER_TIMEZONE",
         "Asia/Almaty",
         "The site's time zone: dates of pages without a date line are taken from the fetch time there.",
@@ -112,4 +134,16 @@ def positive_int(name: str, environ: Mapping[str, str] | None = None) -> int:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
     if value <= 0:
         raise ValueError(f"{name}={raw!r} must be greater than zero")
+    return value
+
+
+def non_negative_number(name: str, environ: Mapping[str, str] | None = None) -> float:
+    """A setting that must be a number of zero or more; a clear error otherwise."""
+    raw = get(name, environ)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{name}={raw!r} must be a finite number of zero or more")
     return value

@@ -99,15 +99,7 @@ def _check_fxticker_command(argv: list[str]) -> None:
     command.make_context(argv[1], list(argv[2:]), parent=ctx)
 
 
-@pytest.mark.parametrize("service", [
-    "migrate",
-    "web",
-    # The scheduler issue adds `fxticker schedule`. Until that is merged the check must fail, and fail
-    # for that reason (strict); once merged the mark no longer applies and the check runs as the others.
-    pytest.param("scheduler", marks=pytest.mark.xfail(
-        "schedule" not in main.commands, reason="`fxticker schedule` comes with the scheduler issue",
-        raises=click.UsageError, strict=True)),
-])
+@pytest.mark.parametrize("service", ["migrate", "web", "scheduler"])
 def test_every_fxticker_service_command_exists(config: dict[str, Any], service: str) -> None:
     spec = config["services"][service]
     assert spec["build"]["context"] == str(ROOT)

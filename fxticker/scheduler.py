@@ -1,0 +1,244 @@
+"""Scheduler: a long-running process that scrapes every FXTICKER_INTERVAL while it holds the leader lock.
+
+Several `fxticker schedule` processes may run (replicas, a restart overlapping the old process). Each polls a
+PostgreSQL session-level advisory lock on a connection of its own; the one that holds it leads and schedules
+the scrape job, the others wait. The lock dies with its connection, so when the leader is killed, even with
+kill -9, the server drops the lock and a standby takes it at its next poll, then scrapes one interval after
+the last scheduled run started (at once if that is past).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import psycopg
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from fxticker import settings, store
+from fxticker.scrape import (
+    CONNECT_TIMEOUT,
+    ScrapeConfig,
+    Scraper,
+    close_abandoned,
+    first_line,
+    last_scheduled_start,
+)
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK = 7_405_003  # advisory lock key of the active scheduler (7_405_001 is migrate's)
+SCRAPE_JOB = "scrape"
+LEADERSHIP_JOB = "leadership"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval: float
+    jitter: float
+    poll: float  # how often a standby asks for the lock, and the leader checks it still has it
+
+    @classmethod
+    def from_settings(cls, environ: Mapping[str, str] | None = None) -> ScheduleConfig:
+        interval = float(settings.positive_int("FXTICKER_INTERVAL", environ))
+        jitter = settings.non_negative_number("FXTICKER_JITTER", environ)
+        # A standby must notice a dead leader well within one interval; 5 s is cheap for long intervals.
+        return cls(interval=interval, jitter=min(jitter, interval / 2), poll=max(0.2, min(5.0, interval / 2)))
+
+
+class Leadership:
+    """The leader lock: held as long as its own connection lives."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._conn: psycopg.Connection | None = None
+
+    @property
+    def leading(self) -> bool:
+        return self._conn is not None
+
+    def try_acquire(self) -> bool:
+        try:
+            conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.OperationalError as exc:
+            log.debug("standby: database unreachable (%s)", first_line(exc))
+            return False
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()
+        except psycopg.Error:
+            conn.close()
+            return False
+        if row is None or not row[0]:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def still_held(self) -> bool:
+        """False once the lock's connection is gone (the database restarted, the network broke)."""
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            self.release()
+            return False
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            # Closing the session releases the lock; an explicit unlock would be one more round trip
+            # that can fail.
+            conn.close()
+
+
+class ScheduledScraper:
+    """The `fxticker schedule` process: APScheduler in the foreground, scraping while it leads."""
+
+    def __init__(self, database_url: str, scrape_config: ScrapeConfig, config: ScheduleConfig) -> None:
+        self.database_url = database_url
+        self.config = config
+        self.scraper = Scraper(database_url, scrape_config, trigger="schedule")
+        self.leadership = Leadership(database_url)
+        self.stopping = threading.Event()
+        # Held while a job runs, so that stopping can wait for jobs in flight. Not shutdown(wait=True):
+        # it holds the scheduler's job store lock while it waits, and a leadership job that is adding or
+        # removing the scrape job at that moment would wait for that lock for ever.
+        self._leadership_busy = threading.Lock()
+        self._scrape_busy = threading.Lock()
+        self.scheduler = BlockingScheduler(
+            timezone=dt.UTC,
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                # A run that is late (a suspended host, a long previous run) still happens within
+                # one interval; later than that it is skipped and the next one comes on time.
+                "misfire_grace_time": max(1, int(config.interval)),
+            },
+        )
+        self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self.scheduler.add_job(self._check_leadership, IntervalTrigger(seconds=config.poll, timezone=dt.UTC),
+                               id=LEADERSHIP_JOB, next_run_time=dt.datetime.now(dt.UTC))
+
+    def run(self) -> None:
+        """Block until SIGTERM or Ctrl-C; a scrape in progress stops after its current page."""
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        log.info("scheduler up: every %.0f s (jitter up to %.0f s), waiting to lead", self.config.interval,
+                 self.config.jitter)
+        try:
+            if not self.stopping.is_set():
+                self.scheduler.start()
+        finally:
+            # Let the jobs in flight finish (a scrape stops after its current page) before letting go of
+            # the lock: otherwise a standby could start a run while ours still writes.
+            with self._leadership_busy, self._scrape_busy:
+                pass
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.leadership.release()
+            self.scraper.close()
+            for record in self.scraper.pending:
+                log.error("scrape run never recorded (database unreachable): %s", record.line())
+            log.info("scheduler stopped")
+
+    def stop(self) -> None:
+        """Ask the scheduler to stop; run() returns once the jobs in flight have finished."""
+        self.stopping.set()
+        self.scraper.interrupt.set()
+        # Not running: not started yet (run() checks `stopping` first) or stopped already.
+        with contextlib.suppress(SchedulerNotRunningError):
+            self.scheduler.shutdown(wait=False)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: stopping after the current page", signal.Signals(signum).name)
+        # The scheduler's locks may be held by the code this handler interrupted: stop from another thread.
+        threading.Thread(target=self.stop, name="fxticker-stop").start()
+
+    def _job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its time %s", event.job_id, event.scheduled_run_time)
+            return
+        log.error("job %s failed: %r", event.job_id, event.exception,
+                  exc_info=(type(event.exception), event.exception, event.traceback))
+
+    def _check_leadership(self) -> None:
+        with self._leadership_busy:
+            if not self.stopping.is_set():
+                self._lead_or_stand_by()
+
+    def _lead_or_stand_by(self) -> None:
+        if self.leadership.leading:
+            if not self.leadership.still_held():
+                log.warning("lost the leader lock (database connection gone); standing by")
+                self._unschedule()
+            return
+        if not self.leadership.try_acquire():
+            self.scraper.flush_pending()
+            return
+        try:
+            first = self._take_over()
+        except (psycopg.Error, store.MigrationError) as exc:
+            # Let go rather than hold the lock doing nothing; a standby (or we, next poll) tries again.
+            log.error("took the leader lock but cannot lead: %s; standing by", first_line(exc))
+            self.leadership.release()
+            return
+        self.scheduler.add_job(
+            self._scrape,
+            IntervalTrigger(seconds=self.config.interval, start_date=first, jitter=self.config.jitter or None,
+                            timezone=dt.UTC),
+            # Explicitly: a start_date a moment in the past would otherwise put the first run an interval out.
+            next_run_time=first, id=SCRAPE_JOB, replace_existing=True,
+        )
+        log.info("leading: next scrape at %s", first.isoformat(timespec="seconds"))
+
+    def _take_over(self) -> dt.datetime:
+        """Bring the schema up to date, close runs a dead leader left open, and say when to scrape first."""
+        with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
+            store.migrate(conn)
+            abandoned = close_abandoned(conn)
+            if abandoned:
+                log.warning("marked %d scheduled run(s) of a dead leader as abandoned", abandoned)
+            last = last_scheduled_start(conn)
+        now = dt.datetime.now(dt.UTC)
+        if last is None:
+            return now
+        return max(now, last + dt.timedelta(seconds=self.config.interval))
+
+    def _unschedule(self) -> None:
+        if self.scheduler.get_job(SCRAPE_JOB) is not None:
+            self.scheduler.remove_job(SCRAPE_JOB)
+
+    def _scrape(self) -> None:
+        with self._scrape_busy:
+            if self.leadership.leading and not self.stopping.is_set():
+                self._scrape_once()
+
+    def _scrape_once(self) -> None:
+        record = self.scraper.run(should_stop=self._should_stop)
+        if record.database_error and record.run_id is None:
+            log.error("scrape run failed: %s; it will be recorded when the database is back", record.error)
+
+    def _should_stop(self) -> bool:
+        return self.stopping.is_set() or not self.leadership.leading
+
+
+def run(database_url: str, environ: Mapping[str, Any] | None = None) -> None:
+    """`fxticker schedule`: read the settings, then schedule until stopped."""
+    scrape_config = ScrapeConfig.from_settings(environ)
+    config = ScheduleConfig.from_settings(environ)
+    # APScheduler logs every run of the leadership poll at INFO; our listener reports what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    ScheduledScraper(database_url, scrape_config, config).run()
