@@ -12,8 +12,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from fxticker import db, store
+from fxticker.web import create_app
 
 pytest_plugins = ["tests.fix_api"]
 
@@ -95,3 +98,16 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
     monkeypatch.delenv("DATABASE_READ_URL", raising=False)
     monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
     return dict(os.environ)
+
+
+@pytest.fixture
+def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
+    """The web app reading this test's database."""
+    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    yield application
+    application.extensions["fxticker_pool"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

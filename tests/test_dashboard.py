@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lxml.html
 import psycopg
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from fxticker.cli import ingest_many
 from fxticker.web import create_app
 from fxticker.web.dashboard import CSP, MAX_POINTS
 from tests.pages import FIVE, text_page
-
-
-@pytest.fixture
-def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
-    yield application
-    application.extensions["fxticker_pool"].close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def write_page(folder: Path, name: str, date: str, quotes: list[tuple[str, str, str]] = FIVE,

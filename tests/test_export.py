@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import tracemalloc
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,25 +12,12 @@ import pandas as pd
 import psycopg
 import pytest
 from click.testing import CliRunner
-from flask import Flask
 from flask.testing import FlaskClient
 
 from fxticker import export
 from fxticker.cli import ingest_many, main
 from fxticker.web import create_app
 from tests.test_dashboard import with_quote, write_page
-
-
-@pytest.fixture
-def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
-    yield application
-    application.extensions["fxticker_pool"].close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker.web import create_app
-from tests.fix_ops import add_scrape_run, app, client
-
-__all__ = ["app", "client"]
+from tests.fix_ops import add_scrape_run
 
 
 def test_no_scrape_recorded_is_degraded_but_serving(client: FlaskClient) -> None:

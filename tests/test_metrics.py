@@ -10,9 +10,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker.web import create_app
-from tests.fix_ops import add_scrape_run, app, client, store_days
-
-__all__ = ["app", "client"]
+from tests.fix_ops import add_scrape_run, store_days
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from fxticker.cli import ingest_many
 from fxticker.web import create_app
 from tests.pages import text_page
-
-
-@pytest.fixture
-def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
-    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
-    yield application
-    application.extensions["fxticker_pool"].close()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def test_healthz_reports_database_and_freshness(client: FlaskClient, tmp_path: Path) -> None:
