@@ -8,7 +8,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup system run test lint pytest bench clean-db
+.PHONY: setup system run test lint pytest bench reliability clean-db
 
 setup: system $(STAMP)
 
@@ -31,11 +31,23 @@ run: setup
 test: setup lint pytest
 
 lint:
-	$(BIN)/ruff check fxticker tests
+	$(BIN)/ruff check fxticker tests benchmarks
 	$(BIN)/mypy
 
 pytest:
 	$(BIN)/pytest
+
+# The reliability tests (hostile pages, load with a database restart, kill -9 of ingest) are part of
+# `make test`; this runs them alone.
+reliability: setup
+	$(BIN)/pytest -m reliability
+
+# Benchmarks are not part of `make test`: they take minutes and print ratios against floors measured in
+# the same run. The reliability figures are recorded first so that docs/benchmarks.md holds both.
+bench: setup
+	rm -rf test-output/reliability
+	$(BIN)/pytest -q -m reliability
+	$(BIN)/python -m benchmarks.run
 
 clean-db:
 	-$(BIN)/fxticker db stop

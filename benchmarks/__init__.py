@@ -1,0 +1,1 @@
+"""Benchmarks: each measures fxticker against a floor timed in the same run (`make bench`)."""

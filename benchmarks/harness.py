@@ -1,0 +1,228 @@
+"""The benchmark harness: a scratch database cluster, a served app, timings, and rows of the report.
+
+Every benchmark times fxticker and a floor (the simplest way to do the same work) in the same run on the
+same machine, and reports the ratio of medians; absolute numbers on a shared two-core machine are noise,
+ratios measured side by side are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from fxticker import db, store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report: fxticker's median against the floor's, at one size."""
+
+    bench: str
+    size: str
+    subject: str
+    value: float
+    floor_name: str
+    floor: float | None
+    unit: str = "s"
+    target: float | None = None  # the largest acceptable ratio value / floor, when there is one
+    extra: str = ""
+    lower_is_better: bool = True
+
+    @property
+    def ratio(self) -> float | None:
+        if self.floor is None or self.floor == 0:
+            return None
+        return self.value / self.floor
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None or self.ratio is None:
+            return ""
+        return "met" if self.ratio <= self.target else "NOT MET"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(func: Callable[[], object], runs: int, *, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of `runs` calls of func, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        func()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(subject: Callable[[], object], floor: Callable[[], object], runs: int,
+                *, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Time subject and floor alternately, so that a slow spell of the machine hits both alike."""
+    for _ in range(warmup):
+        subject()
+        floor()
+    subject_times: list[float] = []
+    floor_times: list[float] = []
+    for _ in range(runs):
+        for func, times in ((subject, subject_times), (floor, floor_times)):
+            start = time.perf_counter()
+            func()
+            times.append(time.perf_counter() - start)
+    return subject_times, floor_times
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory (VmHWM) so far, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def child_pids(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@dataclass
+class Served:
+    """A running `fxticker serve`: its base URL, the gunicorn master and worker process ids."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def workers(self) -> list[int]:
+        return child_pids(self.process.pid)
+
+
+@dataclass
+class Context:
+    """What every benchmark gets: a scratch directory, a cluster of its own, and the run's size."""
+
+    work: Path
+    quick: bool
+    runs: int
+    _cluster: db.EmbeddedCluster | None = field(default=None, repr=False)
+    _databases: int = 0
+
+    @property
+    def cluster(self) -> db.EmbeddedCluster:
+        if self._cluster is None:
+            root = self.work / "cluster"
+            root.mkdir(parents=True, exist_ok=True)
+            # When we are root the server runs as 'postgres', which must reach the directory.
+            self.work.chmod(0o755)
+            root.chmod(0o755)
+            self._cluster = db.EmbeddedCluster(root, db._pg_bindir())
+            self._cluster.start()
+        return self._cluster
+
+    def database(self, prefix: str = "bench") -> str:
+        """The URL of a new, migrated, empty database."""
+        self._databases += 1
+        name = f"{prefix}_{self._databases}"
+        with psycopg.connect(self.cluster.url("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        url = self.cluster.url(name)
+        with psycopg.connect(url) as conn:
+            store.migrate(conn)
+        return url
+
+    def env(self, url: str, **extra: str) -> dict[str, str]:
+        """The environment for an fxticker subprocess working on the database at url."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "FXTICKER_"))}
+        environ.update(DATABASE_URL=url, FXTICKER_DATA_DIR=str(self.work / "unused-embedded"),
+                       FXTICKER_LOG_LEVEL="WARNING", **extra)
+        return environ
+
+    def fxticker(self, url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fxticker", *args], env=self.env(url),
+                              capture_output=True, text=True, check=check)
+
+    def psql(self, url: str, command: str, *, stdin: Path | None = None) -> str:
+        """Run one psql command (e.g. a \\copy) against url; its standard output."""
+        psql = shutil.which("psql") or str(db._pg_bindir() / "psql")
+        with contextlib.ExitStack() as stack:
+            source = stack.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
+            result = subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", command],
+                                    stdin=source, capture_output=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql {command!r} failed: {result.stderr.decode(errors='replace')}")
+        return result.stdout.decode()
+
+    @contextlib.contextmanager
+    def serve(self, url: str, *, workers: int = 2) -> Iterator[Served]:
+        """`fxticker serve` on a free loopback port against url, until the block ends."""
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fxticker", "serve", "--port", str(port), "--workers", str(workers)],
+            env=self.env(url, PROMETHEUS_MULTIPROC_DIR=str(self.work / f"metrics-{port}")),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        served = Served(f"http://127.0.0.1:{port}", process)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(served.base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"serve did not come up: {process.communicate()[1][-2000:]!r}")
+            time.sleep(0.1)
+        try:
+            yield served
+        finally:
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop("immediate")
+
+
+@contextlib.contextmanager
+def context(*, quick: bool, runs: int) -> Iterator[Context]:
+    work = Path(tempfile.mkdtemp(prefix="fxt-bench-"))
+    ctx = Context(work=work, quick=quick, runs=runs)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+        shutil.rmtree(work, ignore_errors=True)
