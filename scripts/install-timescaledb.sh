@@ -41,8 +41,15 @@ fi
 work=$(mktemp -d /tmp/fxticker-tsdb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/parts" "$work/src"
+# The newer release's archive keys ship in Debian 12's own debian-archive-keyring, so apt checks the
+# signed index of the source suite, and through it the hashes of the files it downloads.
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+if [ ! -f "$keyring" ]; then
+    echo "install-timescaledb: $keyring missing; install debian-archive-keyring" >&2
+    exit 1
+fi
 cat > "$work/sources.list" <<LIST
-deb-src [trusted=yes] $mirror $SOURCE_SUITE main
+deb-src [signed-by=$keyring] $mirror $SOURCE_SUITE main
 LIST
 apt_opts=(
     -o "APT::Sandbox::User=root"
@@ -55,6 +62,8 @@ echo "install-timescaledb: fetching the timescaledb source package ($SOURCE_SUIT
 apt-get "${apt_opts[@]}" -q update >/dev/null
 cd "$work/src"
 apt-get "${apt_opts[@]}" -q --download-only source timescaledb >/dev/null
+# apt has verified every file against the signed index; --no-check skips only the uploader's own
+# signature on the .dsc, whose keys (debian-keyring) a server has no need of.
 dpkg-source --no-check -x ./*.dsc tsdb >/dev/null
 cd tsdb
 echo "install-timescaledb: building $(basename "$(ls ../*.dsc)" .dsc) against $("$PG_CONFIG" --version)"

@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # chromium and its driver run the dashboard's browser test (tests/test_browser.py), part of `make test`;
 # wrk is the load generator of the API benchmark (make bench, and its smoke run in make test).
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib cmake gcc make libssl-dev dpkg-dev
-          python3-venv docker-compose chromium chromium-driver fonts-dejavu-core wrk)
+          python3-venv docker-compose chromium chromium-driver fonts-dejavu-core wrk
+          debian-archive-keyring)
 
 missing=()
 for pkg in "${packages[@]}"; do
