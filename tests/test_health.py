@@ -1,8 +1,9 @@
-"""/healthz: the database, the age of the last successful scrape, and ok / degraded / down."""
+"""/healthz: the database, the age of the last successful scrape, and ok / degraded / down; /livez."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import psycopg
 import pytest
@@ -75,3 +76,16 @@ def test_unmigrated_database_is_down_and_says_so(empty_db_url: str) -> None:
     assert response.status_code == 503
     assert response.json == {"status": "down", "database": "not migrated",
                              "message": "the database has no fxticker schema; run 'fxticker migrate'"}
+
+
+def test_livez_answers_at_once_with_the_database_unreachable() -> None:
+    """Liveness: the process answers without waiting on the database (which /healthz reports as down)."""
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
+    try:
+        started = time.monotonic()
+        response = app.test_client().get("/livez")
+        elapsed = time.monotonic() - started
+    finally:
+        app.extensions["fxticker_pool"].close()
+    assert (response.status_code, response.json) == (200, {"status": "alive"})
+    assert elapsed < 1, "a liveness probe must not wait for the database pool (5 s)"

@@ -3,6 +3,11 @@
 ok: the database answers and a scrape succeeded within FXTICKER_HEALTH_MAX_AGE. degraded: the data can
 still be served but is getting stale (no successful scrape recorded, or the last one is too old), so the
 answer stays 200 and a load balancer keeps the instance. down: the database is unreachable, 503.
+
+/livez is the liveness probe beside that readiness probe: it says only that the process answers
+requests, without touching the database, so an orchestrator restarts a hung worker but not every
+instance at once when the database is down (that is /healthz's 503, which should take an instance out of
+rotation, not restart it).
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ def max_age_seconds() -> int:
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> int | None:
     return max(0, round((now - then).total_seconds())) if then is not None else None
+
+
+@bp.get("/livez")
+def livez() -> Response:
+    return jsonify({"status": "alive"})
 
 
 @bp.get("/healthz")
