@@ -261,6 +261,16 @@ class RobotsCache:
         return rules
 
 
+def check_url(url: str) -> None:
+    """Raise FetchError, at once and never retried, for a URL that no request could reach."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{url}: not a valid URL ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise FetchError(f"{url}: not a valid URL (it needs http:// or https:// and a host name)")
+
+
 def fetch_url(
     url: str,
     max_bytes: int,
@@ -275,6 +285,7 @@ def fetch_url(
 
     A 304 comes back as a Page with status 304 and no body; its validators are the ones sent.
     """
+    check_url(url)
     policy = policy or FetchPolicy()
     own = client is None
     http = client or make_client(policy)

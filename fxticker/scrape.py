@@ -211,6 +211,10 @@ class Scraper:
         except DatabaseDown as exc:
             record.error = str(exc)
             record.database_error = True
+        except Exception as exc:
+            # A defect must not leave the run 'running' for ever: close it as failed, with the reason.
+            log.exception("scrape run %s stopped by an unexpected error", record.run_id)
+            record.error = f"unexpected error: {first_line(exc)}"
         record.finished_at = now()
         try:
             _finish_run(conn, record)

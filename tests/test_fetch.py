@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +25,7 @@ from fxticker.fetch import (
     make_client,
     retry_after_seconds,
 )
-from tests.pages import html_page
+from tests.pages import html_page, text_page
 
 FAST = FetchPolicy(timeout=0.3, connect_timeout=0.3, attempts=3, backoff=0.01, max_wait=0.5)
 PAGE = html_page().encode()
@@ -214,3 +217,34 @@ def test_a_refused_connection_is_retried_then_reported(client: httpx.Client) -> 
         port = closed.getsockname()[1]
     with pytest.raises(FetchError, match=r"ConnectError.*\(after 3 attempts\)"):
         fetch_url(f"http://127.0.0.1:{port}/", 10**6, client, policy=FAST)
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("https://host:abc/", "Invalid port"),
+    ("https://[::1/", "Invalid port"),
+    ("http://", "needs http:// or https:// and a host name"),
+    ("https:///page", "needs http:// or https:// and a host name"),
+    ("http://a\x00b/", "non-printable"),
+])
+def test_a_malformed_url_fails_at_once_and_names_the_reason(url: str, reason: str) -> None:
+    slept: list[float] = []
+    with pytest.raises(FetchError, match=rf"not a valid URL \(.*{reason}") as error:
+        fetch_url(url, 10**6, policy=FAST, robots=RobotsCache(), sleep=slept.append)
+    assert str(error.value).startswith(url + ": ")
+    assert slept == []  # no retries: it could never succeed
+
+
+def test_ingest_and_parse_reject_a_malformed_url_by_name_and_go_on(env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text(text_page())
+    for command in ("parse", "ingest"):
+        result = subprocess.run([sys.executable, "-m", "fxticker", command, "https://host:abc/", str(good)],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert "https://host:abc/: not a valid URL (Invalid port: 'abc')" in result.stderr
+        if command == "parse":
+            assert len(result.stdout.splitlines()) == 5  # the good page still parsed
+        else:
+            assert "5 observation(s) new" in result.stderr

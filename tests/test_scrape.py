@@ -185,6 +185,25 @@ def test_faulty_sources_fail_alone(httpserver: HTTPServer, faults_url: str) -> N
     assert kzt_rates(faults_url) == ["0.00193", "0.00194"]
 
 
+def test_a_malformed_source_url_fails_alone_and_the_run_is_closed(httpserver: HTTPServer,
+                                                                  db_url: str) -> None:
+    allow_all(httpserver)
+    good = serve(httpserver, "/good")
+    scraper = Scraper(db_url, config("https://host:abc/", "https://[::1/", good))
+    try:
+        record = scraper.run()
+    finally:
+        scraper.close()
+    [(run_id, status, _, total, failed, _, finished, _)] = runs(db_url)
+    assert (status, total, failed, finished) == ("failed", 3, 2, True)
+    assert record.status == "failed"
+    rows = source_runs(db_url, run_id)
+    assert rows["https://host:abc/"][0] == "failed"
+    assert "not a valid URL (Invalid port: 'abc')" in str(rows["https://host:abc/"][4])
+    assert rows["https://[::1/"][0] == "failed"
+    assert rows[good] == ("ok", 200, 5, 0, None)
+
+
 def test_database_down_at_the_start_is_recorded_when_it_is_back(httpserver: HTTPServer,
                                                                 faults_cluster: db.EmbeddedCluster,
                                                                 faults_url: str) -> None:
