@@ -31,6 +31,9 @@ DB_USER = "fxticker"
 PORT = 5432
 # Unix socket paths are limited to about 107 bytes, the socket file name included.
 _MAX_SOCKET_DIR = 80
+# The cluster trusts whoever reaches its socket (initdb --auth=trust), so only the account the server
+# runs as (and root) may reach it; PostgreSQL's default, 0777, would let any local user in as superuser.
+SOCKET_PERMISSIONS = "0700"
 
 
 class DatabaseError(RuntimeError):
@@ -134,6 +137,7 @@ class EmbeddedCluster:
         extra = {
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self.socket_dir}'",
+            "unix_socket_permissions": SOCKET_PERMISSIONS,
             "port": str(PORT),
             "shared_preload_libraries": "'timescaledb'",
             "timescaledb.telemetry_level": "off",
@@ -160,6 +164,8 @@ class EmbeddedCluster:
             os.chown(self.logfile, user.pw_uid, user.pw_gid)
         result = self._run(
             "pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.logfile), "-w", "-t", "60",
+            # Also on clusters created before the setting was written at initdb.
+            "-o", f"-c unix_socket_permissions={SOCKET_PERMISSIONS}",
             check=False,
         )
         if result.returncode != 0 and not self.running():

@@ -67,6 +67,22 @@ def test_the_server_listens_on_no_tcp_port(data_env: dict[str, str]) -> None:
         assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
 
 
+def test_only_the_servers_own_account_may_reach_its_trusting_socket(data_env: dict[str, str]) -> None:
+    assert fx(data_env, "db", "start").returncode == 0
+    cluster = db.EmbeddedCluster.from_settings(data_env)
+    socket_file = cluster.socket_dir / f".s.PGSQL.{db.PORT}"
+    assert socket_file.stat().st_mode & 0o777 == 0o700
+    with psycopg.connect(cluster.url()) as conn:
+        assert conn.execute("SHOW unix_socket_permissions").fetchone() == ("0700",)
+    if os.geteuid() == 0:
+        # As another local account, the trusted superuser connection is refused at the socket.
+        psql = str(db._pg_bindir() / "psql")
+        other = subprocess.run(["runuser", "-u", "nobody", "--", psql, "-X", "-d", cluster.url(), "-c",
+                                "SELECT 1"], capture_output=True, text=True, timeout=60, cwd="/")
+        assert other.returncode != 0
+        assert "Permission denied" in other.stderr
+
+
 def test_a_deep_data_directory_keeps_its_socket_path_short(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     cluster = db.EmbeddedCluster(deep, Path("/nonexistent"))
