@@ -78,9 +78,11 @@ def prepare_metrics_dir() -> Path:
     configured = settings.get("PROMETHEUS_MULTIPROC_DIR")
     if configured:
         path = Path(configured)
-        # Files of a previous run would be summed into this one's counters.
-        shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True, exist_ok=True)
+        # Files of a previous run would be summed into this one's counters. Only prometheus_client's own
+        # files go: the setting may name a directory that holds other things too.
+        for stale in path.glob("*.db"):
+            stale.unlink(missing_ok=True)
     else:
         path = Path(tempfile.mkdtemp(prefix="fxticker-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)

@@ -101,7 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
         "PROMETHEUS_MULTIPROC_DIR",
         "",
         "Directory where gunicorn workers share request metrics (prometheus_client's multiprocess "
-        "mode); emptied when `fxticker serve` starts. Unset: a new temporary directory per serve.",
+        "mode); its *.db files are removed when `fxticker serve` starts. Unset: a new temporary directory "
+        "per serve.",
     ),
     Setting(
         "FXTICKER_LOG_LEVEL",

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
+from fxticker import serve as serving
 from fxticker.cli import main
 
 
@@ -129,3 +130,14 @@ def test_serve_keeps_its_options() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--workers", "--graceful-timeout"):
         assert option in result.output
+
+
+def test_serve_empties_only_the_metrics_files_of_its_directory(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    (shared / "counter_4242.db").write_bytes(b"a previous run's counters")
+    (shared / "notes.txt").write_text("an operator's file")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    assert serving.prepare_metrics_dir() == shared
+    assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "sub"]
