@@ -111,14 +111,15 @@ _VALUES = {
 _SELECT = {
     "daily": (
         ["change_pct", "direction", "revisions", "last_seen", "source"],
+        # A day's latest revision is its rank 1 in observation_detail, ranked as daily_rate picks it
+        # (last_seen, then first_seen, latest first); the same window counts the day's revisions. One
+        # pass over the rows: a count(*) subquery per row, planned across every chunk of the hypertable,
+        # took 28 s for 100,000 rows of 27 years where this takes about 1 s.
         """
-SELECT d.rate_date, d.currency, {values}, d.change_pct, d.direction,
-       (SELECT count(*) FROM observation o
-         WHERE o.currency = d.currency AND o.rate_date = d.rate_date) AS revisions,
-       d.last_seen, d.last_source
-FROM daily_rate d
-WHERE {where}
-ORDER BY d.rate_date, d.currency
+SELECT rate_date, currency, {values}, change_pct, direction, revisions, last_seen, last_source
+FROM observation_detail
+WHERE revision_rank = 1 AND {where}
+ORDER BY rate_date, currency
 """,
     ),
     "raw": (
