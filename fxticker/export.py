@@ -94,20 +94,38 @@ def make_query(
     return query
 
 
+# Cells are formatted by PostgreSQL, as text, exactly as cell() would format the typed values: numeric's
+# text is the quoted decimal (never an exponent, as format(Decimal, "f")), dates ISO, times UTC ISO
+# 8601 with microseconds only when there are some (as datetime.isoformat). Parsing a million
+# numerics and timestamps into Python objects only to print them again was most of the export's time.
+_DAY = "to_char(rate_date, 'YYYY-MM-DD')"
+
+
+def _utc(column: str) -> str:
+    # One to_char, then drop a zero fraction: '.000000+' can only be the microseconds before the offset.
+    return (f"replace(to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00', "
+            "'.000000+', '+')")
+
+
+# A quoted "-0%" is a fall rounded to zero: keep its sign, as the ticker showed it.
+_CHANGE = ("CASE WHEN direction = 'down' AND left(change_pct::text, 1) <> '-' THEN '-' || change_pct::text "
+           "ELSE change_pct::text END")
+
 # Units per USD is 1/rate; its bounds swap: the highest rate gives the fewest units. Six decimals keep
 # the reciprocal of a five-decimal quote well inside its own precision range.
 _VALUES = {
     "usd_per_unit": (
         ["usd_per_unit", "usd_per_unit_low", "usd_per_unit_high"],
-        "rate, rate_low, rate_high",
+        "rate::text, rate_low::text, rate_high::text",
     ),
     "per_usd": (
         ["units_per_usd", "units_per_usd_low", "units_per_usd_high"],
-        "trim_scale(round(1 / rate, 6)), trim_scale(round(1 / rate_high, 6)), "
-        "trim_scale(round(1 / rate_low, 6))",
+        "trim_scale(round(1 / rate, 6))::text, trim_scale(round(1 / rate_high, 6))::text, "
+        "trim_scale(round(1 / rate_low, 6))::text",
     ),
 }
 
+# Output columns stay unnamed: ORDER BY must see the typed columns (a text revision_rank sorts 10 < 2).
 _SELECT = {
     "daily": (
         ["change_pct", "direction", "revisions", "last_seen", "source"],
@@ -115,25 +133,29 @@ _SELECT = {
         # (last_seen, then first_seen, latest first); the same window counts the day's revisions. One
         # pass over the rows: a count(*) subquery per row, planned across every chunk of the hypertable,
         # took 28 s for 100,000 rows of 27 years where this takes about 1 s.
-        """
-SELECT rate_date, currency, {values}, change_pct, direction, revisions, last_seen, last_source
+        f"""
+SELECT {_DAY}, currency, {{values}}, {_CHANGE}, direction, revisions::text, {_utc("last_seen")},
+       last_source
 FROM observation_detail
-WHERE revision_rank = 1 AND {where}
+WHERE revision_rank = 1 AND {{where}}
 ORDER BY rate_date, currency
 """,
     ),
     "raw": (
         ["change_pct", "direction", "revision", "revisions", "sightings", "first_seen", "last_seen",
          "first_source", "source"],
-        """
-SELECT rate_date, currency, {values}, change_pct, direction, revision_rank, revisions, sightings,
-       first_seen, last_seen, first_source, last_source
+        f"""
+SELECT {_DAY}, currency, {{values}}, {_CHANGE}, direction, revision_rank::text, revisions::text,
+       sightings::text, {_utc("first_seen")}, {_utc("last_seen")}, first_source, last_source
 FROM observation_detail
-WHERE {where}
+WHERE {{where}}
 ORDER BY rate_date, currency, revision_rank
 """,
     ),
 }
+# The columns that hold free text (sources: URLs or paths), which may start like a formula. The others
+# are numbers, dates and times formatted above, or codes and directions the table's CHECKs restrict.
+_FREE_TEXT = ("first_source", "source")
 
 
 def header(query: ExportQuery) -> list[str]:
@@ -170,34 +192,39 @@ def cell(value: object, column: str = "") -> str:
         return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = str(value)
+    return _text(str(value))
+
+
+def _text(text: str) -> str:
     if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
         # The apostrophe makes spreadsheets show the text as text (OWASP's advice for CSV injection).
         return "'" + text
     return text
 
 
-def _row(row: Sequence[Any], columns: list[str]) -> list[str]:
-    cells = [cell(value) for value in row]
-    change = columns.index("change_pct")
-    # A quoted "-0%" is a fall rounded to zero: keep its sign, as the ticker showed it.
-    if row[change + 1] == "down" and not cells[change].startswith("-"):
-        cells[change] = "-" + cells[change]
-    return cells
-
-
-def rows(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[str]]:
-    """The export's rows (without header), read through a server-side cursor in batches.
+def batches(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[Sequence[str]]]:
+    """The export's rows (without header) as cells, BATCH_ROWS at a time from a server-side cursor.
 
     A named cursor needs a transaction: the caller's connection must not be in autocommit mode.
     """
     statement, params = _statement(query)
-    columns = header(query)
+    free_text = [i for i, name in enumerate(header(query)) if name in _FREE_TEXT]
     with conn.cursor(name="fxticker_export") as cur:
-        cur.itersize = BATCH_ROWS
         cur.execute(statement, params)
-        for row in cur:
-            yield _row(row, columns)
+        while batch := cur.fetchmany(BATCH_ROWS):
+            yield _guarded(batch, free_text)
+
+
+def _guarded(batch: list[tuple[str, ...]], free_text: list[int]) -> list[Sequence[str]]:
+    """The batch with text cells that look like formulas neutralised; rows are looked at per column,
+    and copied only when one needs it (rarely), so a clean batch costs a scan of a few columns."""
+    rows: list[Sequence[str]] = list(batch)
+    for i in free_text:
+        for k in [k for k, row in enumerate(batch) if row[i].startswith(_FORMULA_START)]:
+            cells = list(rows[k])
+            cells[i] = _text(cells[i])
+            rows[k] = cells
+    return rows
 
 
 def csv_chunks(conn: psycopg.Connection, query: ExportQuery, *, bom: bool = False) -> Iterator[str]:
@@ -207,10 +234,9 @@ def csv_chunks(conn: psycopg.Connection, query: ExportQuery, *, bom: bool = Fals
     if bom:
         buffer.write(BOM)
     writer.writerow(header(query))
-    for count, row in enumerate(rows(conn, query), start=1):
-        writer.writerow(row)
-        if count % BATCH_ROWS == 0:
-            yield _drain(buffer)
+    for batch in batches(conn, query):
+        writer.writerows(batch)
+        yield _drain(buffer)
     yield _drain(buffer)
 
 
