@@ -26,9 +26,10 @@ _ITEM = re.compile(
     re.MULTILINE,
 )
 _VALUE = re.compile(rf"^([^\s\u00a0\u202f]+){_SP}+([^\s\u00a0\u202f]+?)%$")
-_RATE = re.compile(r"^\d+(?:\.\d+)?$")
-_CHANGE = re.compile(r"^-?\d+(?:\.\d+)?$")
-_DATE_LINE = re.compile(rf"^{_SP}*(\d{{1,2}}){_SP}+([A-Za-z]+)\.?{_SP}+(\d{{4}}){_SP}*$")
+# ASCII digits only: \d also takes fullwidth and Arabic-Indic digits, which Decimal reads silently.
+_RATE = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_CHANGE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
+_DATE_LINE = re.compile(rf"^{_SP}*([0-9]{{1,2}}){_SP}+([A-Za-z]+)\.?{_SP}+([0-9]{{4}}){_SP}*$")
 _MONTHS = {
     name: number
     for number, full in enumerate(
@@ -43,6 +44,21 @@ _MONTHS = {
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _LOOKS_LIKE_HTML = re.compile(r"<\s*(?:!doctype|html|head|body|div|ul|li|span|p|script|style)\b", re.I)
 _HIDDEN_TAGS = ("script", "style", "noscript", "template")
+# Markup whose content no reader sees: anywhere in a page (not only in its first 8 KB), it makes the
+# page HTML, so that a fake ticker in a script or a comment is never read as text.
+_HIDDEN_MARKUP = re.compile(r"<(?:!--|\s*(?:script|style|noscript|template)\b)", re.IGNORECASE)
+# Invisible format characters (zero-width, bidi marks, BOM, soft hyphen): a reader does not see them, so
+# they must not split a ticker line or a number.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# An item line in any letter case: right after the block, it is a line the parser cannot read that cut
+# the block short, and the copies and the date line after it would be lost without a word.
+_ITEM_ANY_CASE = re.compile(_ITEM.pattern, re.MULTILINE | re.IGNORECASE)
+# The ticker quotes five decimals and changes with two; a number with more digits is not a quote, and a
+# long enough one would overflow PostgreSQL's numeric and stop a whole ingest run.
+_MAX_DIGITS = 12
+# huge_tree: pages are capped at max_bytes already; libxml2's own limits would silently drop the rest
+# of a page after a text node over 10 MB (nesting too deep is refused in visible_text).
+_HTML_PARSER = etree.HTMLParser(huge_tree=True)
 
 
 class TickerError(ValueError):
@@ -102,25 +118,35 @@ def decode(data: bytes, content_type: str | None = None) -> str:
         declared.append(meta.group(1).decode("ascii"))
     for charset in declared:
         try:
-            codecs.lookup(charset)
+            codec = codecs.lookup(charset).name
         except LookupError:
             continue
+        # As browsers do (WHATWG Encoding): a page labelled latin-1 is windows-1252, whose 0x80-0x9f are
+        # printable (0x95 is the bullet); read as latin-1 they would be invisible control characters.
+        if codec == "iso8859-1":
+            codec = "cp1252"
         try:
-            return data.decode(charset)
+            return data.decode(codec)
         except UnicodeDecodeError:
             break
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            # A download cut inside a character is UTF-8 all the same: only its last bytes are lost.
+            return data.decode("utf-8", errors="replace")
         return data.decode("cp1252", errors="replace")
 
 
 def visible_text(markup: str) -> str:
     """The text a reader sees in an HTML page, one text node per line, without scripts and styles."""
     try:
-        root = lxml_html.document_fromstring(markup)
+        root = lxml_html.document_fromstring(markup, parser=_HTML_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise TickerError(f"the page is not readable HTML ({exc})") from None
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in _HTML_PARSER.error_log):
+        # libxml2 stops reading where the nesting gets too deep: the rest of the page is lost.
+        raise TickerError("the page's HTML is nested too deeply to read it whole")
     etree.strip_elements(root, *_HIDDEN_TAGS, etree.Comment, with_tail=False)
     return "\n".join(part.strip() for part in root.itertext() if part.strip())
 
@@ -131,9 +157,11 @@ def page_text(data: bytes | str, content_type: str | None = None) -> str:
     if "\x00" in text:
         raise TickerError("the page is binary data, not text")
     is_html = (content_type is not None and "html" in content_type.lower()) or bool(
-        _LOOKS_LIKE_HTML.search(text[:8192])
+        _LOOKS_LIKE_HTML.search(text[:8192]) or _HIDDEN_MARKUP.search(text)
     )
-    return visible_text(text) if is_html else text
+    text = visible_text(text) if is_html else text
+    # Windows and old Mac line ends would leave a CR glued to the change ("0%\r").
+    return _INVISIBLE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parse(
@@ -151,6 +179,7 @@ def parse(
     items, end = _first_block(text)
     if not items:
         raise TickerError("no ticker found (no line of the form 'CCC/USD = <rate> <change>%')")
+    _refuse_cut_block(text, end)
     quotes = _collapse(items)
     return TickerPage(quotes=quotes, date=_date_after(text, end, today))
 
@@ -169,21 +198,39 @@ def _first_block(text: str) -> tuple[list[tuple[str, str]], int]:
     return items, end
 
 
+def _refuse_cut_block(text: str, end: int) -> None:
+    """Refuse a block that a line in the wrong case ended early (its copies and date would be lost)."""
+    following = text[end:end + 512].lstrip()
+    match = _ITEM_ANY_CASE.match(following)
+    if match and match.group(2).upper() == "USD":
+        line = following.split("\n", 1)[0].strip()
+        raise TickerError(f"the ticker line {_show(line)} is not of the form 'CCC/USD' (codes in capitals)")
+
+
+def _show(text: str, limit: int = 40) -> str:
+    """A piece of the page quoted in a message, cut short: a message stays one short line."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _quote(currency: str, value: str) -> Quote:
     match = _VALUE.match(value)
     if not match:
-        raise TickerError(f"{currency}/USD: cannot read {value!r} as '<rate> <change>%'")
+        raise TickerError(f"{currency}/USD: cannot read {_show(value)} as '<rate> <change>%'")
     rate_text, change_text = match.groups()
     if rate_text.startswith("-"):
-        raise TickerError(f"{currency}/USD: negative rate {rate_text}")
+        raise TickerError(f"{currency}/USD: negative rate {_show(rate_text)}")
     if not _RATE.match(rate_text):
-        raise TickerError(f"{currency}/USD: malformed rate {rate_text!r}")
+        raise TickerError(f"{currency}/USD: malformed rate {_show(rate_text)}")
     if not _CHANGE.match(change_text):
-        raise TickerError(f"{currency}/USD: malformed change {change_text + '%'!r}")
+        raise TickerError(f"{currency}/USD: malformed change {_show(change_text + '%')}")
+    for number in (rate_text, change_text):
+        if sum(char.isdigit() for char in number) > _MAX_DIGITS:
+            raise TickerError(f"{currency}/USD: {_show(number)} has more than {_MAX_DIGITS} digits, "
+                              "more than any quote")
     try:
         rate, change = Decimal(rate_text), Decimal(change_text)
     except InvalidOperation:
-        raise TickerError(f"{currency}/USD: malformed number in {value!r}") from None
+        raise TickerError(f"{currency}/USD: malformed number in {_show(value)}") from None
     if rate == 0:
         raise TickerError(f"{currency}/USD: zero rate {rate_text}")
     if change <= -100:
@@ -214,9 +261,8 @@ def _collapse(items: list[tuple[str, str]]) -> tuple[Quote, ...]:
                     f"the ticker's copies list currencies in different orders ({want_ccy} / {got_ccy})"
                 )
             if _quote(got_ccy, got_value) != _quote(want_ccy, want_value):
-                raise TickerError(
-                    f"{want_ccy}/USD: the ticker's copies disagree ({want_value!r} and {got_value!r})"
-                )
+                raise TickerError(f"{want_ccy}/USD: the ticker's copies disagree "
+                                  f"({_show(want_value)} and {_show(got_value)})")
     return quotes
 
 

@@ -249,3 +249,83 @@ def test_generated_tickers_round_trip(items: list[tuple[str, Decimal, Decimal]],
     assert [(q.currency, q.rate, q.change_pct) for q in page.quotes] == [
         (c, r, abs(ch) if ch == 0 else ch) for c, r, ch in items
     ]
+
+
+# Hostile pages (issue 7): each of these was accepted with wrong values, lost data silently or gave an
+# unreadable message before the parser learnt better.
+
+def test_windows_and_old_mac_line_ends_are_read() -> None:
+    for newline in ("\r\n", "\r"):
+        page = parse(text_page().replace("\n", newline), today=TODAY)
+        assert quotes_of(page)[2] == ("TJS", "0.10851", "0.28", "up")
+        assert page.date == dt.date(2025, 12, 19)
+
+
+@pytest.mark.parametrize("mark", ["\u200b", "\u200f", "\u2066", "\ufeff", "\u00ad"])
+def test_invisible_characters_neither_split_lines_nor_numbers(mark: str) -> None:
+    text = text_page().replace("KZT/USD", mark + "KZT/USD").replace("0.10851", "0.10" + mark + "851")
+    page = parse(text, today=TODAY)
+    assert quotes_of(page) == quotes_of(parse(text_page(), today=TODAY))
+    assert page.date == dt.date(2025, 12, 19)
+
+
+def test_a_lower_case_line_inside_the_block_rejects_the_page() -> None:
+    # Before, the block silently ended at the line: KGS was dropped and the date line lost.
+    with pytest.raises(TickerError) as info:
+        parse(text_page().replace("KGS/USD", "kgs/USD"), today=TODAY)
+    assert "'\u2022 kgs/USD = 0.01144 0%' is not of the form 'CCC/USD'" in str(info.value)
+
+
+@pytest.mark.parametrize("rate", ["\uff10.\uff10\uff11\uff11\uff14\uff14",  # fullwidth
+                                  "\u0660.\u0660\u0661\u0661\u0664\u0664"])  # Arabic-Indic
+def test_only_ascii_digits_are_numbers(rate: str) -> None:
+    with pytest.raises(TickerError, match="malformed rate"):
+        parse(text_page([("KGS", rate, "0")]), today=TODAY)
+
+
+@pytest.mark.parametrize(("rate", "change"), [("0." + "1" * 200, "0"), ("1" * 20_000, "0"),
+                                              ("0.01144", "1" * 13)])
+def test_numbers_with_absurd_precision_are_rejected_with_a_short_message(rate: str, change: str) -> None:
+    with pytest.raises(TickerError, match="has more than 12 digits") as info:
+        parse(text_page([("KGS", rate, change)]), today=TODAY)
+    assert len(str(info.value)) < 120
+
+
+def test_messages_quote_at_most_a_short_piece_of_the_page() -> None:
+    text = "\u2022 KGS/USD = 0.01144 0%" + " x" * 1_000_000 + "\n19 December 2025\n"
+    with pytest.raises(TickerError, match="cannot read") as info:
+        parse(text, today=TODAY)
+    assert len(str(info.value)) < 120
+
+
+def test_a_fake_ticker_in_a_script_is_not_read_however_far_down_the_markup_starts() -> None:
+    fake = "<script>\n\u2022 KGS/USD = 9.99999 50%\n</script>"
+    for lead in ("\n" * 9000, "<!-- " + "x" * 9000 + " -->\n"):
+        page = parse(lead + html_page(head=fake), today=TODAY)
+        assert quotes_of(page)[0] == ("KGS", "0.01144", "0", "flat")
+
+
+def test_latin1_label_is_read_as_windows_1252_like_browsers_do() -> None:
+    # The bullet is 0x95 in windows-1252; as latin-1 it was an invisible control character.
+    data = html_page(charset="iso-8859-1", body="Caf\u00e9 news").encode("cp1252")
+    assert quotes_of(parse(data, today=TODAY))[0] == ("KGS", "0.01144", "0", "flat")
+
+
+def test_deep_html_is_read_or_refused_but_never_cut_short_silently() -> None:
+    def nested(depth: int) -> str:
+        return html_page().replace("<body>", "<body>" + "<div>" * depth).replace("</body>", "</div>" * depth)
+
+    assert len(parse(nested(1000), today=TODAY).quotes) == 5
+    with pytest.raises(TickerError, match="nested too deeply"):
+        parse(nested(5000), today=TODAY)
+
+
+def test_a_text_node_over_ten_megabytes_does_not_hide_the_rest_of_the_page() -> None:
+    markup = html_page(body="word " * 2_200_000).replace("</main>", "</main><p>Epilogue</p>")
+    assert "Epilogue" in ticker.page_text(markup)
+
+
+def test_a_utf8_page_cut_inside_a_character_stays_utf8() -> None:
+    # Before, the whole page fell back to windows-1252 and every bullet became mojibake: no ticker.
+    data = text_page(body="Caf\u00e9 prices \u2014 steady").encode("utf-8")[:-9]
+    assert quotes_of(parse(data, today=TODAY))[0] == ("KGS", "0.01144", "0", "flat")
