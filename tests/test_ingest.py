@@ -209,3 +209,37 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("fxticker: cannot reach the database:")
     assert "Traceback" not in result.stderr
+
+
+def test_save_quotes_counts_a_repeated_quote_once_as_new_then_as_duplicate(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    # One statement stores a page's quotes; a quote given twice must not make it touch a row twice.
+    quotes = parse(text_page(), today=dt.date(2026, 1, 1)).quotes
+    seen = dt.datetime(2025, 12, 19, 9, tzinfo=dt.UTC)
+    with psycopg.connect(db_url, autocommit=True) as writer, writer.transaction():
+        first = store.save_quotes(writer, [*quotes, quotes[1]], rate_date=dt.date(2025, 12, 19),
+                                  source="a", content_hash="h", seen_at=seen)
+        again = store.save_quotes(writer, quotes, rate_date=dt.date(2025, 12, 19), source="b",
+                                  content_hash="h", seen_at=seen + dt.timedelta(hours=1))
+        empty = store.save_quotes(writer, [], rate_date=dt.date(2025, 12, 19), source="c",
+                                  content_hash="h", seen_at=seen)
+    assert (first, again, empty) == (store.SaveResult(5, 1), store.SaveResult(0, 5), store.SaveResult(0, 0))
+    assert [(c, s) for (_d, c, _r, _ch, _dir, s) in rows(conn)] == [
+        ("KGS", 2), ("KZT", 2), ("TJS", 2), ("TMT", 2), ("UZS", 2)
+    ]
+
+
+def test_a_database_error_stops_the_run_with_the_pages_before_it_stored_whole(
+    env: dict[str, str], tmp_path: Path, conn: psycopg.Connection
+) -> None:
+    # The ingest pipelines its pages (a page's statements travel with the previous page's COMMIT): a
+    # page the database refuses must still leave every page before it stored and nothing of itself.
+    conn.execute("ALTER TABLE observation ADD CONSTRAINT no_third CHECK (rate_date <> '2025-11-03')")
+    for day in range(1, 26):
+        write(tmp_path / f"p{day:02d}.txt", text_page(date=f"{day} November 2025"))
+    result = run(["ingest", str(tmp_path)], env)
+    assert result.returncode == 1
+    assert "database error" in result.stderr and "no_third" in result.stderr
+    assert {r[0] for r in rows(conn)} == {dt.date(2025, 11, 1), dt.date(2025, 11, 2)}
+    assert len(rows(conn)) == 10
