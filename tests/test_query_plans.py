@@ -105,11 +105,14 @@ def test_a_months_observations_read_only_that_months_chunks_by_index(years: psyc
 
 def test_the_nearest_earlier_day_reads_backwards_from_that_day(years: psycopg.Connection) -> None:
     """The lookup behind latest and single-date answers stops in the chunk holding the day."""
-    plan = explain(years, rates._NEAREST_DAY, {"on": MONTH["end"], "currencies": ["KZT", "TJS"],
-                                               "base": "TJS", "wanted": ["KZT"]})
-    read = chunks_read(plan)
-    assert len(read) == 1 and read <= {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
-    assert_no_seq_scan(plan)
+    # Without a lower bound (the fallback when the last month has no data) and with the last month's.
+    for since in (dt.date.min, MONTH["end"] - rates.RECENT):
+        plan = explain(years, rates._NEAREST_DAY, {"on": MONTH["end"], "since": since,
+                                                   "currencies": ["KZT", "TJS"], "base": "TJS",
+                                                   "wanted": ["KZT"]})
+        read = chunks_read(plan)
+        assert len(read) == 1 and read <= {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
+        assert_no_seq_scan(plan)
     day = rates.nearest_day(years, "TJS", ["KZT"], MONTH["end"])
     assert day == MONTH["end"]
 
