@@ -172,7 +172,7 @@ def test_huge_pages_are_read_in_seconds_or_refused_by_size(
         assert stored(db_url) == [(("2025-11-18", *row), 1) for row in sorted(outcome)]
     # Linear work on a few tens of MB: seconds, even on a busy two-core machine.
     assert seconds < 15, f"{name}: {seconds:.1f} s"
-    record_figure(f"hostile-huge-{source.stem}", f"huge page {name}",
+    record_figure(f"hostile-huge-{name.replace('.', '-')}", f"huge page {name}",
                   f"{source.stat().st_size / 1e6:.0f} MB in {seconds:.1f} s",
                   ("refused by its size, nothing read" if isinstance(outcome, str)
                    else "ticker read whole, 5 rows stored") + " (test_hostile.py)")
