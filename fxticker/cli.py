@@ -205,15 +205,14 @@ def ingest_many(sources: list[str], fallback_date: dt.date | None) -> Summary:
     with connect() as conn:
         store.migrate(conn)
         conn.autocommit = True
-        # Every page is still its own transaction, but its commit does not wait for the disk, and in a
-        # pipeline a page's statements travel with the previous page's COMMIT: one round trip a page.
-        # The run waits for the disk once, at the end, before it reports what it stored.
+        # Every page is still its own transaction, but its commit does not wait for the disk (which
+        # was most of an ingest's time); the run waits for the disk once, at the end, before it
+        # reports what it stored.
         store.defer_durability(conn)
         progress = tqdm(items, unit="page", disable=None if len(items) > 20 else True, file=sys.stderr)
-        with conn.pipeline():
-            for source in progress:
-                summary.add(ingest_source(conn, source, fallback_date=fallback_date, tz=tz,
-                                          max_bytes=max_bytes))
+        for source in progress:
+            summary.add(ingest_source(conn, source, fallback_date=fallback_date, tz=tz,
+                                      max_bytes=max_bytes))
         store.make_durable(conn)
     return summary
 

@@ -233,8 +233,8 @@ def test_save_quotes_counts_a_repeated_quote_once_as_new_then_as_duplicate(
 def test_a_database_error_stops_the_run_with_the_pages_before_it_stored_whole(
     env: dict[str, str], tmp_path: Path, conn: psycopg.Connection
 ) -> None:
-    # The ingest pipelines its pages (a page's statements travel with the previous page's COMMIT): a
-    # page the database refuses must still leave every page before it stored and nothing of itself.
+    # The ingest's commits do not wait for the disk: a page the database refuses must still leave
+    # every page before it stored and nothing of itself.
     conn.execute("ALTER TABLE observation ADD CONSTRAINT no_third CHECK (rate_date <> '2025-11-03')")
     for day in range(1, 26):
         write(tmp_path / f"p{day:02d}.txt", text_page(date=f"{day} November 2025"))
