@@ -233,7 +233,8 @@ def _quote(currency: str, value: str) -> Quote:
     if not _CHANGE.match(change_text):
         raise TickerError(f"{currency}/USD: malformed change {_show(change_text + '%')}")
     for number in (rate_text, change_text):
-        if sum(char.isdigit() for char in number) > _MAX_DIGITS:
+        # No more digits than characters: counting them is only needed for a long number.
+        if len(number) > _MAX_DIGITS and sum(char.isdigit() for char in number) > _MAX_DIGITS:
             raise TickerError(f"{currency}/USD: {_show(number)} has more than {_MAX_DIGITS} digits, "
                               "more than any quote")
     try:
