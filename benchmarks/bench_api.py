@@ -38,6 +38,21 @@ endpoints and the faster of the two p50s is the floor (the stricter one). wrk ru
 cores as gunicorn and PostgreSQL, so each figure is a latency under saturation: with 16 connections
 and 8 server threads, p50 is mostly queueing, and the ratio of p50s is close to the ratio of CPU spent
 per request (requests/s are in the notes column).
+
+**The gap (target 2x, not met: about 7-17x for the latest rates, 60-75x for a year's series).** /livez
+does no database work; every rates request does, and the machine's two cores are shared by wrk, the
+gunicorn workers and the PostgreSQL backends, so each millisecond of database CPU counts in full.
+Measured in-process (Flask test client, ten years, one request at a time, before the change below):
+/livez 0.26 ms, `/v2/rates` latest 6.1 ms, `/v1/latest` 5.3 ms, the year's series 20 ms. Of a
+latest request, the stored-currency list (a recursive skip scan that probes every chunk's index once
+per currency: 41 chunks for ten years, 1.6-2.3 ms) and the nearest-day lookup (2.0 ms, nearly all of
+it planning across every chunk) were most of it; the request also makes five round trips (BEGIN READ
+ONLY, three queries, COMMIT). The cost grows with the number of chunks, which is why ten years are
+slower than one. Changed: the nearest-day lookup first looks at the last month with a lower bound the
+planner can exclude chunks with (`fxticker/rates.py`), falling back to the full lookback. Not changed:
+the currency list stays exact (a cache would serve a new currency late) and so scans every chunk. The
+series is bound by its size: 1,825 rates per response, each an exact Decimal division and a JSON
+object (about half of its 20 ms in Python), plus the `daily_rate` query (8.6 ms for a year).
 """
 
 
