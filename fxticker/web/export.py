@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from contextlib import ExitStack
 
 from flask import Blueprint, request
@@ -39,12 +40,21 @@ def _query() -> tuple[export.ExportQuery, bool]:
 @bp.get("/export.csv")
 def export_csv() -> Response:
     query, bom = _query()
-    # The connection is taken before the response starts, so an unreachable database is still a clean
-    # 503; it goes back to the pool when the response is closed, after the last row or a disconnect.
-    resources = ExitStack()
-    conn = resources.enter_context(read_connection())
+    with ExitStack() as stack:
+        conn = stack.enter_context(read_connection())
+        # Read connections are in autocommit; the server-side cursor needs a (read-only) transaction.
+        stack.enter_context(conn.transaction())
+        chunks = export.csv_chunks(conn, query, bom=bom)
+        # The query runs, and its first batch arrives, before the response starts: inside
+        # read_connection, so a database that is down or went away (a pooled connection broken by a
+        # restart) is a clean 503, not a failure in the streamed body after the status is sent.
+        # A later failure can only cut the download short, which the client sees as incomplete.
+        first = next(chunks)
+        # The connection goes back to the pool when the response is closed, after the last row or a
+        # disconnect.
+        resources = stack.pop_all()
     response = Response(
-        export.csv_chunks(conn, query, bom=bom),
+        itertools.chain((first,), chunks),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{query.filename()}"'},
     )
