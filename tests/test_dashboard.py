@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -12,9 +13,10 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
+from benchmarks import data
 from fxticker.cli import ingest_many
 from fxticker.web import create_app
-from fxticker.web.dashboard import CSP, MAX_POINTS
+from fxticker.web.dashboard import CSP, MAX_POINTS, MAX_REVISION_ROWS
 from tests.pages import FIVE, text_page
 
 
@@ -84,11 +86,14 @@ def test_chart_data_has_gaps_bands_and_revision_hovers(client: FlaskClient, tmp_
     assert kzt["y"] == [0.00193, 0.00194, None, 0.00196]
     assert kzt["lo"][0] == 0.001925 and kzt["hi"][0] == 0.001935
     assert uzs["yi"][0] == 12500.0
-    assert kzt["rev"]["x"] == ["2025-12-10"] and kzt["rev"]["y"] == [0.00196]
-    hover = kzt["rev"]["text"][0]
-    assert "2 revisions" in hover and "0.00196 (1.03%)" in hover and "0.00195 (0.52%)" in hover
-    assert hover.index("d10b.txt") < hover.index("d10a.txt")  # latest first
-    assert uzs["rev"]["x"] == []
+    # The ring on 10 December: a daily chart lists the day's revisions, latest first, each with its source.
+    summary = {k: v for k, v in kzt["rev"].items() if k != "list"}
+    assert summary == {"i": [3], "days": [1], "last": [0], "n": [2]}
+    (revisions,) = kzt["rev"]["list"]
+    assert [(rate, change, seen) for rate, change, seen, _ in revisions] == [
+        ("0.00196", "1.03%", "2025-12-10 04:13"), ("0.00195", "0.52%", "2025-12-09 17:06")]
+    assert [data["sources"][source][-8:] for *_, source in revisions] == ["d10b.txt", "d10a.txt"]
+    assert uzs["rev"] == {"i": [], "days": [], "last": [], "n": [], "list": []}
 
 
 def test_page_escapes_sources_and_keeps_scripts_external(client: FlaskClient, tmp_path: Path) -> None:
@@ -107,8 +112,11 @@ def test_page_escapes_sources_and_keeps_scripts_external(client: FlaskClient, tm
     assert [s.get("src") for s in scripts if s.get("src")] == [
         s.get("src") for s in scripts if s.get("type") != "application/json"
     ]
-    hover = page_data(response.text)["currencies"][4]["rev"]["text"][0]
-    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.txt" in hover
+    # The source reaches the JSON block as data (tojson escapes "<" there); dashboard.js escapes it for the
+    # hover, which tests/test_browser.py checks.
+    data = page_data(response.text)
+    (revisions,) = data["currencies"][4]["rev"]["list"]
+    assert data["sources"][revisions[0][3]].endswith(name)
 
 
 def test_plotly_js_is_served_by_the_app(client: FlaskClient, tmp_path: Path) -> None:
@@ -212,3 +220,74 @@ def test_ten_years_of_five_currencies_stay_under_500_kb(
     # A short range is not downsampled.
     short = page_data(client.get("/?from=2024-01-01&to=2024-03-31").text)
     assert short["bucket_days"] == 1 and len(short["currencies"][0]["x"]) == 91
+
+
+TEN_YEARS_END = dt.date(2024, 12, 31)
+TEN_YEARS = (TEN_YEARS_END - dt.date(2015, 1, 1)).days + 1
+
+
+def generated_revised(code: str, day: dt.date, revised_every: int) -> bool:
+    """Whether benchmarks/data.py gave this currency's day a second revision (its rule, restated)."""
+    position = data.currencies(5).index(code) + 1
+    return ((TEN_YEARS_END - day).days + position) % revised_every == 0
+
+
+@pytest.mark.parametrize("revised_every", [1, 3, 10])
+def test_ten_years_with_revisions_stay_under_500_kb_with_every_revision_counted(
+    client: FlaskClient, db_url: str, revised_every: int
+) -> None:
+    # Every day revised twice (1), a third of days (3), and about as often as the sample data (10).
+    data.generate(db_url, data.currencies(5), TEN_YEARS, end=TEN_YEARS_END, revised_every=revised_every)
+    response = client.get("/")
+    size = len(response.get_data())
+    assert response.status_code == 200 and size < 400_000, size
+    sent = page_data(response.text)
+    assert sent["bucket_days"] == 5 and sent["sources"] == []
+    start = dt.date.fromisoformat(sent["start"])
+    for series in sent["currencies"]:
+        code, rev = series["code"], series["rev"]
+        assert "list" not in rev  # long ranges summarise; no revision is listed one by one
+        # Every revised day of ten years is counted in some ring.
+        every_day = (start + dt.timedelta(n) for n in range(TEN_YEARS))
+        assert sum(rev["days"]) == sum(generated_revised(code, d, revised_every) for d in every_day)
+        # A known bucket: 31 December 2019 to 4 January 2020, the 366th point.
+        bucket = dt.date(2019, 12, 31)
+        assert series["x"][365] == bucket.isoformat()
+        days = [bucket + dt.timedelta(n) for n in range(5)]
+        expected = [d for d in days if generated_revised(code, d, revised_every)]
+        if expected:
+            m = rev["i"].index(365)
+            summary = (rev["days"][m], rev["last"][m], rev["n"][m])
+            assert summary == (len(expected), (expected[-1] - bucket).days, 2)
+        else:
+            assert 365 not in rev["i"]
+
+    # A short range is daily, and lists each revision of a revised day, latest first, with its source.
+    short = page_data(client.get("/?currencies=TMT&from=2024-12-01&to=2024-12-31").text)
+    (tmt,) = short["currencies"]
+    assert short["bucket_days"] == 1 and len(tmt["x"]) == 31
+    revised_days = [d for d in tmt["x"] if generated_revised("TMT", dt.date.fromisoformat(d), revised_every)]
+    assert [tmt["x"][i] for i in tmt["rev"]["i"]] == revised_days
+    day = revised_days[-1]
+    url = f"https://timesca.com/news/{day.replace('-', '/')}/latest/"
+    assert [(seen, short["sources"][source]) for _, _, seen, source in tmt["rev"]["list"][-1]] == [
+        (f"{day} 08:30", url), (f"{day} 03:30", url)]
+
+
+def test_a_long_daily_range_lists_the_newest_revisions_and_counts_the_rest(
+    client: FlaskClient, db_url: str
+) -> None:
+    # 800 days of five currencies, every day revised twice: 8,000 revisions, more than the page lists.
+    data.generate(db_url, data.currencies(5), MAX_POINTS, end=TEN_YEARS_END, revised_every=1)
+    response = client.get("/")
+    assert len(response.get_data()) < 500_000, len(response.get_data())
+    sent = page_data(response.text)
+    assert sent["bucket_days"] == 1
+    listed = [(series["x"][i], rows) for series in sent["currencies"]
+              for i, rows in zip(series["rev"]["i"], series["rev"]["list"], strict=True)]
+    assert len(listed) == 5 * MAX_POINTS  # every revised day keeps its ring and count
+    with_rows = [day for day, rows in listed if rows is not None]
+    assert len(with_rows) == MAX_REVISION_ROWS // 2
+    # The newest days are listed; older ones ask for a shorter range (their hover says so).
+    assert min(with_rows) > max(day for day, rows in listed if rows is None)
+    assert max(with_rows) == TEN_YEARS_END.isoformat()

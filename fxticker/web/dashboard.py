@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections import defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -37,7 +36,11 @@ CURRENCY_NAMES = {
 MAX_POINTS = 800
 # Days without data, in bucket widths, that the line does not bridge: a weekend is not a gap, a week is.
 GAP_BUCKETS = 3
-MAX_REVISION_ROWS = 5000
+# Revisions listed one by one on a daily chart (about 40 bytes each in the page); older days beyond the
+# cap keep their ring and count, and their hover asks for a shorter range.
+MAX_REVISION_ROWS = 2000
+# A source is a URL or a path; a longer one is cut rather than let one row swell the page.
+MAX_SOURCE_CHARS = 120
 SIGNIFICANT_DIGITS = 5
 
 # Scripts only from this app. Styles must allow 'unsafe-inline': plotly.js injects its own stylesheet and
@@ -96,11 +99,27 @@ GROUP BY bucket, currency
 ORDER BY currency, bucket
 """
 
+# Revised days (several quotes on one day), counted per bucket of the series: complete for any range, and
+# a few bytes a bucket, however many revisions the days had.
+_REVISED = """
+SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
+       count(*) AS days, max(rate_date) AS last,
+       (array_agg(revisions ORDER BY rate_date DESC))[1] AS last_revisions
+FROM (SELECT currency, rate_date, count(*) AS revisions
+      FROM observation
+      WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+      GROUP BY currency, rate_date
+      HAVING count(*) > 1) AS revised
+GROUP BY bucket, currency
+ORDER BY currency, bucket
+"""
+
+# Each revision of the revised days, newest days first so that the cap drops the oldest ones.
 _REVISIONS = """
-SELECT rate_date, currency, rate, change_pct, direction, last_seen, last_source, revision_rank
+SELECT rate_date, currency, rate, change_pct, direction, last_seen, last_source
 FROM observation_detail
 WHERE revisions > 1 AND currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
-ORDER BY currency, rate_date, revision_rank
+ORDER BY rate_date DESC, currency, revision_rank
 LIMIT %(limit)s
 """
 
@@ -170,32 +189,52 @@ def _series(conn: psycopg.Connection, codes: list[str], start: dt.date, end: dt.
     return series
 
 
-def _revisions(conn: psycopg.Connection, codes: list[str], start: dt.date,
-               end: dt.date) -> dict[str, dict[str, list[Any]]]:
-    """Days with several revisions: a marker at the day's rate, its hover listing each revision."""
-    days: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-    latest: dict[tuple[str, dt.date], Decimal] = {}
-    params = {"currencies": codes, "start": start, "end": end, "limit": MAX_REVISION_ROWS}
-    for date, code, rate, change, direction, seen, source, rank in conn.execute(_REVISIONS, params):
-        if rank == 1:
-            latest[(code, date)] = rate
-        # plotly reads hover text as a little HTML; the source (a URL or path) must stay plain text.
-        days[(code, date)].append(
-            f"{format(rate, 'f')} ({change_text(change, direction)}), seen {seen:%Y-%m-%d %H:%M} UTC"
-            f"<br>   from {html.escape(source[:120])}"
-        )
-    marks: dict[str, dict[str, list[Any]]] = {c: {"x": [], "y": [], "yi": [], "text": []} for c in codes}
-    for (code, date), lines in days.items():
-        rate = latest.get((code, date))
-        if rate is None:
-            continue  # the LIMIT cut this day short
+def _revised(conn: psycopg.Connection, series: dict[str, dict[str, list[Any]]], start: dt.date,
+             end: dt.date, days: int) -> dict[str, dict[str, list[Any]]]:
+    """The points whose bucket holds revised days: the point's index, and a summary a hover can show.
+
+    Per point: `i` its index in the series, `days` the revised days in its bucket, `last` the latest of
+    them as days after the bucket's start, `n` that day's revisions. dashboard.js builds the hover text,
+    so the page carries numbers rather than repeated HTML.
+    """
+    marks: dict[str, dict[str, list[Any]]] = {
+        c: {"i": [], "days": [], "last": [], "n": []} for c in series
+    }
+    index = {c: {x: k for k, x in enumerate(s["x"])} for c, s in series.items()}
+    params = {"days": days, "origin": start, "currencies": list(series), "start": start, "end": end}
+    for bucket, code, revised_days, last, revisions in conn.execute(_REVISED, params):
         m = marks[code]
-        m["x"].append(date.isoformat())
-        m["y"].append(_short(rate))
-        m["yi"].append(_short(1 / rate))
-        m["text"].append(f"<b>{date.isoformat()}: {len(lines)} revisions</b>, latest first<br>"
-                         + "<br>".join(lines))
+        m["i"].append(index[code][bucket.isoformat()])
+        m["days"].append(revised_days)
+        m["last"].append((last - bucket).days)
+        m["n"].append(revisions)
     return marks
+
+
+def _revision_lists(conn: psycopg.Connection, series: dict[str, dict[str, list[Any]]],
+                    marks: dict[str, dict[str, list[Any]]], start: dt.date,
+                    end: dt.date) -> list[str]:
+    """Adds each revised day's revisions to its mark (daily points only); returns the sources they cite.
+
+    `list` holds, per mark, the day's revisions latest first as [rate as quoted, change, seen (UTC),
+    index into the returned sources], or null where MAX_REVISION_ROWS cut the day off. Sources are long
+    URLs or paths shared by many revisions, so each is sent once.
+    """
+    sources: dict[str, int] = {}
+    found: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
+    params = {"currencies": list(series), "start": start, "end": end, "limit": MAX_REVISION_ROWS}
+    for date, code, rate, change, direction, seen, source in conn.execute(_REVISIONS, params):
+        found[(code, date.isoformat())].append([
+            format(rate, "f"), change_text(change, direction),
+            seen.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"),
+            sources.setdefault(source[:MAX_SOURCE_CHARS], len(sources)),
+        ])
+    for code, m in marks.items():
+        days = [series[code]["x"][i] for i in m["i"]]
+        # A day the LIMIT cut short (or left out) has fewer rows than its count: none rather than some.
+        m["list"] = [rows if len(rows) == n else None
+                     for rows, n in zip((found.get((code, day), []) for day in days), m["n"], strict=True)]
+    return list(sources)
 
 
 def _provenance(conn: psycopg.Connection) -> dict[str, Any]:
@@ -250,11 +289,15 @@ def index() -> str:
         if codes and start and end and start <= end:
             days = bucket_days(start, end)
             series = _series(conn, codes, start, end, days)
-            marks = _revisions(conn, codes, start, end)
+            marks = _revised(conn, series, start, end, days)
+            # Each revision only where a point is a day: a long range would send thousands of them.
+            sources = _revision_lists(conn, series, marks, start, end) if days == 1 else []
             data = {
                 "bucket_days": days,
+                "detail_days": MAX_POINTS,
                 "start": start.isoformat(),
                 "end": end.isoformat(),
+                "sources": sources,
                 "currencies": [
                     {"code": c, "name": display_name(c), **series[c], "rev": marks[c]} for c in codes
                 ],
@@ -272,6 +315,7 @@ def index() -> str:
         provenance=provenance,
         plotly_version=plotly_js_version(),
         download_url=url_for("export.export_csv", **{k: v for k, v in download.items() if v}),
+        detail_url=url_for("dashboard.index", **{k: v for k, v in download.items() if v}),
     )
 
 

@@ -74,10 +74,47 @@
       { x: c.x, y: perUsd ? c.yi : c.y, mode: "lines+markers", connectgaps: false, name: c.name,
         line: { color: color(i), width: 2 }, marker: { size: 4, color: color(i) },
         hovertemplate: `%{x|%Y-%m-%d}: %{y:,.6~g} ${unit(c)}<extra>${c.name}</extra>` },
-      { x: c.rev.x, y: perUsd ? c.rev.yi : c.rev.y, mode: "markers", name: "revised days",
-        marker: { symbol: "circle-open", size: 12, color: "#8a5a00", line: { width: 2 } },
-        text: c.rev.text, hoverinfo: "text" },
+      { x: c.rev.i.map((k) => c.x[k]), y: c.rev.i.map((k) => (perUsd ? c.yi : c.y)[k]), mode: "markers",
+        name: "revised days", marker: { symbol: "circle-open", size: 12, color: "#8a5a00", line: { width: 2 } },
+        text: c.rev.i.map((k, m) => revisionHover(c, k, m)), hoverinfo: "text" },
     ];
+  }
+
+  // plotly reads hover text as a little HTML: quoted rates and sources (URLs, paths) must stay plain text.
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+  }
+
+  function addDays(day, count) {
+    return new Date(Date.parse(day) + count * 86400000).toISOString().slice(0, 10);
+  }
+
+  function plural(count, word) {
+    return `${count} ${word}${count === 1 ? "" : "s"}`;
+  }
+
+  // The hover of the m-th ringed point (point k of the series): on a daily chart each revision of the day,
+  // latest first, with when and where it was seen; on a bucketed chart a summary of the bucket's revised
+  // days, since listing thousands of revisions would make the page heavy.
+  function revisionHover(c, k, m) {
+    const rev = c.rev;
+    const shorter = `choose ${data.detail_days} days or fewer to see each revision`;
+    if (data.bucket_days === 1) {
+      const head = `<b>${c.x[k]}: ${plural(rev.n[m], "revision")}</b>`;
+      const list = rev.list[m];
+      if (!list) {
+        return `${head}<br>too many revisions in this range to list: ${shorter}`;
+      }
+      const lines = list.map(([rate, change, seen, source]) =>
+        `${escapeHtml(rate)} (${escapeHtml(change)}), seen ${escapeHtml(seen)} UTC` +
+        `<br>   from ${escapeHtml(data.sources[source])}`);
+      return `${head}, latest first<br>${lines.join("<br>")}`;
+    }
+    const last = addDays(c.x[k], rev.last[m]);
+    const bucketEnd = addDays(c.x[k], data.bucket_days - 1);
+    return `<b>${c.x[k]} to ${bucketEnd < data.end ? bucketEnd : data.end}: ` +
+      `${plural(rev.days[m], "revised day")}</b><br>` +
+      `latest ${last}, ${plural(rev.n[m], "revision")}<br>${shorter}`;
   }
 
   // The band as one closed shape per run of days with data: "toself" closes each segment between
@@ -161,17 +198,21 @@
     });
   }
 
+  // The CSV link and, on a bucketed chart, the link that reloads the page with the visible dates, so that a
+  // zoom to a short range can be shown day by day with each revision.
   function updateDownload() {
-    const link = document.getElementById("download-csv");
-    const url = new URL(link.href, window.location.href);
-    url.searchParams.set("direction", state.direction);
-    if (state.range) {
-      url.searchParams.set("from", clampDay(state.range[0]));
-      url.searchParams.set("to", clampDay(state.range[1]));
-    } else {
-      url.searchParams.set("from", data.start);
-      url.searchParams.set("to", data.end);
+    setRange(document.getElementById("download-csv"), { direction: state.direction });
+    const detail = document.getElementById("daily-detail");
+    if (detail) {
+      setRange(detail, {});
     }
+  }
+
+  function setRange(link, extra) {
+    const url = new URL(link.href, window.location.href);
+    Object.entries(extra).forEach(([name, value]) => url.searchParams.set(name, value));
+    url.searchParams.set("from", state.range ? clampDay(state.range[0]) : data.start);
+    url.searchParams.set("to", state.range ? clampDay(state.range[1]) : data.end);
     link.href = url.pathname + url.search;
   }
 
