@@ -22,16 +22,18 @@ rows as the corpus predicts, the first of each kind must hold exactly the predic
 column, and every ingest's summary must report every page read, none rejected, and the predicted new
 and duplicate counts; anything else raises.
 
-**The gap (target 3x, measured about 16-23x).** The floor loads finished rows in one statement; the
-subject has to make them, and the target is out of reach for the parsing alone. Split of one ingest of
-the 10,000-page corpus, timed in-process (23 November 2026, same machine; the \\copy of its 15,472 rows
-took 0.50 s, 0.05 s of it psql's start-up): Python and imports 0.46 s, reading and hashing the files
-0.7 s, parsing 3.6 s (already 7x the floor; see `parse`), and the database 9.0 s, 0.90 ms a page. Of a
-page's database time (measured per statement over 3,000 pages): BEGIN 91 µs, the upsert 481 µs and
-COMMIT 134 µs, against 76 µs for a bare `SELECT 1` round trip; `EXPLAIN ANALYZE` of the upsert shows
+**The gap (target 3x; 16-23x and 9-33x in two full runs).** The floor loads finished rows in one
+statement; the subject has to make them, and the target is out of reach for the parsing alone. Split of
+one ingest of the 10,000-page corpus, timed in-process (24 November 2026, same machine; the \\copy of its
+15,472 rows took 0.50 s, 0.05 s of it psql's start-up): Python and imports 0.46 s, reading and hashing
+the files 0.7 s, parsing 3.6 s (already 7x the floor; see `parse`), and the database 9.0 s, 0.90 ms a
+page. Of a page's database time (measured per statement over 3,000 pages): BEGIN 91 µs, the upsert 481 µs
+and COMMIT 134 µs, against 76 µs for a bare `SELECT 1` round trip; `EXPLAIN ANALYZE` of the upsert shows
 0.28 ms of server time, 0.19 ms of it in TimescaleDB's chunk dispatch, which every statement into a
 hypertable pays. So the floor of this design (a transaction per page, each an `ON CONFLICT` upsert that
-reports new and duplicate quotes) is about 0.7 ms a page of database time plus the parse.
+reports new and duplicate quotes) is about 0.7 ms a page of database time plus the parse. The spread is
+the machine: two cores shared with other jobs (load average 4 to 9 during these runs), which slow a
+10,000-statement Python client far more than one \\copy.
 
 **What was done.** Before, `save_quotes` ran one upsert per quote (5 statements and round trips a page)
 and every page's COMMIT waited for its WAL to reach the disk, which on this shared disk ranged from under

@@ -28,15 +28,15 @@ floor is `re.finditer` of the ticker-line pattern `([A-Z]{3})/USD = (\\S+) (\\S+
 counting matches (checked against the corpus): it touches every byte and finds every ticker line, and
 does nothing else. The two alternate run by run (`harness.interleaved`).
 
-**The gap (target 2x, measured about 2.7x).** Per page, best of 5 loops over a 3,000-page corpus of the
-same mix (23 November 2026, same machine): an HTML page costs the parser about 345 µs against the
-floor's 109 µs, a text page 126 µs against 58 µs. Of the HTML page's time, libxml2's HTML parser
-(through lxml) alone takes 105 µs, as long as the whole floor scan of those bytes, and collecting the
-visible text (dropping scripts, styles and comments, then the text nodes) about 75 µs more; removing
-invisible format characters takes about 20 µs, finding the block about 35 µs and turning its first copy
-into 5 exact `Decimal` quotes and checking the other 7 copies against it about 30 µs. Plain-text pages
-meet the target; HTML pages cannot while a page is read as a browser would (a ticker inside `<script>`
-or a comment must not count), since parsing the HTML alone already costs one floor.
+**The gap (target 2x; 2.5-2.8x in three full runs).** Per page, best of 5 loops over a 3,000-page corpus
+of the same mix (24 November 2026, same machine): an HTML page costs the parser about 345 µs against the
+floor's 109 µs, a text page 126 µs against 58 µs. Of the HTML page's time, libxml2's HTML parser (through
+lxml) alone takes 105 µs, as long as the whole floor scan of those bytes, and collecting the visible text
+(dropping scripts, styles and comments, then the text nodes) about 75 µs more; removing invisible format
+characters takes about 20 µs, finding the block about 35 µs and turning its first copy into 5 exact
+`Decimal` quotes and checking the other 7 copies against it about 30 µs. Plain-text pages meet the
+target; HTML pages cannot while a page is read as a browser would (a ticker inside `<script>` or a
+comment must not count), since parsing the HTML alone already costs one floor.
 
 **What was done.** The parser was at about 6x its floor when this benchmark was written (608 µs per HTML
 page, 330 µs per text page). cProfile showed it parsing every copy of the strip (75 `Decimal` quotes per
