@@ -10,8 +10,11 @@
 -- UPDATE fires the statement-level triggers of both INSERT and UPDATE, even when nothing changed). A
 -- statement that changes nothing (a re-read of the same page) still bumps: the cache is emptied more
 -- often than strictly needed, never less. TimescaleDB fires statement-level triggers once on the
--- hypertable itself, not per chunk; on compressed chunks too (community edition, 003), since the
--- trigger looks at no row.
+-- hypertable itself, never on chunks (tested with the Apache build, 2.19: INSERT, ON CONFLICT DO
+-- UPDATE, UPDATE, DELETE and TRUNCATE all fire it). On the community build, where 003 compresses old
+-- chunks, TimescaleDB's limits on compressed chunks concern row-level triggers and triggers with
+-- transition tables (which would have to see the rows of a compressed segment); this trigger is
+-- neither and looks at no row, so it fires there as well. That build is not available here to test.
 --
 -- Contention: the UPDATE locks this one row until the writer's transaction ends, so concurrent writers
 -- to observation queue on it. That is acceptable: every writer commits per page (ingest and scrape
