@@ -8,10 +8,12 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from selenium import webdriver
@@ -21,6 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
+from benchmarks import data
 from fxticker.cli import ingest_many
 from fxticker.web import create_app
 
@@ -30,20 +33,44 @@ OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,1700", "--hide-scrollbars"]
+TEN_YEARS_END = dt.date(2024, 12, 31)
+TEN_YEARS = (TEN_YEARS_END - dt.date(2015, 1, 1)).days + 1
+REVISED_TMT_DAY = dt.date(2024, 12, 30)  # revised every third day: data.py's rule for the fifth currency
+HOSTILE = '<img src=x onerror="alert(1)">'
 
 
 @pytest.fixture
 def live_server(env: dict[str, str], db_url: str) -> Iterator[str]:
     """The app on 127.0.0.1 with the bundled sample pages loaded, in a thread of this process."""
     ingest_many([str(resources.files("fxticker") / "samples")], None)
+    with serving(db_url) as base:
+        yield base
+
+
+@pytest.fixture
+def ten_years_server(env: dict[str, str], db_url: str) -> Iterator[str]:
+    """The app over ten years of five currencies, a third of the days revised, one source hostile."""
+    data.generate(db_url, data.currencies(5), TEN_YEARS, end=TEN_YEARS_END, revised_every=3)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE observation SET last_source = %s WHERE currency = 'TMT' AND rate_date = %s",
+                     (HOSTILE, REVISED_TMT_DAY))
+    with serving(db_url) as base:
+        yield base
+
+
+@contextmanager
+def serving(db_url: str) -> Iterator[str]:
+    """The app on 127.0.0.1 over db_url, in a thread of this process: its base URL."""
     app: Flask = create_app({"DATABASE_READ_URL": db_url})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    app.extensions["fxticker_pool"].close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        app.extensions["fxticker_pool"].close()
 
 
 @pytest.fixture
@@ -77,7 +104,7 @@ def plotted(driver: webdriver.Chrome, chart: str) -> dict[str, Any]:
         """
         const div = document.getElementById(arguments[0]);
         return {
-          traces: div.data.map((t) => ({name: t.name, y: Array.from(t.y)})),
+          traces: div.data.map((t) => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)})),
           ticks: Array.from(div.querySelectorAll('.ytick text')).map((t) => t.textContent),
           svg: div.querySelectorAll('svg.main-svg').length,
         };
@@ -85,6 +112,26 @@ def plotted(driver: webdriver.Chrome, chart: str) -> dict[str, Any]:
         chart,
     )
     return result
+
+
+def hover_text(driver: webdriver.Chrome, chart: str, day: str) -> str:
+    """The text plotly shows on hovering the ring at day (ISO date) on the chart."""
+    text: str = driver.execute_script(
+        """
+        const div = document.getElementById(arguments[0]);
+        const curve = div.data.findIndex((t) => t.name === 'revised days');
+        const point = Array.from(div.data[curve].x).indexOf(arguments[1]);
+        if (point < 0) {
+          return `no ring at ${arguments[1]}`;
+        }
+        Plotly.Fx.hover(div, [{curveNumber: curve, pointNumber: point}]);
+        const text = Array.from(div.querySelectorAll('.hoverlayer .hovertext')).map((n) => n.textContent);
+        Plotly.Fx.unhover(div);
+        return text.join(' ');
+        """,
+        chart, day,
+    )
+    return text
 
 
 def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> None:
@@ -106,6 +153,7 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
     assert None in line["y"], "the sample leaves out a week in September: a gap"
     revised = next(t for t in before["traces"] if t["name"] == "revised days")
     assert revised["y"], "the sample has days with several revisions"
+    assert browser.find_elements(By.ID, "daily-detail") == [], "the sample is short enough to be daily"
 
     OUTPUT.mkdir(exist_ok=True)
     browser.save_screenshot(str(OUTPUT / "dashboard.png"))
@@ -129,16 +177,7 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
     browser.find_element(By.CSS_SELECTOR, "#chart-KZT .rangeselector .button:last-of-type").click()
 
     # Hovering a revised day lists its revisions, latest first, each with its source.
-    hover = browser.execute_script(
-        """
-        const div = document.getElementById('chart-KZT');
-        const curve = div.data.findIndex((t) => t.name === 'revised days');
-        Plotly.Fx.hover(div, [{curveNumber: curve, pointNumber: 0}]);
-        const text = Array.from(div.querySelectorAll('.hoverlayer .hovertext')).map((n) => n.textContent);
-        Plotly.Fx.unhover(div);
-        return text.join(' ');
-        """
-    )
+    hover = hover_text(browser, "chart-KZT", revised["x"][0][:10])
     assert "revisions, latest first" in hover
     assert hover.count("from /") >= 2 and "sample-2025-" in hover
 
@@ -161,6 +200,41 @@ def test_dashboard_in_chromium(live_server: str, browser: webdriver.Chrome) -> N
     assert compare["svg"] >= 1 and len(compare["traces"]) == 5
     for trace in compare["traces"]:
         assert next(v for v in trace["y"] if v is not None) == pytest.approx(100)
+
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+    assert errors == []
+
+
+def test_ten_years_summarise_revisions_and_link_to_the_details(
+    ten_years_server: str, browser: webdriver.Chrome
+) -> None:
+    browser.get(ten_years_server + "/")
+    rendered(browser, "each:usd_per_unit")
+    # Buckets of five days: the ring on 5 January 2020 sums up its revised days (for TMT, the fifth
+    # currency, 5 and 8 January: benchmarks/data.py's rule) instead of listing each revision. The hover's
+    # lines are separate SVG tspans, so textContent runs them together.
+    hover = hover_text(browser, "chart-TMT", "2020-01-05")
+    assert hover == ("2020-01-05 to 2020-01-09: 2 revised days" "latest 2020-01-08, 2 revisions"
+                     "choose 800 days or fewer to see each revision")
+
+    # Zoom to a year; the link for the details follows, and shows that year day by day.
+    button = next(b for b in browser.find_elements(By.CSS_SELECTOR, "#chart-KGS .rangeselector .button")
+                  if b.text == "1y")
+    button.click()
+    link = browser.find_element(By.ID, "daily-detail")
+    WebDriverWait(browser, 10).until(lambda d: "from=2024-01" in (link.get_attribute("href") or ""),
+                                     message="the details link does not follow the zoom")
+    href = link.get_attribute("href") or ""
+    assert href.endswith("to=2024-12-31") and "currencies=KGS%2CKZT%2CTJS%2CUZS%2CTMT" in href
+    browser.get(href)
+    rendered(browser, "each:usd_per_unit")
+    assert browser.find_elements(By.ID, "daily-detail") == []
+    hover = hover_text(browser, "chart-TMT", REVISED_TMT_DAY.isoformat())
+    # Each revision with its time and source; a source that looks like HTML is shown as text.
+    assert hover.startswith(f"{REVISED_TMT_DAY}: 2 revisions, latest first0.")
+    assert f"seen {REVISED_TMT_DAY} 08:30 UTC" in hover and f"seen {REVISED_TMT_DAY} 03:30 UTC" in hover
+    assert hover.count(f"from {HOSTILE}") == 2
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
 
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
     assert errors == []

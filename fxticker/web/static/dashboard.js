@@ -41,6 +41,11 @@
         ],
       },
       rangeslider: { visible: true, thickness: 0.1 },
+      // plotly pads an autorange by about 5% for markers: eight months past ten years of data, so "1y"
+      // would show four months of it. One bucket either side keeps the end points' rings whole.
+      autorangeoptions: {
+        clipmin: addDays(data.start, -data.bucket_days), clipmax: addDays(data.end, data.bucket_days),
+      },
     };
     if (state.range) {
       axis.range = state.range.slice();
