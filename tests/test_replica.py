@@ -28,6 +28,10 @@ def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_ur
         with pool.connection() as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("fxticker_reader",)
             assert conn.execute("SELECT count(*) FROM daily_series").fetchone() == (0,)
+            # Read-only twice over: the session's transactions, and, with that lifted, the role itself.
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")
+            conn.execute("SET default_transaction_read_only = off")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")
     finally:

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
@@ -39,8 +39,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool.open(wait=False)
     app.extensions["fxticker_pool"] = pool
 
-    from fxticker.web import api_v1, api_v2, dashboard, export, headers, health, metrics, native, openapi
+    from fxticker.web import (
+        api_v1,
+        api_v2,
+        cache,
+        dashboard,
+        export,
+        headers,
+        health,
+        metrics,
+        native,
+        openapi,
+    )
 
+    cache.init_app(app)
     app.config.setdefault("HEALTH_MAX_AGE", health.max_age_seconds())
     metrics.init_app(app, pool)
     app.register_blueprint(health.bp)
@@ -59,6 +71,12 @@ def _as_reader(conn: psycopg.Connection) -> None:
     and still cannot write; a dedicated read login (a member of the role) passes through it unchanged.
     A login that may not take the role, or a cluster never migrated, gets no connection: fail closed
     (requests answer 503), with the reason in the log.
+
+    The connection stays in autocommit with read-only transactions by default: a request's statements
+    each run on their own (read committed, as they did inside BEGIN READ ONLY ... COMMIT, which took a
+    fresh snapshot per statement all the same) without the two round trips of BEGIN and COMMIT. A reader
+    that needs a transaction (the export's server-side cursor) opens one with conn.transaction(), and it
+    is read-only too.
     """
     conn.autocommit = True
     try:
@@ -67,21 +85,48 @@ def _as_reader(conn: psycopg.Connection) -> None:
         log.error("the web tier reads as fxticker_reader, but %s; run 'fxticker migrate' and grant "
                   "fxticker_reader to the read URL's user", exc.diag.message_primary)
         raise
-    finally:
-        conn.autocommit = False
+    conn.execute("SET default_transaction_read_only = on")
+
+
+# The connection a cached view holds while it runs (fxticker.web.cache): read_connection reuses it.
+_HELD = "fxticker_held_connection"
 
 
 @contextmanager
-def read_connection() -> Iterator[psycopg.Connection]:
-    """A pooled connection for one request; an unreachable database becomes a 503."""
+def _pooled() -> Iterator[psycopg.Connection]:
     pool: psycopg_pool.ConnectionPool = current_app.extensions["fxticker_pool"]
     try:
         with pool.connection(timeout=POOL_TIMEOUT) as conn:
-            conn.read_only = True
             yield conn
     except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
         log.warning("database unavailable: %s", exc)
         raise Unavailable("the database is unavailable; try again shortly") from None
+
+
+@contextmanager
+def read_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection (autocommit, read-only) for one request; an unreachable database is a 503.
+
+    Inside holding_read_connection it is that same connection: a cached view's miss runs on the
+    connection its data version was read on rather than taking a second one from the pool.
+    """
+    held: psycopg.Connection | None = g.get(_HELD)
+    if held is not None:
+        yield held
+        return
+    with _pooled() as conn:
+        yield conn
+
+
+@contextmanager
+def holding_read_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection that read_connection hands out again until the block ends (same request)."""
+    with _pooled() as conn:
+        setattr(g, _HELD, conn)
+        try:
+            yield conn
+        finally:
+            g.pop(_HELD, None)
 
 
 def _handle_error(exc: Exception) -> Response | tuple[Response | str, int]:

@@ -13,6 +13,7 @@ from fxticker import rates
 from fxticker.rates import USD
 from fxticker.web import params, read_connection
 from fxticker.web.api_v2 import number
+from fxticker.web.cache import cached
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
@@ -77,11 +78,13 @@ def _series(start: dt.date, end: dt.date) -> Response:
 
 
 @bp.get("/latest")
+@cached
 def latest() -> Response:
     return _on(params.latest_today())
 
 
 @bp.get("/<period>")
+@cached
 def dated(period: str) -> Response:
     """/v1/YYYY-MM-DD, /v1/START..END or /v1/START.. (to today); any other name is no endpoint."""
     today = params.latest_today()
@@ -96,6 +99,7 @@ def dated(period: str) -> Response:
 
 
 @bp.get("/currencies")
+@cached
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:

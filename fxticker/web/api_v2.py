@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from fxticker import rates
 from fxticker.rates import USD, Group, Rate
 from fxticker.web import params, read_connection
+from fxticker.web.cache import cached
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
@@ -64,6 +65,7 @@ def _lookup(conn: psycopg.Connection) -> list[Rate]:
 
 
 @bp.get("/rates")
+@cached
 def rates_json() -> Response:
     with read_connection() as conn:
         found = _lookup(conn)
@@ -71,6 +73,7 @@ def rates_json() -> Response:
 
 
 @bp.get("/rates.csv")
+@cached
 def rates_csv() -> Response:
     with read_connection() as conn:
         found = _lookup(conn)
@@ -82,6 +85,7 @@ def rates_csv() -> Response:
 
 
 @bp.get("/rate/<base>/<quote>")
+@cached
 def one_rate(base: str, quote: str) -> Response:
     params.reject_unknown(request.args, ("date",))
     base, quote = params.parse_code("base", base), params.parse_code("quote", quote)
@@ -109,12 +113,14 @@ def _all_currencies() -> list[str]:
 
 
 @bp.get("/currencies")
+@cached
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     return jsonify([currency(c) for c in _all_currencies()])
 
 
 @bp.get("/currency/<code>")
+@cached
 def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
     code = params.parse_code("code", code)
@@ -124,6 +130,7 @@ def one_currency(code: str) -> Response:
 
 
 @bp.get("/providers")
+@cached
 def providers() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:

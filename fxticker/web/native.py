@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from fxticker import rates, store
 from fxticker.web import params, read_connection
+from fxticker.web.cache import cached
 from fxticker.web.errors import BadInput
 
 bp = Blueprint("native", __name__, url_prefix="/api")
@@ -85,11 +86,13 @@ def _observations() -> list[dict[str, Any]]:
 
 
 @bp.get("/observations")
+@cached
 def observations() -> Response:
     return jsonify(_observations())
 
 
 @bp.get("/observations.csv")
+@cached
 def observations_csv() -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
