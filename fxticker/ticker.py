@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -59,8 +60,27 @@ _MAX_DIGITS = 12
 # lxml.html's own parser builds the same tree but calls back into Python to pick a class for every
 # element; only the text is read here, so the plain parser does (a tenth of the time of an HTML page).
 # huge_tree: pages are capped at max_bytes already; libxml2's own limits would silently drop the rest
-# of a page after a text node over 10 MB (nesting too deep is refused in visible_text).
-_HTML_PARSER = etree.HTMLParser(huge_tree=True)
+# of a page after a text node over 10 MB (nesting too deep is refused in visible_text). One parser per
+# thread: visible_text reads the parser's error log after each page.
+_PARSERS = threading.local()
+# Elements a browser starts on a line of their own; inline ones (b, span, a...) flow within the line,
+# so "<b>KGS/USD</b> = 0.01144 0%" and "19 <b>December</b> 2025" stay one line each.
+_LINE_TAGS = (
+    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "div", "dl",
+    "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "li", "main", "nav", "ol", "option", "p", "pre", "section", "summary", "table",
+    "td", "th", "title", "tr", "ul",
+)
+# Where such an element opens or closes: a mark put just before it becomes text at the line's end. One
+# pass of a regular expression over the markup costs a fraction of a Python loop over the elements; a
+# mark that lands in an attribute, a script or a comment is never read as text.
+_LINE_TAG = re.compile(rf"<(?=/?(?:{'|'.join(_LINE_TAGS)})\b)", re.IGNORECASE)
+# Marks line ends while the text is joined: a Unicode noncharacter, never meant to appear in a page (one
+# that does only gains a line break), and unlike NUL accepted by lxml.
+_LINE_END = "\ufdd0"
+# A strip laid out as one line of inline items: a new item starts after each "%" (a literal first, so
+# the search skips from one "%" to the next).
+_NEXT_ITEM = re.compile(rf"%{_SP}*(?=(?:[\u2022\u00b7*-]{_SP}*)?[A-Za-z]{{3}}/[A-Za-z]{{3}}{_SP}*=)")
 # A run of ticker lines with only blank space between them, from the first one on.
 _BLOCK = re.compile(rf"(?:{_ITEM.pattern})(?:\s*\n(?:{_ITEM.pattern}))*", re.MULTILINE)
 
@@ -142,17 +162,29 @@ def decode(data: bytes, content_type: str | None = None) -> str:
         return data.decode("cp1252", errors="replace")
 
 
+def _html_parser() -> etree.HTMLParser:
+    parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = etree.HTMLParser(huge_tree=True)
+    return parser
+
+
 def visible_text(markup: str) -> str:
-    """The text a reader sees in an HTML page, one text node per line, without scripts and styles."""
+    """The text a reader sees in an HTML page, line by line as a browser breaks it, without scripts
+    and styles; ticker items laid out on one line come out one per line."""
+    parser = _html_parser()
     try:
-        root = lxml_html.document_fromstring(markup, parser=_HTML_PARSER)
+        root = lxml_html.document_fromstring(_LINE_TAG.sub(_LINE_END + "<", markup), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise TickerError(f"the page is not readable HTML ({exc})") from None
-    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in _HTML_PARSER.error_log):
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
         # libxml2 stops reading where the nesting gets too deep: the rest of the page is lost.
         raise TickerError("the page's HTML is nested too deeply to read it whole")
     etree.strip_elements(root, *_HIDDEN_TAGS, etree.Comment, with_tail=False)
-    return "\n".join(filter(None, map(str.strip, root.itertext())))
+    # Line breaks in the source stay breaks, as one text node a line did before: a ticker item or a
+    # date is not wrapped inside its element.
+    lines = "".join(root.itertext()).replace(_LINE_END, "\n").split("\n")
+    return _NEXT_ITEM.sub("%\n", "\n".join(filter(None, map(str.strip, lines))))
 
 
 def page_text(data: bytes | str, content_type: str | None = None) -> str:

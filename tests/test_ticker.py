@@ -177,6 +177,50 @@ def test_html_reads_visible_text_only() -> None:
     assert page.date == dt.date(2025, 12, 19)
 
 
+def test_inline_markup_flows_within_a_line_as_a_browser_shows_it() -> None:
+    items = "".join(
+        f'<li>\u2022 <b>{c}/USD</b> = <span class="rate">{r}</span> <span class="{c}">{ch}%</span></li>'
+        for _ in range(8) for c, r, ch in FIVE)
+    markup = (f'<html><body><ul class="ticker">{items}</ul>'
+              "<div class=today>19 <b>December</b><br>2025</div><p>19 <em>December</em> 2025</p></body></html>")
+    page = parse(markup, today=TODAY)
+    assert quotes_of(page) == [("KGS", "0.01144", "0", "flat"), ("KZT", "0.00193", "-0", "down"),
+                               ("TJS", "0.10851", "0.28", "up"), ("UZS", "0.00008", "0", "flat"),
+                               ("TMT", "0.28490", "0", "flat")]
+    # "19 December" then a <br>: two lines, so not a date line; the paragraph after it is not read
+    # as one either (the date line is the first line after the block).
+    assert page.date is None
+    dated = markup.replace("<br>", " ")
+    assert parse(dated, today=TODAY).date == dt.date(2025, 12, 19)
+
+
+def test_a_strip_of_inline_items_is_read_item_by_item() -> None:
+    items = "".join(f"<span>\u2022\u00a0{c}/USD = {r} {ch}%</span> " for _ in range(8) for c, r, ch in FIVE)
+    markup = f"<html><body><div class=strip>{items}</div><div>19 December 2025</div></body></html>"
+    page = parse(markup, today=TODAY)
+    assert [q[:3] for q in quotes_of(page)] == [(c, r, ch) for c, r, ch in FIVE]
+    assert page.date == dt.date(2025, 12, 19)
+
+
+def test_pages_parse_alike_from_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    deep = html_page().replace("<body>", "<body>" + "<div>" * 3000).replace("</body>", "</div>" * 3000)
+    pages = [html_page(), deep] * 20
+
+    def outcome(markup: str) -> str:
+        try:
+            return str(quotes_of(parse(markup, today=TODAY))[0])
+        except TickerError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(outcome, pages))
+    # Each thread reads its own parser's error log: a deep page never spoils a sound one, or the reverse.
+    assert results == [outcome(html_page()), outcome(deep)] * 20
+    assert "nested too deeply" in results[1] and "KGS" in results[0]
+
+
 def test_html_with_only_a_scripted_ticker_has_no_ticker() -> None:
     markup = "<html><body><script>document.write('KGS/USD = 0.01144 0%')</script><p>Hi</p></body></html>"
     with pytest.raises(TickerError, match="no ticker found"):
