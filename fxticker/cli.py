@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 import sys
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -18,8 +20,8 @@ import click
 import psycopg
 
 from fxticker import __version__, db, export, settings, store, ticker
-from fxticker.fetch import FetchError
-from fxticker.ingest import Summary, expand, ingest_source, load, page_date, site_today
+from fxticker.fetch import FetchError, Page, read_file
+from fxticker.ingest import Summary, expand, ingest_source, load, page_date, site_today, store_page
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("fxticker")
@@ -138,9 +140,13 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        date = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
+    if date < ticker.EARLIEST_DATE:
+        # The same floor as a date line's: no ticker showed a rate that early.
+        raise click.BadParameter(f"{value!r} is before {ticker.EARLIEST_DATE}, older than any ticker")
+    return date
 
 
 @main.command()
@@ -217,6 +223,24 @@ def ingest_many(sources: list[str], fallback_date: dt.date | None) -> Summary:
     return summary
 
 
+_SAMPLE_NAME = re.compile(r"sample-([0-9]{4}-[0-9]{2}-[0-9]{2})([a-z])\.txt")
+
+
+def sample_capture(page: Page) -> Page:
+    """A bundled sample page as captured on its own day: at noon UTC, a later revision (b after a) an
+    hour after the one before.
+
+    A file's capture time is its modification time, and a checkout gives every file the same one: a
+    revised day's latest revision would be a tie, not the page written as the later one.
+    """
+    match = _SAMPLE_NAME.fullmatch(Path(page.source).name)
+    if match is None:
+        raise ValueError(f"{page.source}: not a sample page name (sample-YYYY-MM-DDx.txt)")
+    day = dt.date.fromisoformat(match[1])
+    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+    return dataclasses.replace(page, seen_at=noon + dt.timedelta(hours=ord(match[2]) - ord("a")))
+
+
 @main.command()
 @friendly_errors
 def sample() -> None:
@@ -226,8 +250,14 @@ def sample() -> None:
         if store.observation_count(conn):
             click.echo("database already holds observations; sample not loaded", err=True)
             return
-    with resources.as_file(resources.files("fxticker") / "samples") as folder:
-        summary = ingest_many([str(Path(folder))], None)
+    tz = timezone()
+    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    summary = Summary()
+    with resources.as_file(resources.files("fxticker") / "samples") as folder, connect() as conn:
+        conn.autocommit = True
+        for path in sorted(Path(folder).glob("sample-*.txt")):
+            page = sample_capture(read_file(path, max_bytes))
+            summary.add(store_page(conn, page, fallback_date=None, tz=tz, max_bytes=max_bytes))
     click.echo(f"sample: {summary.line()}", err=True)
     if summary.rejected:
         sys.exit(1)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import psycopg
@@ -143,6 +144,16 @@ def test_malformed_date_option_is_a_usage_error(env: dict[str, str], tmp_path: P
     assert "'19/12/2025' is not a date of the form YYYY-MM-DD" in result.stderr
 
 
+def test_a_date_option_older_than_any_ticker_is_refused(env: dict[str, str], tmp_path: Path,
+                                                         conn: psycopg.Connection) -> None:
+    page = write(tmp_path / "p.txt", text_page(date=None))
+    result = run(["ingest", "--date", "1900-01-02", str(page)], env)
+    assert result.returncode == 2
+    assert "'1900-01-02' is before 2000-01-01, older than any ticker" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert rows(conn) == []
+
+
 def test_bad_pages_are_rejected_with_reasons_and_good_ones_still_stored(
     env: dict[str, str], tmp_path: Path, conn: psycopg.Connection
 ) -> None:
@@ -243,3 +254,22 @@ def test_a_database_error_stops_the_run_with_the_pages_before_it_stored_whole(
     assert "database error" in result.stderr and "no_third" in result.stderr
     assert {r[0] for r in rows(conn)} == {dt.date(2025, 11, 1), dt.date(2025, 11, 2)}
     assert len(rows(conn)) == 10
+
+
+def test_the_sample_takes_each_revised_days_later_page_as_its_rate(env: dict[str, str],
+                                                                    conn: psycopg.Connection) -> None:
+    result = run(["sample"], env)
+    assert result.returncode == 0, result.stderr
+    folder = Path(str(resources.files("fxticker") / "samples"))
+    revised = sorted(folder.glob("sample-*b.txt"))
+    assert len(revised) >= 10
+    for page in revised:
+        day = dt.date.fromisoformat(page.name.removeprefix("sample-")[:10])
+        later = {q.currency: q.rate_text for q in parse(page.read_bytes(), today=dt.date.today()).quotes}
+        shown = dict(conn.execute(
+            "SELECT currency, rate::text FROM daily_rate WHERE rate_date = %s", (day,)).fetchall())
+        assert shown == later, page.name
+    noon = conn.execute(
+        "SELECT first_seen FROM observation WHERE first_source LIKE %s LIMIT 1", ("%sample-2025-08-01a.txt",)
+    ).fetchone()
+    assert noon == (dt.datetime(2025, 8, 1, 12, tzinfo=dt.UTC),)
