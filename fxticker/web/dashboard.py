@@ -203,8 +203,11 @@ def _revised(conn: psycopg.Connection, series: dict[str, dict[str, list[Any]]], 
     index = {c: {x: k for k, x in enumerate(s["x"])} for c, s in series.items()}
     params = {"days": days, "origin": start, "currencies": list(series), "start": start, "end": end}
     for bucket, code, revised_days, last, revisions in conn.execute(_REVISED, params):
+        point = index[code].get(bucket.isoformat())
+        if point is None:
+            continue  # a day stored between the two queries (read committed): its ring comes next time
         m = marks[code]
-        m["i"].append(index[code][bucket.isoformat()])
+        m["i"].append(point)
         m["days"].append(revised_days)
         m["last"].append((last - bucket).days)
         m["n"].append(revisions)
@@ -217,8 +220,8 @@ def _revision_lists(conn: psycopg.Connection, series: dict[str, dict[str, list[A
     """Adds each revised day's revisions to its mark (daily points only); returns the sources they cite.
 
     `list` holds, per mark, the day's revisions latest first as [rate as quoted, change, seen (UTC),
-    index into the returned sources], or null where MAX_REVISION_ROWS cut the day off. Sources are long
-    URLs or paths shared by many revisions, so each is sent once.
+    index into the returned sources], or null where MAX_REVISION_ROWS cut the day off. A source (a URL or
+    a path, up to 120 characters) often recurs across revisions and currencies, so each is sent once.
     """
     sources: dict[str, int] = {}
     found: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
