@@ -182,7 +182,8 @@ def test_inline_markup_flows_within_a_line_as_a_browser_shows_it() -> None:
         f'<li>\u2022 <b>{c}/USD</b> = <span class="rate">{r}</span> <span class="{c}">{ch}%</span></li>'
         for _ in range(8) for c, r, ch in FIVE)
     markup = (f'<html><body><ul class="ticker">{items}</ul>'
-              "<div class=today>19 <b>December</b><br>2025</div><p>19 <em>December</em> 2025</p></body></html>")
+              "<div class=today>19 <b>December</b><br>2025</div>"
+              "<p>19 <em>December</em> 2025</p></body></html>")
     page = parse(markup, today=TODAY)
     assert quotes_of(page) == [("KGS", "0.01144", "0", "flat"), ("KZT", "0.00193", "-0", "down"),
                                ("TJS", "0.10851", "0.28", "up"), ("UZS", "0.00008", "0", "flat"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 from flask import Blueprint, request
@@ -37,6 +37,15 @@ def _query() -> tuple[export.ExportQuery, bool]:
     return query, bom == "1"
 
 
+def _resumed(first: str, rest: Iterator[str]) -> Iterator[str]:
+    """The first chunk, then the rest; unlike itertools.chain((first,), rest) it keeps no hold on the
+    first chunk while the rest streams."""
+    chunk, first = first, ""
+    yield chunk
+    del chunk
+    yield from rest
+
+
 @bp.get("/export.csv")
 def export_csv() -> Response:
     query, bom = _query()
@@ -54,7 +63,7 @@ def export_csv() -> Response:
         # disconnect.
         resources = stack.pop_all()
     response = Response(
-        itertools.chain((first,), chunks),
+        _resumed(first, chunks),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{query.filename()}"'},
     )
