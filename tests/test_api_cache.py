@@ -4,10 +4,8 @@ never stale after an ingest, hits that read nothing but the version, and the tri
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +20,7 @@ from fxticker.ticker import Quote
 from fxticker.web import read_connection
 from fxticker.web.cache import Entry, ResponseCache, current
 from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
+from tests.fix_serve import free_port, wait_until_serving
 
 EVENING = dt.datetime(2025, 12, 19, 20, tzinfo=dt.UTC)
 # A third revision of the 19th, seen after the sample days' two: KZT moves from 0.00194 to 0.00195.
@@ -202,32 +201,16 @@ def test_a_newer_version_empties_it_and_an_older_one_is_not_stored() -> None:
 
 # Through gunicorn: two workers, each with its own cache.
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(env: dict[str, str], tmp_path: Path, sample_days: None) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "fxticker", "serve", "--port", str(port), "--workers", "2"],
         env={**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"serve did not come up: {process.communicate()[1][-2000:]}")
-        time.sleep(0.1)
+    wait_until_serving(base, process, lambda: process.communicate()[1][-2000:])
     yield base
     process.terminate()
     process.communicate(timeout=30)

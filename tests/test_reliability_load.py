@@ -27,8 +27,8 @@ import pytest
 from fxticker import db
 from tests.fix_reliability import record_figure
 from tests.fix_scrape import own_cluster, quotes
+from tests.fix_serve import free_port, wait_until_serving
 from tests.pages import text_page
-from tests.test_serve import free_port
 
 pytestmark = pytest.mark.reliability
 
@@ -130,7 +130,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             )
         srv = Server(process, f"http://127.0.0.1:{port}", log, cluster)
         try:
-            _wait_until_serving(srv)
+            wait_until_serving(srv.base, process, srv.log_tail, seconds=60)
             yield srv
         finally:
             process.terminate()  # gunicorn's graceful stop takes its workers with it
@@ -145,19 +145,6 @@ def _base_env(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_READ_URL"}
     env["FXTICKER_DATA_DIR"] = str(root / "unused-embedded")
     return env
-
-
-def _wait_until_serving(srv: Server, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(srv.base + "/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if srv.process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"serve did not come up:\n{srv.log_tail()}")
-        time.sleep(0.2)
 
 
 def _client(base: str, offset: int, until: float, answers: list[Answer]) -> None:

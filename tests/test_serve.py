@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,24 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker import serve as serving
 from fxticker.cli import main
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+from tests.fix_serve import children, free_port, wait_until_serving
 
 
 class Server:
@@ -62,17 +44,7 @@ def server(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     srv = Server(process, port)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if srv.get("/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"serve did not come up: {process.communicate()[1][-2000:]}")
-        time.sleep(0.1)
+    wait_until_serving(srv.base, process, lambda: process.communicate()[1][-2000:])
     yield srv
     if process.poll() is None:
         process.kill()
