@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
+
+log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
@@ -209,10 +212,33 @@ def batches(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[Seque
     """
     statement, params = _statement(query)
     free_text = [i for i, name in enumerate(header(query)) if name in _FREE_TEXT]
-    with conn.cursor(name="fxticker_export") as cur:
+    cur = conn.cursor(name="fxticker_export")
+    try:
         cur.execute(statement, params)
-        while batch := cur.fetchmany(BATCH_ROWS):
-            yield _guarded(batch, free_text)
+        while True:
+            batch = cur.fetchmany(BATCH_ROWS)
+            last = len(batch) < BATCH_ROWS
+            if last:
+                # A short batch is the last: no further FETCH, and the cursor closes before the rows
+                # go out, so a small export is done with the database before its response starts.
+                _close_quietly(cur)
+            if batch:
+                yield _guarded(batch, free_text)
+            if last:
+                return
+    finally:
+        _close_quietly(cur)
+
+
+def _close_quietly(cur: psycopg.ServerCursor[Any]) -> None:
+    """Close the cursor; a database gone by now has lost nothing: every row was fetched or the export
+    is failing already."""
+    if cur.closed:
+        return
+    try:
+        cur.close()
+    except psycopg.Error as exc:
+        log.info("export cursor not closed cleanly (%s); its transaction ends with the connection", exc)
 
 
 def _guarded(batch: list[tuple[str, ...]], free_text: list[int]) -> list[Sequence[str]]:

@@ -191,6 +191,20 @@ def test_a_pooled_connection_broken_by_a_restart_is_503_then_service_resumes(
     assert body.count(b"\r\n") == 1 + 10
 
 
+def test_a_small_export_is_whole_even_if_the_database_goes_away_once_it_started(
+        client: FlaskClient, two_days: list[str], db_url: str) -> None:
+    expected, _ = get_csv(client, "resolution=raw")
+    response = client.get("/export.csv?resolution=raw", buffered=False)
+    assert response.status_code == 200
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        # A restart now, between the response's start and its body being read.
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    body = b"".join(response.response)
+    response.close()  # ends the export's transaction on a dead connection: logged, not raised
+    assert body == expected
+
+
 def test_cli_export_matches_the_web_export(client: FlaskClient, two_days: list[str], tmp_path: Path) -> None:
     web, _ = get_csv(client, "currencies=KZT,TJS&resolution=raw&direction=per_usd&bom=1")
     runner = CliRunner()

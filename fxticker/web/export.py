@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
 
+import psycopg
 from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
 from fxticker import export
 from fxticker.web import read_connection
-from fxticker.web.errors import BadInput
+from fxticker.web.errors import BadInput, Unavailable
 
 bp = Blueprint("export", __name__)
+log = logging.getLogger(__name__)
 
 _PARAMS = {"currencies", "from", "to", "resolution", "direction", "bom"}
 
@@ -67,5 +70,17 @@ def export_csv() -> Response:
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{query.filename()}"'},
     )
-    response.call_on_close(resources.close)
+    response.call_on_close(lambda: _release(resources))
     return response
+
+
+def _release(resources: ExitStack) -> None:
+    """End the export's transaction and return its connection, once the response is over.
+
+    By then every row was sent (or the download already failed): a database that went away meanwhile
+    costs nothing but this connection, which the pool discards.
+    """
+    try:
+        resources.close()
+    except (Unavailable, psycopg.Error) as exc:
+        log.info("export finished, but its connection did not end cleanly: %s", exc)
