@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from benchmarks import data
 from benchmarks.harness import Context, Row, interleaved, median
+from tests.fix_browser import chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1700", "--hide-scrollbars"]
 PAGE_LIMIT = 500 * 1000  # bytes: the issue's cap on the page for ten years of five currencies
 FIRST_CHART = "#charts .chart svg.main-svg"
 POLL = 0.005  # seconds between the driver's looks at the page: small against the times measured
@@ -64,21 +54,6 @@ chart's line no longer draws a marker per point (twice, with the range slider's 
 Chromium, before that change, the range slider (which redraws every trace) was about four fifths of a
 chart's drawing time: the next place to look if the time matters.
 """
-
-
-@contextmanager
-def chromium() -> Iterator[webdriver.Chrome]:
-    profile = tempfile.mkdtemp(prefix="fxt-bench-chromium-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def load_until(driver: webdriver.Chrome, url: str, selector: str) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,10 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from fxticker import db, store
+
+# The benchmarks start fxticker serve as the tests do (make test runs them both).
+from tests.fix_serve import children, free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,30 +89,12 @@ def interleaved(subject: Callable[[], object], floor: Callable[[], object], runs
     return subject_times, floor_times
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def peak_rss_kib(pid: int) -> int:
     """The process's peak resident memory (VmHWM) so far, in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmHWM for process {pid}")
-
-
-def child_pids(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 @dataclass
@@ -123,7 +106,7 @@ class Served:
 
     @property
     def workers(self) -> list[int]:
-        return child_pids(self.process.pid)
+        return children(self.process.pid)
 
 
 @dataclass
@@ -191,17 +174,8 @@ class Context:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         served = Served(f"http://127.0.0.1:{port}", process)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(served.base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"serve did not come up: {process.communicate()[1][-2000:]!r}")
-            time.sleep(0.1)
+        wait_until_serving(served.base, process, lambda: process.communicate()[1][-2000:].decode(),
+                           seconds=60)
         try:
             yield served
         finally:

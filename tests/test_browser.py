@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -17,8 +15,6 @@ import psycopg
 import pytest
 from flask import Flask
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
@@ -26,13 +22,9 @@ from werkzeug.serving import make_server
 from benchmarks import data
 from fxticker.cli import ingest_many
 from fxticker.web import create_app
+from tests.fix_browser import chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1280,1700", "--hide-scrollbars"]
 TEN_YEARS_END = dt.date(2024, 12, 31)
 TEN_YEARS = (TEN_YEARS_END - dt.date(2015, 1, 1)).days + 1
 REVISED_TMT_DAY = dt.date(2024, 12, 30)  # revised every third day: data.py's rule for the fifth currency
@@ -75,19 +67,8 @@ def serving(db_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    # Debian's chromium and the chromedriver of the same build: nothing is downloaded.
-    profile = tempfile.mkdtemp(prefix="fxt-chromium-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
+    with chromium(console_log=True) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def rendered(driver: webdriver.Chrome, state: str) -> None:
