@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import sys
-import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -51,28 +50,32 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def current_settings() -> settings.Settings:
+    """The settings main() read and checked as the command started; read now outside a command."""
+    context = click.get_current_context(silent=True)
+    conf = context.find_object(settings.Settings) if context is not None else None
+    return conf if conf is not None else settings.load()
+
+
 @contextmanager
-def connect() -> Iterator[psycopg.Connection]:
-    url = db.database_url()
+def connect(conf: settings.Settings | None = None) -> Iterator[psycopg.Connection]:
+    url = db.database_url(conf or current_settings())
     with psycopg.connect(url, connect_timeout=10) as conn:
         yield conn
 
 
-def timezone() -> zoneinfo.ZoneInfo:
-    name = settings.get("FXTICKER_TIMEZONE")
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"FXTICKER_TIMEZONE={name!r} is not a known time zone") from None
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fxticker")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Track Central Asian currency rates from the Times of Central Asia ticker."""
-    level = settings.get("FXTICKER_LOG_LEVEL").upper()
+    # Every setting is checked before any command runs: a bad one stops every command with its one line.
+    try:
+        ctx.obj = settings.load()
+    except settings.SettingError as exc:
+        fail(str(exc))
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
+        level=ctx.obj.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -84,9 +87,10 @@ def db_group() -> None:
 
 
 def _embedded() -> db.EmbeddedCluster:
-    if settings.get("DATABASE_URL"):
+    conf = current_settings()
+    if conf.database_url:
         raise ValueError("DATABASE_URL is set: fxticker uses that server, not an embedded one")
-    return db.EmbeddedCluster.from_settings()
+    return db.EmbeddedCluster.from_settings(conf)
 
 
 @db_group.command("start")
@@ -156,8 +160,8 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @friendly_errors
 def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
     """Print the ticker of each page as JSON lines (one per currency); store nothing."""
-    tz = timezone()
-    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    conf = current_settings()
+    tz, max_bytes = conf.timezone, conf.max_page_bytes
     failed = False
     for source in expand(list(paths)):
         try:
@@ -201,14 +205,15 @@ def ingest(fallback_date: dt.date | None, sources: tuple[str, ...]) -> None:
     sys.exit(1 if summary.rejected else 0)
 
 
-def ingest_many(sources: list[str], fallback_date: dt.date | None) -> Summary:
+def ingest_many(sources: list[str], fallback_date: dt.date | None,
+                conf: settings.Settings | None = None) -> Summary:
     from tqdm import tqdm
 
-    tz = timezone()
-    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    conf = conf or current_settings()
+    tz, max_bytes = conf.timezone, conf.max_page_bytes
     items = list(expand(sources))
     summary = Summary()
-    with connect() as conn:
+    with connect(conf) as conn:
         store.migrate(conn)
         conn.autocommit = True
         # Every page is still its own transaction, but its commit does not wait for the disk (which
@@ -250,8 +255,8 @@ def sample() -> None:
         if store.observation_count(conn):
             click.echo("database already holds observations; sample not loaded", err=True)
             return
-    tz = timezone()
-    max_bytes = settings.positive_int("FXTICKER_MAX_PAGE_BYTES")
+    conf = current_settings()
+    tz, max_bytes = conf.timezone, conf.max_page_bytes
     summary = Summary()
     with resources.as_file(resources.files("fxticker") / "samples") as folder, connect() as conn:
         conn.autocommit = True
@@ -269,8 +274,9 @@ def scrape() -> None:
     """Scrape every FXTICKER_SOURCES page once, now; one line per source, exit 1 if any failed."""
     from fxticker.scrape import ScrapeConfig, Scraper
 
-    config = ScrapeConfig.from_settings()
-    url = db.database_url()
+    conf = current_settings()
+    config = ScrapeConfig.from_settings(conf)
+    url = db.database_url(conf)
     with connect() as conn:
         store.migrate(conn)
     scraper = Scraper(url, config)
@@ -295,13 +301,14 @@ def schedule() -> None:
     """Scrape every FXTICKER_INTERVAL seconds until stopped; one process acts, the others stand by."""
     from fxticker import scheduler
 
-    scheduler.run(db.database_url())
+    conf = current_settings()
+    scheduler.run(db.database_url(conf), conf)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
+@click.option("--workers", type=click.IntRange(settings.WORKERS.low, settings.WORKERS.high), default=None,
               help="Gunicorn worker processes.  [default: FXTICKER_WORKERS]")
 @click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds requests in flight get to finish after SIGTERM.")
@@ -309,15 +316,11 @@ def schedule() -> None:
 def serve(host: str, port: int, workers: int | None, graceful_timeout: int) -> None:
     """Serve the web app and API with gunicorn; SIGTERM stops it gracefully."""
     from fxticker import serve as serving
-    from fxticker.web.health import max_age_seconds
 
-    # Settings errors here, as one line, rather than as a worker that fails to boot.
-    workers = workers or settings.positive_int("FXTICKER_WORKERS")
-    max_age_seconds()
-    settings.positive_int("FXTICKER_POOL_SIZE")
-    db.database_url()  # start the embedded database before the workers need it
-    serving.run(serving.ServeOptions(host=host, port=port, workers=workers,
-                                     graceful_timeout=graceful_timeout))
+    conf = current_settings()
+    db.database_url(conf)  # start the embedded database before the workers need it
+    serving.run(serving.ServeOptions(host=host, port=port, workers=workers or conf.workers,
+                                     graceful_timeout=graceful_timeout), conf)
 
 
 @main.command("export")

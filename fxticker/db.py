@@ -15,14 +15,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 
-from fxticker import settings
+from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +39,10 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or set up; the message says what to do."""
 
 
-def _pg_bindir(environ: Mapping[str, str] | None = None) -> Path:
-    configured = settings.get("FXTICKER_PG_BINDIR", environ)
-    if configured:
-        return Path(configured)
+def _pg_bindir(configured: Path | None = None) -> Path:
+    """FXTICKER_PG_BINDIR when set, else the newest PostgreSQL installed from Debian's packages."""
+    if configured is not None:
+        return configured
     candidates = sorted(
         (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
@@ -77,8 +76,8 @@ class EmbeddedCluster:
     bindir: Path
 
     @classmethod
-    def from_settings(cls, environ: Mapping[str, str] | None = None) -> EmbeddedCluster:
-        return cls(settings.data_dir(environ), _pg_bindir(environ))
+    def from_settings(cls, conf: Settings) -> EmbeddedCluster:
+        return cls(conf.data_dir.absolute(), _pg_bindir(conf.pg_bindir))
 
     @property
     def pgdata(self) -> Path:
@@ -200,27 +199,17 @@ class EmbeddedCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def database_url(environ: Mapping[str, str] | None = None, *, start: bool = True) -> str:
+def database_url(conf: Settings, *, start: bool = True) -> str:
     """The URL to write to: DATABASE_URL, else the embedded cluster's (started when asked)."""
-    url = settings.get("DATABASE_URL", environ)
-    if url:
-        return url
-    cluster = EmbeddedCluster.from_settings(environ)
+    if conf.database_url:
+        return conf.database_url
+    cluster = EmbeddedCluster.from_settings(conf)
     if start:
         cluster.start()
     return cluster.url()
 
 
-def read_url(environ: Mapping[str, str] | None = None, *, start: bool = True) -> str:
+def read_url(conf: Settings, *, start: bool = True) -> str:
     """The URL to read from: DATABASE_READ_URL when set (a replica), else the write URL."""
-    return settings.get("DATABASE_READ_URL", environ) or database_url(environ, start=start)
+    return conf.database_read_url or database_url(conf, start=start)
 
-
-def describe(url: str) -> str:
-    """A URL fit for messages: no password."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "the configured database"
-    host = info.get("host") or "localhost"
-    return f"database {info.get('dbname', '?')} on {host}:{info.get('port', PORT)}"

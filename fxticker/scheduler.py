@@ -14,10 +14,8 @@ import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
 
 import psycopg
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -26,7 +24,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from fxticker import settings, store
+from fxticker import store
 from fxticker.scrape import (
     CONNECT_TIMEOUT,
     ScrapeConfig,
@@ -35,6 +33,7 @@ from fxticker.scrape import (
     first_line,
     last_scheduled_start,
 )
+from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,8 @@ class ScheduleConfig:
     poll: float  # how often a standby asks for the lock, and the leader checks it still has it
 
     @classmethod
-    def from_settings(cls, environ: Mapping[str, str] | None = None) -> ScheduleConfig:
-        interval = float(settings.positive_int("FXTICKER_INTERVAL", environ))
-        jitter = settings.non_negative_number("FXTICKER_JITTER", environ)
+    def from_settings(cls, conf: Settings) -> ScheduleConfig:
+        interval, jitter = float(conf.interval), conf.jitter
         # A standby must notice a dead leader well within one interval; 5 s is cheap for long intervals.
         return cls(interval=interval, jitter=min(jitter, interval / 2), poll=max(0.2, min(5.0, interval / 2)))
 
@@ -235,10 +233,10 @@ class ScheduledScraper:
         return self.stopping.is_set() or not self.leadership.leading
 
 
-def run(database_url: str, environ: Mapping[str, Any] | None = None) -> None:
-    """`fxticker schedule`: read the settings, then schedule until stopped."""
-    scrape_config = ScrapeConfig.from_settings(environ)
-    config = ScheduleConfig.from_settings(environ)
+def run(database_url: str, conf: Settings) -> None:
+    """`fxticker schedule`: schedule scrapes until stopped."""
+    scrape_config = ScrapeConfig.from_settings(conf)
+    config = ScheduleConfig.from_settings(conf)
     # APScheduler logs every run of the leadership poll at INFO; our listener reports what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     ScheduledScraper(database_url, scrape_config, config).run()

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,6 @@ from typing import Literal
 import httpx
 import psycopg
 
-from fxticker import settings
 from fxticker.fetch import (
     FetchError,
     FetchPolicy,
@@ -35,6 +34,7 @@ from fxticker.fetch import (
     read_file,
 )
 from fxticker.ingest import store_page
+from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +51,6 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def parse_sources(raw: str) -> tuple[str, ...]:
-    """FXTICKER_SOURCES as a tuple: comma-separated, blanks dropped, each source once, order kept."""
-    sources = tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
-    if not sources:
-        raise ValueError("FXTICKER_SOURCES is empty: give at least one URL or file path")
-    return sources
-
-
-def timezone(environ: Mapping[str, str] | None = None) -> zoneinfo.ZoneInfo:
-    name = settings.get("FXTICKER_TIMEZONE", environ)
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"FXTICKER_TIMEZONE={name!r} is not a known time zone") from None
-
-
 @dataclass(frozen=True)
 class ScrapeConfig:
     sources: tuple[str, ...]
@@ -75,20 +59,15 @@ class ScrapeConfig:
     policy: FetchPolicy = field(default_factory=FetchPolicy)
 
     @classmethod
-    def from_settings(cls, environ: Mapping[str, str] | None = None) -> ScrapeConfig:
-        timeout = float(settings.positive_int("FXTICKER_FETCH_TIMEOUT", environ))
+    def from_settings(cls, conf: Settings) -> ScrapeConfig:
+        timeout = float(conf.fetch_timeout)
         policy = FetchPolicy(
             timeout=timeout,
             connect_timeout=min(10.0, timeout),
-            attempts=settings.positive_int("FXTICKER_FETCH_ATTEMPTS", environ),
-            backoff=settings.non_negative_number("FXTICKER_RETRY_BACKOFF", environ),
+            attempts=conf.fetch_attempts,
+            backoff=conf.retry_backoff,
         )
-        return cls(
-            sources=parse_sources(settings.get("FXTICKER_SOURCES", environ)),
-            tz=timezone(environ),
-            max_bytes=settings.positive_int("FXTICKER_MAX_PAGE_BYTES", environ),
-            policy=policy,
-        )
+        return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes, policy=policy)
 
 
 @dataclass(frozen=True)

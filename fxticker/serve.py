@@ -12,13 +12,13 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from fxticker import settings
+from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,9 @@ def _child_exit(_server: Any, worker: Any) -> None:
 class FxtickerApplication(BaseApplication):  # type: ignore[misc]
     """gunicorn, configured from ServeOptions, serving fxticker.web.create_app() in every worker."""
 
-    def __init__(self, options: ServeOptions) -> None:
+    def __init__(self, options: ServeOptions, conf: Settings) -> None:
         self.options = options
+        self.conf = conf
         super().__init__()
 
     def load_config(self) -> None:
@@ -67,17 +68,18 @@ class FxtickerApplication(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from fxticker.web import create_app
 
-        return create_app()
+        # Workers are forked from this process: they inherit the settings it read and checked.
+        return create_app(conf=self.conf)
 
 
-def prepare_metrics_dir() -> Path:
+def prepare_metrics_dir(configured: Path | None) -> Path:
     """The directory workers share metrics through, emptied, named in PROMETHEUS_MULTIPROC_DIR.
 
-    Must run before prometheus_client is imported anywhere: it picks its storage at import time.
+    Must run before prometheus_client is imported anywhere: it picks its storage at import time, from
+    the environment.
     """
-    configured = settings.get("PROMETHEUS_MULTIPROC_DIR")
-    if configured:
-        path = Path(configured)
+    if configured is not None:
+        path = configured
         path.mkdir(parents=True, exist_ok=True)
         # Files of a previous run would be summed into this one's counters. Only prometheus_client's own
         # files go: the setting may name a directory that holds other things too.
@@ -89,13 +91,13 @@ def prepare_metrics_dir() -> Path:
     return path
 
 
-def run(options: ServeOptions) -> None:
+def run(options: ServeOptions, conf: Settings) -> None:
     """Serve until SIGTERM or SIGINT; return after the workers have stopped."""
-    created_here = not settings.get("PROMETHEUS_MULTIPROC_DIR")
-    metrics_dir = prepare_metrics_dir()
+    created_here = conf.prometheus_multiproc_dir is None
+    metrics_dir = prepare_metrics_dir(conf.prometheus_multiproc_dir)
     log.info("serving on %s:%d with %d worker(s)", options.host, options.port, options.workers)
     try:
-        FxtickerApplication(options).run()
+        FxtickerApplication(options, replace(conf, prometheus_multiproc_dir=metrics_dir)).run()
     finally:
         if created_here:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,150 +1,342 @@
-"""Every setting fxticker reads from the environment, with its default and its meaning, in one table."""
+"""Every setting fxticker reads from the environment, in one table: its type, range, default and meaning.
+
+`load()` reads and checks them all once, when a command or the web app starts, into a frozen `Settings`;
+the rest of the code takes its values from that object and never reads the environment itself. A bad
+value stops the start with one line naming the setting, its value and the reason (`SettingError`).
+
+A range that a command-line option shares (`--workers` and FXTICKER_WORKERS) is one `Whole` object here,
+used by both.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A shown value is cut at this length: an error line must stay one short line.
+_SHOWN_CHARS = 60
+
+
+class SettingError(ValueError):
+    """A setting's value is unusable; the message is one line: NAME=value: reason."""
+
+    def __init__(self, name: str, raw: str, reason: str, *, secret: bool = False) -> None:
+        super().__init__(f"{name}={'(not shown)' if secret else _shown(raw)}: {reason}")
+        self.name = name
+
+
+def _shown(raw: str) -> str:
+    """The value as typed when it is plain, else quoted with its escapes, and never long."""
+    text = raw if raw.isprintable() and raw.strip() == raw and raw.isascii() else ascii(raw)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+class Parser(Protocol[T_co]):
+    """Text to a value, or ValueError with the reason; `allowed` says in a few words what is accepted."""
+
+    @property
+    def allowed(self) -> str: ...
+
+    def __call__(self, raw: str, /) -> T_co: ...
 
 
 @dataclass(frozen=True)
-class Setting:
+class Whole:
+    """A whole number from low to high, inclusive."""
+
+    low: int
+    high: int
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.low} to {self.high}"
+
+    def __call__(self, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"not a whole number (from {self.low} to {self.high})") from None
+        if not self.low <= value <= self.high:
+            raise ValueError(f"must be from {self.low} to {self.high}")
+        return value
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite number (decimals allowed) from low to high, inclusive."""
+
+    low: float
+    high: float
+
+    @property
+    def allowed(self) -> str:
+        return f"{self.low:g} to {self.high:g}"
+
+    def __call__(self, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"not a number (from {self.low:g} to {self.high:g})") from None
+        if not self.low <= value <= self.high:  # also refuses nan and inf
+            raise ValueError(f"must be from {self.low:g} to {self.high:g}")
+        return value
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few words, in any case; the value is the word as listed."""
+
+    words: tuple[str, ...]
+
+    @property
+    def allowed(self) -> str:
+        return ", ".join(self.words)
+
+    def __call__(self, raw: str) -> str:
+        for word in self.words:
+            if raw.upper() == word.upper():
+                return word
+        raise ValueError(f"must be one of {', '.join(self.words)}")
+
+
+@dataclass(frozen=True)
+class Checked(Generic[T]):
+    """A value a function reads and checks; `allowed` says what it accepts."""
+
+    check: Callable[[str], T]
+    allowed: str
+
+    def __call__(self, raw: str) -> T:
+        return self.check(raw)
+
+
+def _database_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme if "://" in raw else ""
+    if scheme and scheme not in ("postgresql", "postgres"):
+        raise ValueError("must be a postgresql:// URL or a libpq key=value string")
+    try:
+        psycopg.conninfo.conninfo_to_dict(raw)
+    except psycopg.ProgrammingError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
+        raise ValueError(f"not a libpq connection string: {detail}") from None
+    return raw
+
+
+def _directory(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError("exists and is not a directory")
+    return path
+
+
+def _pg_bindir(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    missing = [tool for tool in ("initdb", "pg_ctl") if not (path / tool).is_file()]
+    if missing:
+        raise ValueError(f"holds no {' or '.join(missing)}")
+    return path
+
+
+def _sources(raw: str) -> tuple[str, ...]:
+    # Blanks dropped, each source once, order kept.
+    found = tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
+    if not found:
+        raise ValueError("no source: give at least one http(s) URL or file path")
+    for source in found:
+        if "://" in source:
+            parts = urlsplit(source)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{_shown(source)} is neither an http(s) URL nor a file path")
+    return found
+
+
+def _timezone(raw: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not a known time zone") from None
+
+
+DATABASE_URL = Checked(_database_url, "postgresql:// URL or libpq key=value string")
+DIRECTORY = Checked(_directory, "a directory (created when missing)")
+PG_BINDIR = Checked(_pg_bindir, "a directory holding initdb and pg_ctl")
+SOURCES = Checked(_sources, "http(s) URLs and file paths, comma-separated")
+TIMEZONE = Checked(_timezone, "an IANA time zone name")
+# The ranges a command-line option shares with its setting.
+WORKERS = Whole(1, 64)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One environment variable: the Settings field it fills, its parser, typed default and meaning.
+
+    A default of None means unset (and the field may be None).
+    """
+
     name: str
-    default: str
+    field: str
+    parse: Parser[T]
+    default: T | None
     help: str
+    # Never echoed in an error: a connection URL may hold a password.
+    secret: bool = False
+
+    @property
+    def shown_default(self) -> str | None:
+        """The default as the README writes it (None: unset)."""
+        value: Any = self.default
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return ",".join(value)
+        if isinstance(value, zoneinfo.ZoneInfo):
+            return value.key
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+    def read(self, environ: Mapping[str, str]) -> T | None:
+        """The value from environ, checked; blank or unset is the default."""
+        raw = environ.get(self.name, "").strip()
+        if not raw:
+            return self.default
+        try:
+            if _CONTROL.search(raw):
+                raise ValueError("contains a control character")
+            return self.parse(raw)
+        except ValueError as exc:
+            raise SettingError(self.name, raw, str(exc), secret=self.secret) from None
 
 
-SETTINGS: tuple[Setting, ...] = (
+SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
-        "DATABASE_URL",
-        "",
+        "DATABASE_URL", "database_url", DATABASE_URL, None,
         "libpq URL of a PostgreSQL server with TimescaleDB. Unset: fxticker runs its own embedded "
         "cluster in FXTICKER_DATA_DIR.",
+        secret=True,
     ),
     Setting(
-        "DATABASE_READ_URL",
-        "",
+        "DATABASE_READ_URL", "database_read_url", DATABASE_URL, None,
         "Optional URL the web tier reads from (a streaming replica). Unset: reads go to DATABASE_URL.",
+        secret=True,
     ),
     Setting(
-        "FXTICKER_DATA_DIR",
-        ".fxticker",
+        "FXTICKER_DATA_DIR", "data_dir", DIRECTORY, Path(".fxticker"),
         "Directory of the embedded PostgreSQL cluster (data, socket and log), relative to the "
         "working directory.",
     ),
     Setting(
-        "FXTICKER_PG_BINDIR",
-        "",
+        "FXTICKER_PG_BINDIR", "pg_bindir", PG_BINDIR, None,
         "Directory holding initdb and pg_ctl for the embedded cluster. Unset: the newest "
         "/usr/lib/postgresql/*/bin.",
     ),
     Setting(
-        "FXTICKER_SOURCES",
-        "https://timesca.com/",
+        "FXTICKER_SOURCES", "sources", SOURCES, ("https://timesca.com/",),
         "Comma-separated pages to scrape: http(s) URLs or file paths.",
     ),
     Setting(
-        "FXTICKER_INTERVAL",
-        "1800",
+        "FXTICKER_INTERVAL", "interval", Whole(1, 7 * _DAY), 1800,
         "Seconds between scheduled scrapes.",
     ),
     Setting(
-        "FXTICKER_JITTER",
-        "60",
+        "FXTICKER_JITTER", "jitter", Number(0, _DAY), 60.0,
         "Up to this many seconds of random delay added to each scheduled scrape, so replicas and "
         "restarts do not hit the site in lockstep (at most half the interval). 0 turns it off.",
     ),
     Setting(
-        "FXTICKER_FETCH_TIMEOUT",
-        "20",
+        "FXTICKER_FETCH_TIMEOUT", "fetch_timeout", Whole(1, 300), 20,
         "Seconds to wait for a server to answer (connecting waits at most 10 of them).",
     ),
     Setting(
-        "FXTICKER_FETCH_ATTEMPTS",
-        "4",
+        "FXTICKER_FETCH_ATTEMPTS", "fetch_attempts", Whole(1, 10), 4,
         "Attempts per page on connection errors, timeouts, 5xx and 429 before the source counts as failed.",
     ),
     Setting(
-        "FXTICKER_RETRY_BACKOFF",
-        "2",
+        "FXTICKER_RETRY_BACKOFF", "retry_backoff", Number(0, 60), 2.0,
         "Seconds before the first retry; each further retry waits twice as long, plus random jitter, "
         "at most 60 s. A Retry-After header is honoured up to 60 s; a longer one fails the source.",
     ),
     Setting(
-        "FXTICKER_TIMEZONE",
-        "Asia/Almaty",
+        "FXTICKER_TIMEZONE", "timezone", TIMEZONE, zoneinfo.ZoneInfo("Asia/Almaty"),
         "The site's time zone: dates of pages without a date line are taken from the fetch time there.",
     ),
     Setting(
-        "FXTICKER_MAX_PAGE_BYTES",
-        str(32 * 1024 * 1024),
+        "FXTICKER_MAX_PAGE_BYTES", "max_page_bytes", Whole(1, 1024**3), 32 * 1024 * 1024,
         "Largest page, in bytes, that is fetched or parsed; larger ones are rejected.",
     ),
     Setting(
-        "FXTICKER_POOL_SIZE",
-        "10",
+        "FXTICKER_POOL_SIZE", "pool_size", Whole(1, 100), 10,
         "Largest number of database connections one process keeps open.",
     ),
     Setting(
-        "FXTICKER_WORKERS",
-        "2",
-        "Gunicorn worker processes of `fxticker serve` (each with its own pool of FXTICKER_POOL_SIZE).",
+        "FXTICKER_WORKERS", "workers", WORKERS, 2,
+        "Gunicorn worker processes of `fxticker serve` (each with its own pool of FXTICKER_POOL_SIZE); "
+        "`--workers` has the same range.",
     ),
     Setting(
-        "FXTICKER_HEALTH_MAX_AGE",
-        "",
+        "FXTICKER_HEALTH_MAX_AGE", "health_max_age", Whole(1, 30 * _DAY), None,
         "Seconds since the last successful scrape after which /healthz says degraded. Unset: three "
         "times FXTICKER_INTERVAL.",
     ),
     Setting(
-        "PROMETHEUS_MULTIPROC_DIR",
-        "",
+        "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir", DIRECTORY, None,
         "Directory where gunicorn workers share request metrics (prometheus_client's multiprocess "
         "mode); its *.db files are removed when `fxticker serve` starts. Unset: a new temporary directory "
         "per serve.",
     ),
     Setting(
-        "FXTICKER_LOG_LEVEL",
-        "INFO",
-        "Logging level: DEBUG, INFO, WARNING or ERROR.",
+        "FXTICKER_LOG_LEVEL", "log_level", Choice(LOG_LEVELS), "INFO",
+        "Logging level.",
     ),
 )
 
-_BY_NAME = {s.name: s for s in SETTINGS}
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of one process, read and checked once by `load`; the defaults live in SETTINGS."""
+
+    database_url: str | None
+    database_read_url: str | None
+    data_dir: Path
+    pg_bindir: Path | None
+    sources: tuple[str, ...]
+    interval: int
+    jitter: float
+    fetch_timeout: int
+    fetch_attempts: int
+    retry_backoff: float
+    timezone: zoneinfo.ZoneInfo
+    max_page_bytes: int
+    pool_size: int
+    workers: int
+    health_max_age: int | None
+    prometheus_multiproc_dir: Path | None
+    log_level: str
+
+    @property
+    def scrape_max_age(self) -> int:
+        """How old the last successful scrape may be before /healthz says degraded."""
+        # Three intervals: one missed run is normal (a slow site), three in a row are not.
+        return self.health_max_age if self.health_max_age is not None else 3 * self.interval
 
 
-def get(name: str, environ: Mapping[str, str] | None = None) -> str:
-    """The value of a setting: the environment's when set and non-empty, else its default."""
-    setting = _BY_NAME[name]
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Every setting from environ (default: the process environment), checked; SettingError names the
+    first bad one."""
     env = os.environ if environ is None else environ
-    value = env.get(name, "").strip()
-    return value or setting.default
-
-
-def data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    return Path(get("FXTICKER_DATA_DIR", environ)).expanduser().absolute()
-
-
-def positive_int(name: str, environ: Mapping[str, str] | None = None) -> int:
-    """A setting that must be a positive whole number; a clear error otherwise."""
-    raw = get(name, environ)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be greater than zero")
-    return value
-
-
-def non_negative_number(name: str, environ: Mapping[str, str] | None = None) -> float:
-    """A setting that must be a number of zero or more; a clear error otherwise."""
-    raw = get(name, environ)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name}={raw!r} must be a finite number of zero or more")
-    return value
+    values: dict[str, Any] = {s.field: s.read(env) for s in SETTINGS}
+    return Settings(**values)

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fxticker import db, store
+from fxticker import db, settings, store
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def data_env() -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_READ_URL")}
     env["FXTICKER_DATA_DIR"] = str(root / "data")
     yield env
-    db.EmbeddedCluster.from_settings(env).destroy()
+    db.EmbeddedCluster.from_settings(settings.load(env)).destroy()
 
 
 def fx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +69,7 @@ def test_the_server_listens_on_no_tcp_port(data_env: dict[str, str]) -> None:
 
 def test_only_the_servers_own_account_may_reach_its_trusting_socket(data_env: dict[str, str]) -> None:
     assert fx(data_env, "db", "start").returncode == 0
-    cluster = db.EmbeddedCluster.from_settings(data_env)
+    cluster = db.EmbeddedCluster.from_settings(settings.load(data_env))
     socket_file = cluster.socket_dir / f".s.PGSQL.{db.PORT}"
     assert socket_file.stat().st_mode & 0o777 == 0o700
     with psycopg.connect(cluster.url()) as conn:

@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fxticker import db
+from fxticker import db, settings
 from fxticker.fetch import FetchPolicy
 from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
 from fxticker.scrape import ScrapeConfig
@@ -128,7 +128,7 @@ def test_one_leader_acts_and_a_standby_takes_over_after_kill_9(site: str, db_url
         taken = wait_for("the standby to take over", standby_ran)
         takeover = taken[0][2] - killed_at
         # Within one interval of the leader's death, plus the standby's poll and a scrape's length.
-        assert takeover < INTERVAL + ScheduleConfig.from_settings(env).poll + 1.5, takeover
+        assert takeover < INTERVAL + ScheduleConfig.from_settings(settings.load(env)).poll + 1.5, takeover
         assert taken[0][1] == "ok"
 
         # Never two runs at once: each run starts after the one before finished.

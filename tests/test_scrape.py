@@ -18,7 +18,7 @@ from werkzeug import Request, Response
 
 from fxticker import db
 from fxticker.fetch import FetchPolicy
-from fxticker.scrape import ScrapeConfig, Scraper, parse_sources
+from fxticker.scrape import ScrapeConfig, Scraper
 from tests.fix_scrape import allow_all, fresh, kzt_rates, own_cluster, quotes, runs, source_runs
 from tests.pages import html_page, text_page
 
@@ -146,12 +146,6 @@ def test_file_sources_are_scraped_too(tmp_path: Path, db_url: str) -> None:
     scraper.close()
     assert [(r.status, r.new) for r in record.results] == [("ok", 5), ("failed", 0)]
     assert "No such file" in str(record.results[1].error)
-
-
-def test_sources_setting_is_split_and_deduplicated() -> None:
-    assert parse_sources(" http://a/ , /tmp/x.html,,http://a/ ") == ("http://a/", "/tmp/x.html")
-    with pytest.raises(ValueError, match="FXTICKER_SOURCES is empty"):
-        parse_sources(" , ")
 
 
 def test_faulty_sources_fail_alone(httpserver: HTTPServer, faults_url: str) -> None:

@@ -85,8 +85,9 @@ def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) 
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
-    ("FXTICKER_WORKERS", "0", "FXTICKER_WORKERS='0' must be greater than zero"),
-    ("FXTICKER_HEALTH_MAX_AGE", "soon", "FXTICKER_HEALTH_MAX_AGE='soon' is not a whole number"),
+    ("FXTICKER_WORKERS", "0", "FXTICKER_WORKERS=0: must be from 1 to 64"),
+    ("FXTICKER_HEALTH_MAX_AGE", "soon",
+     "FXTICKER_HEALTH_MAX_AGE=soon: not a whole number (from 1 to 2592000)"),
 ])
 def test_bad_settings_are_one_line_before_anything_starts(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
@@ -110,6 +111,7 @@ def test_serve_empties_only_the_metrics_files_of_its_directory(tmp_path: Path,
     (shared / "sub").mkdir(parents=True)
     (shared / "counter_4242.db").write_bytes(b"a previous run's counters")
     (shared / "notes.txt").write_text("an operator's file")
+    # prepare_metrics_dir names the directory in the environment for prometheus_client; undone after.
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
-    assert serving.prepare_metrics_dir() == shared
+    assert serving.prepare_metrics_dir(shared) == shared
     assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "sub"]

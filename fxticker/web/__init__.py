@@ -21,16 +21,22 @@ log = logging.getLogger(__name__)
 POOL_TIMEOUT = 5.0
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app. The pool is created here, not at import; it connects in the background."""
+def create_app(config: Mapping[str, Any] | None = None, *, conf: settings.Settings | None = None) -> Flask:
+    """Build the app. The pool is created here, not at import; it connects in the background.
+
+    conf: the settings the caller read and checked (default: read from the environment now). Keys of
+    config override what the app derives from them (DATABASE_READ_URL, POOL_SIZE, HEALTH_MAX_AGE).
+    """
+    conf = conf or settings.load()
     app = Flask(__name__)
     app.config.update(config or {})
+    app.extensions["fxticker_settings"] = conf
     if "DATABASE_READ_URL" not in app.config:
-        app.config["DATABASE_READ_URL"] = db.read_url()
+        app.config["DATABASE_READ_URL"] = db.read_url(conf)
     pool = psycopg_pool.ConnectionPool(
         app.config["DATABASE_READ_URL"],
         min_size=1,
-        max_size=int(app.config.get("POOL_SIZE", settings.positive_int("FXTICKER_POOL_SIZE"))),
+        max_size=int(app.config.get("POOL_SIZE", conf.pool_size)),
         kwargs={"connect_timeout": 5},
         configure=_as_reader,
         open=False,
@@ -53,8 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     cache.init_app(app)
-    app.config.setdefault("HEALTH_MAX_AGE", health.max_age_seconds())
-    metrics.init_app(app, pool)
+    app.config.setdefault("HEALTH_MAX_AGE", conf.scrape_max_age)
+    metrics.init_app(app, pool, conf.prometheus_multiproc_dir)
     app.register_blueprint(health.bp)
     app.register_blueprint(native.bp)
     for blueprint in (api_v1.bp, api_v2.bp, openapi.bp, dashboard.bp, export.bp):

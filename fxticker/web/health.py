@@ -18,21 +18,13 @@ import psycopg
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from fxticker import settings, store
+from fxticker import store
 from fxticker.web import read_connection
 from fxticker.web.errors import Unavailable
 
 bp = Blueprint("health", __name__)
 
 _LAST_SUCCESSFUL_SCRAPE = "SELECT max(finished_at) FROM scrape_run WHERE status = 'ok'"
-
-
-def max_age_seconds() -> int:
-    """How old the last successful scrape may be before health is degraded."""
-    if settings.get("FXTICKER_HEALTH_MAX_AGE"):
-        return settings.positive_int("FXTICKER_HEALTH_MAX_AGE")
-    # Three intervals: one missed run is normal (a slow site), three in a row are not.
-    return 3 * settings.positive_int("FXTICKER_INTERVAL")
 
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> int | None:

@@ -10,9 +10,9 @@ fxticker/serve.py before prometheus_client is imported) and summed by MultiProce
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,10 +33,6 @@ _SOURCES_BY_STATUS = "SELECT status, count(*) FROM scrape_source_run GROUP BY st
 _LAST_SUCCESS = "SELECT extract(epoch FROM max(finished_at)) FROM scrape_run WHERE status = 'ok'"
 # The planner's estimate would do for a huge table; the ticker adds five rows a scrape at most.
 _OBSERVATIONS = "SELECT count(*), coalesce(sum(sightings), 0) FROM observation"
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class DatabaseCollector(Collector):
@@ -110,15 +106,14 @@ class RequestMetrics:
         )
 
 
-def init_app(app: Flask, pool: psycopg_pool.ConnectionPool) -> None:
-    """Measure every request of app and serve /metrics."""
-    shared = multiprocess_dir()
+def init_app(app: Flask, pool: psycopg_pool.ConnectionPool, shared: Path | None) -> None:
+    """Measure every request of app and serve /metrics; shared: PROMETHEUS_MULTIPROC_DIR, if any."""
     registry = CollectorRegistry()
-    metrics = RequestMetrics(None if shared else registry)
+    metrics = RequestMetrics(None if shared is not None else registry)
     collector = DatabaseCollector(pool, float(app.config.get("METRICS_DB_TIMEOUT", 2.0)))
-    if not shared:
+    if shared is None:
         registry.register(collector)
-    app.extensions["fxticker_metrics"] = (metrics, registry, collector)
+    app.extensions["fxticker_metrics"] = (metrics, registry, collector, shared)
     app.before_request(_start_timer)
     app.after_request(_record)
     app.register_blueprint(bp)
@@ -142,11 +137,10 @@ def _record(response: Response) -> Response:
 
 @bp.get("/metrics")
 def metrics_endpoint() -> Response:
-    _metrics, registry, collector = current_app.extensions["fxticker_metrics"]
-    shared = multiprocess_dir()
-    if shared:
+    _metrics, registry, collector, shared = current_app.extensions["fxticker_metrics"]
+    if shared is not None:
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(registry, path=str(shared))  # type: ignore[no-untyped-call]
         registry.register(collector)
     payload: Any = generate_latest(registry)
     return Response(payload, content_type=CONTENT_TYPE_LATEST)
