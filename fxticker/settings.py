@@ -169,9 +169,16 @@ def _timezone(raw: str) -> zoneinfo.ZoneInfo:
         raise ValueError("not a known time zone") from None
 
 
+def _official_origins(raw: str) -> tuple[tuple[str, str], ...]:
+    from fxticker.official.providers import parse_origins
+
+    return parse_origins(raw)
+
+
 DATABASE_URL = Checked(_database_url, "postgresql:// URL or libpq key=value string")
 DIRECTORY = Checked(_directory, "a directory (created when missing)")
 PG_BINDIR = Checked(_pg_bindir, "a directory holding initdb and pg_ctl")
+OFFICIAL_ORIGINS = Checked(_official_origins, "KEY=URL pairs, comma-separated")
 SOURCES = Checked(_sources, "http(s) URLs and file paths, comma-separated")
 TIMEZONE = Checked(_timezone, "an IANA time zone name")
 # The ranges a command-line option shares with its setting.
@@ -299,6 +306,16 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "per serve.",
     ),
     Setting(
+        "FXTICKER_OFFICIAL_PAUSE", "official_pause", Number(0, 60), 1.0,
+        "Seconds between two requests to the same central bank (`fxticker official fetch`, the scheduler, "
+        "the backfill).",
+    ),
+    Setting(
+        "FXTICKER_OFFICIAL_ORIGINS", "official_origins", OFFICIAL_ORIGINS, None,
+        "Send an official-rate provider's requests to another origin (a mirror, a test server), e.g. "
+        "nbk=http://127.0.0.1:8081. Unset: the banks' own sites.",
+    ),
+    Setting(
         "FXTICKER_LOG_LEVEL", "log_level", Choice(LOG_LEVELS), "INFO",
         "Logging level.",
     ),
@@ -325,6 +342,8 @@ class Settings:
     workers: int
     health_max_age: int | None
     prometheus_multiproc_dir: Path | None
+    official_pause: float
+    official_origins: tuple[tuple[str, str], ...] | None
     log_level: str
 
     @property

@@ -1,0 +1,129 @@
+"""One official-rates run: ask each provider for a range of days, store what comes, record how it went.
+
+The wiring the CLI (`fxticker official fetch`), the scheduler and the backfill share. Each answer is
+stored in a transaction of its own as it arrives; each provider is a part of the run of its own, so a bank
+that is down or answers garbage fails its part only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from fxticker import fetch
+from fxticker.official import fetch as official_fetch
+from fxticker.official import store
+from fxticker.official.parse import peg_rates
+from fxticker.official.providers import PEGS, Provider, origins
+from fxticker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OfficialConfig:
+    origins: dict[str, str]
+    policy: fetch.FetchPolicy
+    max_bytes: int
+    pause: float
+
+    @classmethod
+    def from_settings(cls, conf: Settings) -> OfficialConfig:
+        from fxticker.scrape import ScrapeConfig
+
+        # The same timeouts, retries and size cap as the ticker's pages: one home for politeness.
+        scrape = ScrapeConfig.from_settings(conf)
+        return cls(origins=origins(conf.official_origins), policy=scrape.policy, max_bytes=scrape.max_bytes,
+                   pause=conf.official_pause)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: int
+    since: dt.date
+    until: dt.date
+    outcomes: list[store.ProviderOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "ok" for o in self.outcomes)
+
+
+def outcome_line(o: store.ProviderOutcome, since: dt.date, until: dt.date) -> str:
+    span = since.isoformat() if since == until else f"{since.isoformat()}..{until.isoformat()}"
+    counts = (f"{o.saved.new} new, {o.saved.changed} changed, {o.saved.same} unchanged, "
+              f"{o.days_refused} answered for another day, {o.requests} request(s)")
+    status = "ok    " if o.status == "ok" else "failed"
+    return f"{status} {o.provider:<5} {span}: {counts}" + (f": {o.error}" if o.error else "")
+
+
+def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until: dt.date, today: dt.date,
+                    config: OfficialConfig, sleep: Callable[[float], None]) -> store.ProviderOutcome:
+    started = dt.datetime.now(dt.UTC)
+    saved = store.Saved()
+    requests = refused = 0
+    errors: list[str] = []
+    if p.key in PEGS:
+        with conn.transaction():
+            saved = store.save_rates(conn, peg_rates(p.key, since, until), source=None, fetched_at=started)
+    else:
+        with fetch.make_client(config.policy) as client:
+            asker = official_fetch.Asker(client, config.policy, config.max_bytes, config.pause, sleep)
+            try:
+                for item in official_fetch.ask(asker, p, config.origins[p.key], since, until, today):
+                    requests += 1
+                    if isinstance(item, official_fetch.Refused):
+                        if item.invalid:
+                            errors.append(f"{item.url}: {item.reason}")
+                        else:
+                            refused += 1
+                            log.info("%s: %s: %s (no row)", p.key, item.url, item.reason)
+                        continue
+                    with conn.transaction():
+                        saved += store.save_rates(conn, item.rates, source=item.url,
+                                                  fetched_at=item.fetched_at)
+            except fetch.FetchError as exc:
+                # The bank is unreachable: stop asking it, keep what it gave, let the others go on.
+                requests += 1
+                errors.append(str(exc))
+    error = None
+    if errors:
+        more = f" (and {len(errors) - 1} more failed request(s))" if len(errors) > 1 else ""
+        error = errors[0] + more
+        for message in errors:
+            log.warning("%s: %s", p.key, message)
+    return store.ProviderOutcome(p.key, started, dt.datetime.now(dt.UTC), "failed" if errors else "ok",
+                                 requests, saved, refused, error)
+
+
+def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt.date, *,
+        today: dt.date, config: OfficialConfig, trigger: str = "manual",
+        sleep: Callable[[float], None] = time.sleep) -> RunRecord:
+    """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
+    if since > until:
+        raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    from fxticker.scrape import host_id
+
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        run_id = store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger, host=host_id(),
+                                 since=since, until=until)
+        outcomes = []
+        try:
+            for p in chosen:
+                outcome = _fetch_provider(conn, p, since, until, today, config, sleep)
+                store.record_provider(conn, run_id, outcome)
+                outcomes.append(outcome)
+        except BaseException as exc:
+            store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC), status="failed",
+                             error=str(exc) or type(exc).__name__)
+            raise
+        failed = [o.provider for o in outcomes if o.status != "ok"]
+        store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC),
+                         status="failed" if failed else "ok",
+                         error=f"failed: {', '.join(failed)}" if failed else None)
+    return RunRecord(run_id, since, until, outcomes)
