@@ -7,6 +7,7 @@ that is down or answers garbage fails its part only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -119,8 +120,10 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
                 store.record_provider(conn, run_id, outcome)
                 outcomes.append(outcome)
         except BaseException as exc:
-            store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC), status="failed",
-                             error=str(exc) or type(exc).__name__)
+            # Recorded when the database still answers; the error that stopped the run is the one raised.
+            with contextlib.suppress(psycopg.Error):
+                store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC), status="failed",
+                                 error=str(exc) or type(exc).__name__)
             raise
         failed = [o.provider for o in outcomes if o.status != "ok"]
         store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC),
