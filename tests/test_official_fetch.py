@@ -251,8 +251,8 @@ def test_cli_fetch_and_ingest(db_url: str, env: dict[str, str], bank: HTTPServer
     (["--since", "2026-05-20", "--until", "2026-05-18"], "",
      "--since 2026-05-20 is after --until 2026-05-18"),
     (["--provider", "xyz"], "", "'xyz' is not an official-rate provider (known: nbk, cbu, nbkr, nbt, peg)"),
-    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS: 'ftp://x' is not an origin such as https://host:port"),
-    ([], "bogus=http://127.0.0.1:1", "FXTICKER_OFFICIAL_ORIGINS: 'bogus=http://127.0.0.1:1' is not KEY=URL"),
+    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS=nbk=ftp://x: 'ftp://x' is not an origin such as https://"),
+    ([], "bogus=http://127.0.0.1:1", "'bogus=http://127.0.0.1:1' is not KEY=URL with KEY one of nbk, cbu"),
     (["--until", "2999-01-01"], "", "--until 2999-01-01 is after tomorrow"),
 ])
 def test_cli_fetch_refuses_bad_input_in_one_line(env: dict[str, str], args: list[str], setting: str,

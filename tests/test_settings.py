@@ -36,12 +36,14 @@ BAD: dict[str, tuple[str, str]] = {
     "FXTICKER_WORKERS": ("100000", "must be from 1 to 64"),
     "FXTICKER_HEALTH_MAX_AGE": ("soon", "not a whole number"),
     "PROMETHEUS_MULTIPROC_DIR": (__file__, "exists and is not a directory"),
+    "FXTICKER_OFFICIAL_PAUSE": ("-0.5", "must be from 0 to 60"),
+    "FXTICKER_OFFICIAL_ORIGINS": ("nbk=http://127.0.0.1:1/rss", "is not an origin such as https://host:port"),
     "FXTICKER_LOG_LEVEL": ("LOUD", "must be one of DEBUG, INFO, WARNING, ERROR"),
 }
 
 COMMANDS = [
     ["serve"], ["parse", "x.html"], ["ingest", "x.html"], ["migrate"], ["sample"], ["scrape"], ["schedule"],
-    ["export"], ["db", "status"],
+    ["export"], ["db", "status"], ["official", "fetch"],
 ]
 
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
 
-
 @dataclass(frozen=True)
 class Provider:
     key: str
