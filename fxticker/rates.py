@@ -1,32 +1,42 @@
-"""Rates between USD and the stored currencies, computed exactly from each day's latest ticker quote.
+"""Rates between USD and the stored currencies, computed as Frankfurter computes them, amount-free.
 
 A stored quote is USD per one unit of a currency, so rate(base -> quote) = usd_per_unit(base) /
-usd_per_unit(quote), with USD's own equal to 1. The quotient is computed with Decimal and correctly
-rounded (half-even) once, to SIGNIFICANT_DIGITS significant digits: the ticker quotes five decimals,
-which is at most five significant digits (TMT 0.28490), so more digits would claim a precision no
-quote has. Many quotes have fewer (UZS 0.00008 has one); the native API gives their exact bounds.
+usd_per_unit(quote), with USD's own equal to 1. Rates are computed here without an amount and without
+rounding (Decimal, 28 significant digits): the API multiplies by its `amount` and then rounds once, in
+Frankfurter's magnitude bands (`band_round`, after lib/roundable.rb), so the same computed rows serve every
+amount. The native API gives the exact quotes and the bounds their precision allows.
+
+Which day's quote answers (after lib/carry_forward.rb and lib/rate_scopes.rb of lineofflight/frankfurter):
+- a snapshot (latest, or one date) takes each currency's latest day within LOOKBACK before the day asked,
+  and dates each row by the day its quote was made; a day after the last stored day asks for that day;
+- a series starts on the nearest day with data on or before its first day, and lists, per day, the
+  currencies quoted that day, the base's quote carried forward up to LOOKBACK when the base was silent;
+- a grouped series (week from Monday, or calendar month) gives one row per quote and period, dated by
+  the period's first day, whose rate is computed from the period's average units per USD.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
-from typing import Literal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from typing import Literal, Protocol
 
+import iso4217
 import psycopg
 
 USD = "USD"
-SIGNIFICANT_DIGITS = 5
-_ROUNDED = Context(prec=SIGNIFICANT_DIGITS, rounding=ROUND_HALF_EVEN)
-# amount * usd_per_unit must be exact before the one rounding; amounts are limited to 32 characters.
-_EXACT = Context(prec=80, traps=[Inexact])
+# Frankfurter's carry-forward window (lib/carry_forward.rb LOOKBACK_DAYS).
+LOOKBACK = dt.timedelta(days=14)
+_COMPUTE = Context(prec=28)
+# Wide enough that amount (at most 15 digits either side of the point) times any rate is exact.
+_PRICE = Context(prec=80)
 
 Group = Literal["day", "week", "month"]
 
 # Names and symbols for the currencies the ticker shows; a stored code not listed here is named by
-# its code rather than guessed.
+# the ISO 4217 table and has no symbol.
 NAMES: dict[str, tuple[str, str]] = {
     "USD": ("United States Dollar", "$"),
     "KGS": ("Kyrgyzstani Som", "сом"),
@@ -36,20 +46,63 @@ NAMES: dict[str, tuple[str, str]] = {
     "UZS": ("Uzbekistani Som", "soʻm"),
 }
 
+# Frankfurter's magnitude bands (lib/roundable.rb): above each floor, this many decimal places.
+_BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
+_FINEST = 6
+
+
+def iso_currency(code: str) -> iso4217.Currency | None:
+    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
+
+    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
+    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
+    """
+    try:
+        return iso4217.Currency(code.upper())
+    except ValueError:
+        return None
+
+
+def band_round(value: Decimal) -> Decimal:
+    """Frankfurter's Roundable: decimals by magnitude; half-even as printf, whole numbers half-up as Ruby."""
+    for floor, places in _BANDS:
+        if value > floor:
+            if places == 0:
+                return value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_PRICE)
+            return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=_PRICE)
+    return value.quantize(Decimal(1).scaleb(-_FINEST), rounding=ROUND_HALF_EVEN, context=_PRICE)
+
+
+def priced(value: Decimal, amount: Decimal) -> Decimal:
+    """amount units of base in units of quote: multiplied exactly, then rounded once (Frankfurter's order)."""
+    return band_round(_PRICE.multiply(amount, value))
+
 
 @dataclass(frozen=True)
 class Rate:
-    """amount units of base are worth `value` units of quote on `date` (rounded, see module doc)."""
+    """One unit of base is worth `value` units of quote (amount-free, unrounded) on `date`.
+
+    provider is the key of the provider whose quote made the row (the base's for quote USD); an
+    identity row (base == quote) has none.
+    """
 
     date: dt.date
     base: str
     quote: str
     value: Decimal
+    provider: str | None = None
 
 
-def cross(base_usd: Decimal, quote_usd: Decimal, amount: Decimal = Decimal(1)) -> Decimal:
-    """amount of base in units of quote, given each one's USD per unit; rounded once."""
-    return _ROUNDED.divide(_EXACT.multiply(amount, base_usd), quote_usd)
+class QuoteSource(Protocol):
+    """What the computation needs of a provider (fxticker.providers.Provider is one)."""
+
+    @property
+    def key(self) -> str: ...
+
+    def daily_quotes(self, conn: psycopg.Connection, currencies: Sequence[str], start: dt.date,
+                     end: dt.date) -> dict[dt.date, dict[str, Decimal]]: ...
+
+    def day_on_or_before(self, conn: psycopg.Connection, on: dt.date) -> dt.date | None: ...
 
 
 # Distinct codes by skipping through the (currency, rate_date, ...) index one code at a time, so the
@@ -67,20 +120,15 @@ SELECT currency FROM code WHERE currency IS NOT NULL
 
 _SPAN = "SELECT min(rate_date), max(rate_date) FROM observation"
 
-RECENT = dt.timedelta(days=31)
-
-# The latest day in [%(since)s, %(on)s] on which base (unless USD) and at least one wanted quote have a
-# quote. Read backwards along the hypertable's rate_date index, so it stops at the first such day.
-_NEAREST_DAY = """
-SELECT rate_date
-FROM observation
-WHERE rate_date <= %(on)s AND rate_date >= %(since)s AND currency = ANY(%(currencies)s)
-GROUP BY rate_date
-HAVING (%(base)s = 'USD' OR bool_or(currency = %(base)s))
-   AND (cardinality(%(wanted)s::text[]) = 0 OR bool_or(currency = ANY(%(wanted)s)))
-ORDER BY rate_date DESC
-LIMIT 1
+# Each currency's first and last day, two index probes per currency.
+_CURRENCY_SPANS = """
+SELECT c, (SELECT min(rate_date) FROM observation WHERE currency = c),
+          (SELECT max(rate_date) FROM observation WHERE currency = c)
+FROM unnest(%(currencies)s::text[]) AS c
 """
+
+# The nearest day with any quote on or before a day, read backwards along the rate_date index.
+_ON_OR_BEFORE = "SELECT max(rate_date) FROM observation WHERE rate_date <= %(on)s"
 
 _DAILY = """
 SELECT rate_date, currency, rate
@@ -102,21 +150,14 @@ def span(conn: psycopg.Connection) -> tuple[dt.date, dt.date] | None:
     return row[0], row[1]
 
 
-def _stored_needed(base: str, quotes: Sequence[str]) -> list[str]:
-    return sorted({c for c in (base, *quotes) if c != USD})
+def currency_spans(conn: psycopg.Connection, currencies: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]]:
+    """First and last day with a quote, per stored currency asked for."""
+    rows = conn.execute(_CURRENCY_SPANS, {"currencies": list(currencies)})
+    return {code: (first, last) for code, first, last in rows if first is not None}
 
 
-def nearest_day(conn: psycopg.Connection, base: str, quotes: Sequence[str], on: dt.date) -> dt.date | None:
-    """The latest day on or before `on` with a rate from base to at least one of quotes."""
-    wanted = [q for q in quotes if q not in (USD, base)]
-    params = {"on": on, "currencies": _stored_needed(base, quotes), "base": base, "wanted": wanted}
-    # Nearly every ask is for today or a recent day: look at the last month first. Its lower bound lets
-    # the planner leave out every older chunk, and planning across all of them (41 for ten years) cost
-    # more than the query itself. Only when that month has nothing, look back all the way.
-    since = on - RECENT if on - dt.date.min > RECENT else dt.date.min
-    row = conn.execute(_NEAREST_DAY, {**params, "since": since}).fetchone()
-    if row is None and since > dt.date.min:
-        row = conn.execute(_NEAREST_DAY, {**params, "since": dt.date.min}).fetchone()
+def day_on_or_before(conn: psycopg.Connection, on: dt.date) -> dt.date | None:
+    row = conn.execute(_ON_OR_BEFORE, {"on": on}).fetchone()
     return row[0] if row else None
 
 
@@ -131,7 +172,89 @@ def daily_quotes(
     return days
 
 
-def _period(day: dt.date, group: Group) -> dt.date:
+def _stored_needed(base: str, quotes: Sequence[str]) -> list[str]:
+    return sorted({c for c in (base, *quotes) if c != USD})
+
+
+# A currency's quote as the computation carries it: (day quoted, USD per unit, provider key).
+Quoted = tuple[dt.date, Decimal, str]
+
+
+def _merged(conn: psycopg.Connection, sources: Sequence[QuoteSource], currencies: Sequence[str],
+            start: dt.date, end: dt.date) -> dict[dt.date, dict[str, Quoted]]:
+    """Every source's daily quotes; where two quote a currency on one day, the earlier source wins."""
+    days: dict[dt.date, dict[str, Quoted]] = {}
+    for source in sources:
+        for day, quotes in source.daily_quotes(conn, currencies, start, end).items():
+            slot = days.setdefault(day, {})
+            for currency, usd in quotes.items():
+                slot.setdefault(currency, (day, usd, source.key))
+    return days
+
+
+def _on_or_before(conn: psycopg.Connection, sources: Sequence[QuoteSource], on: dt.date) -> dt.date | None:
+    found = [d for d in (s.day_on_or_before(conn, on) for s in sources) if d is not None]
+    return max(found, default=None)
+
+
+def cross(base_usd: Decimal, quote_usd: Decimal) -> Decimal:
+    """One unit of base in units of quote, given each one's USD per unit; amount-free, unrounded."""
+    return _COMPUTE.divide(base_usd, quote_usd)
+
+
+def _rows_for_day(base: str, quotes: Sequence[str], quoted: dict[str, Quoted],
+                  fresh: Collection[str] | None, day: dt.date) -> list[Rate]:
+    """Rows from base's quote to each quote's; `fresh` limits them to quotes made that day (a series).
+
+    USD's row is dated by the base's quote, as Frankfurter dates a row derived through its pivot
+    (lib/versions/v2/rate_query.rb, derive); the identity row by the newest other row, or else `day`.
+    """
+    if base == USD:
+        base_day, base_usd, base_by = None, Decimal(1), None
+    elif base in quoted:
+        base_day, base_usd, base_by = quoted[base]
+    else:
+        return []
+    rows = []
+    for quote in quotes:
+        if quote == base:
+            continue
+        if quote == USD:
+            if base_day is None or base_by is None or (fresh is not None and base not in fresh):
+                continue
+            rows.append(Rate(base_day, base, quote, base_usd, base_by))
+        elif quote in quoted and (fresh is None or quote in fresh):
+            day, quote_usd, by = quoted[quote]
+            rows.append(Rate(day, base, quote, cross(base_usd, quote_usd), by))
+    if base in quotes and (rows or fresh is None or base in fresh):
+        rows.append(Rate(max((r.date for r in rows), default=base_day or day), base, base, Decimal(1)))
+    return rows
+
+
+def snapshot(conn: psycopg.Connection, sources: Sequence[QuoteSource], base: str, quotes: Sequence[str],
+             on: dt.date) -> list[Rate]:
+    """Rates on `on`, each quote carried forward from its latest day within LOOKBACK; by quote.
+
+    A day after the last stored one asks for the last one: the latest rates, even when the ticker has
+    not been read for longer than LOOKBACK (Frankfurter anchors on today, where a provider always is).
+    Empty before the first data.
+    """
+    last = _on_or_before(conn, sources, dt.date.max)
+    if last is None:
+        return []
+    anchor = min(on, last)
+    near = _on_or_before(conn, sources, anchor)
+    if near is None or anchor - near > LOOKBACK:
+        return []
+    days = _merged(conn, sources, _stored_needed(base, quotes), anchor - LOOKBACK, anchor)
+    quoted: dict[str, Quoted] = {}
+    for day in sorted(days):
+        quoted.update(days[day])
+    return sorted(_rows_for_day(base, quotes, quoted, None, near), key=lambda r: r.quote)
+
+
+def period_start(day: dt.date, group: Group) -> dt.date:
+    """The first day of day's period: itself, its week's Monday, or its month's first day."""
     if group == "week":
         return day - dt.timedelta(days=day.weekday())
     if group == "month":
@@ -139,39 +262,71 @@ def _period(day: dt.date, group: Group) -> dt.date:
     return day
 
 
-def rates(
+def _period_end(day: dt.date, group: Group) -> dt.date:
+    if group == "week":
+        return period_start(day, group) + dt.timedelta(days=6)
+    if group == "month":
+        following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return following - dt.timedelta(days=1)
+    return day
+
+
+def series(
     conn: psycopg.Connection,
+    sources: Sequence[QuoteSource],
     base: str,
     quotes: Sequence[str],
     start: dt.date,
     end: dt.date,
     *,
-    amount: Decimal = Decimal(1),
+    today: dt.date,
     group: Group = "day",
 ) -> list[Rate]:
-    """Rates from base to each quote for the days in [start, end] that have both, by date then quote.
+    """Rates from base to each quote over [start, end], by date then quote (see the module doc).
 
-    With group week (ISO weeks, from Monday) or month, each pair keeps the last day of each period
-    that has a rate: the period's closing rate, dated by the day it was quoted.
+    Empty when start is after today, as Frankfurter's range scope answers nothing for a future start
+    (lib/rate_scopes.rb, between); an end after today runs to the latest data.
     """
-    days = daily_quotes(conn, _stored_needed(base, quotes), start, end)
-    last: dict[tuple[dt.date, str], Rate] = {}
-    for day in sorted(days):
-        usd = {USD: Decimal(1), **days[day]}
-        if base not in usd:
-            continue
-        for quote in quotes:
-            if quote in usd:
-                value = cross(usd[base], usd[quote], amount)
-                last[(_period(day, group), quote)] = Rate(day, base, quote, value)
-    return sorted(last.values(), key=lambda r: (r.date, r.quote))
-
-
-def rates_near(
-    conn: psycopg.Connection, base: str, quotes: Sequence[str], on: dt.date, *, amount: Decimal = Decimal(1)
-) -> list[Rate]:
-    """Rates on `on`, or on the nearest earlier day with data; empty when there is none."""
-    day = nearest_day(conn, base, quotes, on)
-    if day is None:
+    if start > today:
         return []
-    return rates(conn, base, quotes, day, day, amount=amount)
+    end = min(end, today)
+    nearest = _on_or_before(conn, sources, _period_end(start, group))
+    if nearest is not None:
+        first = period_start(nearest, group)
+    elif period_start(start, group) == start:
+        first = start
+    else:  # no period with data begins on or before start: the first whole period after it
+        first = _period_end(start, group) + dt.timedelta(days=1)
+    needed = _stored_needed(base, quotes)
+    if group != "day":
+        return _grouped(_merged(conn, sources, needed, first, _period_end(end, group)), base, quotes, group)
+    days = _merged(conn, sources, needed, first - LOOKBACK, end)
+    quoted: dict[str, Quoted] = {}
+    found: list[Rate] = []
+    for day in sorted(days):
+        quoted.update(days[day])
+        if day < first:
+            continue
+        current = {c: q for c, q in quoted.items() if day - q[0] <= LOOKBACK}
+        rows = _rows_for_day(base, quotes, current, days[day].keys(), day)
+        found.extend(sorted(rows, key=lambda r: r.quote))
+    return found
+
+
+def _grouped(days: dict[dt.date, dict[str, Quoted]], base: str, quotes: Sequence[str],
+             group: Group) -> list[Rate]:
+    """Per period, each currency's average units per USD over its days (Frankfurter's rollups average
+    the pivot's rates: lib/bucket.rb, db/migrate/017_create_rollup_tables.rb), crossed as on a day and
+    dated by the period's first day."""
+    sums: dict[dt.date, dict[str, tuple[Decimal, int, str]]] = {}
+    for day, quoted in days.items():
+        period = sums.setdefault(period_start(day, group), {})
+        for currency, (_, usd, by) in quoted.items():
+            total, count, _ = period.get(currency, (Decimal(0), 0, by))
+            period[currency] = (_COMPUTE.add(total, _COMPUTE.divide(1, usd)), count + 1, by)
+    found: list[Rate] = []
+    for period_day in sorted(sums):
+        averaged = {c: (period_day, _COMPUTE.divide(count, total), by)
+                    for c, (total, count, by) in sums[period_day].items()}
+        found.extend(sorted(_rows_for_day(base, quotes, averaged, None, period_day), key=lambda r: r.quote))
+    return found

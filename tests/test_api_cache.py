@@ -149,12 +149,12 @@ def test_a_hit_answers_304_to_its_etag(api: CheckedClient, sample_days: None) ->
 
 
 def test_errors_are_not_kept(api: CheckedClient, api_app: Flask, sample_days: None, tmp_path: Path) -> None:
-    assert api.get("/v2/rates?date=2025-12-10").status_code == 404
-    assert api.get("/v2/rates?base=XXX").status_code == 422
+    assert api.get("/v2/rate/USD/KZT?date=2025-12-10").status_code == 404
+    assert api.get("/v2/rates?base=XYZ").status_code == 422
     with api_app.app_context():
         assert current().stats().entries == 0
     ingest_pages(tmp_path, [("10 December 2025", DAY2_LATE, dt.datetime(2025, 12, 10, 6, tzinfo=dt.UTC))])
-    assert api.json("/v2/rates?date=2025-12-10")[0]["date"] == "2025-12-10"
+    assert api.json("/v2/rate/USD/KZT?date=2025-12-10")["date"] == "2025-12-10"
 
 
 def test_switched_off_it_computes_every_time(env: dict[str, str], db_url: str, sample_days: None) -> None:

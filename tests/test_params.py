@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_EVEN, Decimal
+import math
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fxticker.rates import SIGNIFICANT_DIGITS, cross
+from fxticker.rates import cross, priced
 from fxticker.web import params
 from fxticker.web.errors import BadInput
 from tests.fix_api import CheckedClient
@@ -74,26 +75,22 @@ def test_any_text_is_a_positive_amount_or_a_422(raw: str) -> None:
 quote = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("99.99999"), places=5)
 
 
-def correctly_rounded(value: Fraction) -> Decimal:
-    """The exact fraction rounded half-even to SIGNIFICANT_DIGITS, worked with integers only."""
-    digits = len(str(value.numerator // value.denominator)) if value >= 1 else 0
-    if value < 1:
-        shifted = value
-        while shifted < Fraction(1, 10):
-            shifted *= 10
-            digits -= 1
-    exponent = digits - SIGNIFICANT_DIGITS
-    scaled = value / Fraction(10) ** exponent
-    result = Decimal(round(scaled)) * Decimal(10) ** exponent  # round() on a Fraction is half-even
-    return result.quantize(Decimal(10) ** exponent, rounding=ROUND_HALF_EVEN)
+def band_rounded(value: Fraction) -> Decimal:
+    """Frankfurter's Roundable (lib/roundable.rb) worked with integers: decimals by magnitude, ties
+    half-even as printf rounds them, whole numbers half-up as Ruby's Float#round."""
+    places = next((p for floor, p in ((5000, 0), (80, 2), (20, 3), (1, 4), (Fraction(1, 10000), 5))
+                   if value > floor), 6)
+    scaled = value * 10**places
+    whole = math.floor(scaled + Fraction(1, 2)) if places == 0 else round(scaled)  # round(): half-even
+    return Decimal(whole).scaleb(-places)
 
 
 @given(quote, quote, st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
-def test_cross_rates_are_the_exact_quotient_rounded_once(
+def test_rates_are_multiplied_by_the_amount_then_rounded_once_in_bands(
     base: Decimal, other: Decimal, amount: Decimal
 ) -> None:
     exact = Fraction(amount) * Fraction(base) / Fraction(other)
-    assert cross(base, other, amount) == correctly_rounded(exact)
+    assert priced(cross(base, other), amount) == band_rounded(exact)
 
 
 @settings(max_examples=40, deadline=None)

@@ -104,26 +104,25 @@ def test_a_months_observations_read_only_that_months_chunks_by_index(years: psyc
 
 
 def test_the_nearest_earlier_day_reads_backwards_from_that_day(years: psycopg.Connection) -> None:
-    """The lookup behind latest and single-date answers stops in the chunk holding the day."""
-    # Without a lower bound (the fallback when the last month has no data) and with the last month's.
-    for since in (dt.date.min, MONTH["end"] - rates.RECENT):
-        plan = explain(years, rates._NEAREST_DAY, {"on": MONTH["end"], "since": since,
-                                                   "currencies": ["KZT", "TJS"], "base": "TJS",
-                                                   "wanted": ["KZT"]})
-        read = chunks_read(plan)
-        assert len(read) == 1 and read <= {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
-        assert_no_seq_scan(plan)
-    day = rates.nearest_day(years, "TJS", ["KZT"], MONTH["end"])
-    assert day == MONTH["end"]
+    """The lookup behind snapshots (latest, one date) and a series' first day stops in the chunk
+    holding the day."""
+    plan = explain(years, rates._ON_OR_BEFORE, {"on": MONTH["end"]})
+    read = chunks_read(plan)
+    assert len(read) == 1 and read <= {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
+    assert_no_seq_scan(plan)
+    assert rates.day_on_or_before(years, MONTH["end"]) == MONTH["end"]
+    assert rates.day_on_or_before(years, START - dt.timedelta(days=1)) is None
 
 
 def test_currency_list_and_span_use_indexes(years: psycopg.Connection) -> None:
-    for query in (rates._CURRENCIES, rates._SPAN):
-        plan = explain(years, query, {})
+    for query, args in ((rates._CURRENCIES, {}), (rates._SPAN, {}),
+                        (rates._CURRENCY_SPANS, {"currencies": ["KZT", "UZS"]})):
+        plan = explain(years, query, args)
         assert_no_seq_scan(plan)
         assert all(n["Node Type"] in {"Index Only Scan", "Index Scan"}
                    for n in plan if n.get("Relation Name", "").startswith("_hyper_"))
     assert rates.stored_currencies(years) == ["KGS", "KZT", "TJS", "TMT", "UZS"]
     assert rates.span(years) == (START, END)
+    assert rates.currency_spans(years, ["KZT", "XYZ"]) == {"KZT": (START, END)}
     span_plan = explain(years, rates._SPAN, {})
     assert len(chunks_read(span_plan)) == 2  # min from the first chunk, max from the last

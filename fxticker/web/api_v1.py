@@ -1,4 +1,5 @@
-"""Frankfurter v1-compatible API: /v1/latest, /v1/DATE and /v1/START..END with base, symbols, amount."""
+"""Frankfurter v1-compatible API: /v1/latest (or /v1/current), /v1/DATE and /v1/START..END with base,
+symbols and amount, as lineofflight/frankfurter's lib/versions/v1.rb answers them."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from fxticker import rates
-from fxticker.rates import USD
+from fxticker import providers, rates
+from fxticker.rates import USD, Rate
 from fxticker.web import params, read_connection
-from fxticker.web.api_v2 import number
+from fxticker.web.api_v2 import computed, known_currencies, number, resolve_base, resolve_quotes
 from fxticker.web.cache import cached
 from fxticker.web.errors import BadInput, NotFound
 
@@ -30,54 +31,71 @@ def _alias(first: str, second: str) -> str | None:
     return request.args.get(first, request.args.get(second))
 
 
-def _query() -> tuple[str, list[str] | None, Decimal]:
+def _query(known: list[str]) -> tuple[str, list[str], Decimal]:
+    """base, the quotes without the base (Frankfurter v1 leaves it out), amount.
+
+    Only the base alone as symbols is a 422 (lib/versions/v1/query.rb: 'bad currency pair').
+    """
     params.reject_unknown(request.args, _PARAMS)
     raw_base = _alias("base", "from")
     raw_symbols = _alias("symbols", "to")
-    base = params.parse_code("base", raw_base) if raw_base is not None else USD
-    symbols = params.parse_codes("symbols", raw_symbols) if raw_symbols is not None else None
     amount = params.parse_amount(request.args["amount"]) if "amount" in request.args else Decimal(1)
-    return base, symbols, amount
+    base = resolve_base("base", raw_base, known) if raw_base is not None else USD
+    if raw_symbols is None:
+        return base, [c for c in known if c != base], amount
+    symbols = resolve_quotes("symbols", raw_symbols, known)
+    if symbols == [base]:
+        raise BadInput(f"{base} to {base} is not a currency pair")
+    return base, [c for c in symbols if c != base], amount
+
+
+def _rates(found: list[Rate], amount: Decimal) -> dict[str, float]:
+    return {r.quote: number(rates.priced(r.value, amount)) for r in sorted(found, key=lambda r: r.quote)}
 
 
 def _on(day: dt.date) -> Response:
-    base, symbols, amount = _query()
+    sources = providers.registered()
     with read_connection() as conn:
-        stored = rates.stored_currencies(conn)
-        params.check_known([base, *(symbols or [])], stored)
-        found = rates.rates_near(conn, base, params.quotes_for(base, symbols, stored), day, amount=amount)
+        base, quotes, amount = _query(known_currencies(conn, sources))
+        key = ("snapshot", tuple(p.key for p in sources), base, tuple(quotes), day)
+        found = computed(conn, key, lambda: rates.snapshot(conn, sources, base, quotes, day))
     if not found:
         raise NotFound(f"no rates on or before {day.isoformat()}")
     return jsonify({
         "amount": number(amount),
         "base": base,
-        "date": found[0].date.isoformat(),
-        "rates": {r.quote: number(r.value) for r in found},
+        "date": max(r.date for r in found).isoformat(),
+        "rates": _rates(found, amount),
     })
 
 
 def _series(start: dt.date, end: dt.date) -> Response:
-    base, symbols, amount = _query()
     params.parse_range(start, end)
+    sources = providers.registered()
+    today = params.latest_today()
     with read_connection() as conn:
-        stored = rates.stored_currencies(conn)
-        params.check_known([base, *(symbols or [])], stored)
-        found = rates.rates(conn, base, params.quotes_for(base, symbols, stored), start, end, amount=amount)
+        base, quotes, amount = _query(known_currencies(conn, sources))
+        key = ("series", tuple(p.key for p in sources), base, tuple(quotes), start, end, today, "day")
+        found = computed(conn, key,
+                         lambda: rates.series(conn, sources, base, quotes, start, end, today=today))
     if not found:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
-    by_day: dict[str, dict[str, Any]] = {}
+    by_day: dict[str, list[Rate]] = {}
     for r in found:
-        by_day.setdefault(r.date.isoformat(), {})[r.quote] = number(r.value)
+        by_day.setdefault(r.date.isoformat(), []).append(r)
+    days = sorted(by_day)
+    rates_by_day: dict[str, Any] = {day: _rates(by_day[day], amount) for day in days}
     return jsonify({
         "amount": number(amount),
         "base": base,
-        "start_date": found[0].date.isoformat(),
-        "end_date": found[-1].date.isoformat(),
-        "rates": by_day,
+        "start_date": days[0],
+        "end_date": days[-1],
+        "rates": rates_by_day,
     })
 
 
 @bp.get("/latest")
+@bp.get("/current")
 @cached
 def latest() -> Response:
     return _on(params.latest_today())
@@ -86,15 +104,18 @@ def latest() -> Response:
 @bp.get("/<period>")
 @cached
 def dated(period: str) -> Response:
-    """/v1/YYYY-MM-DD, /v1/START..END or /v1/START.. (to today); any other name is no endpoint."""
+    """/v1/YYYY-MM-DD, /v1/START..END or /v1/START.. (to today); any other name is no endpoint.
+
+    No bound on a date: a future one answers the latest rates, as Frankfurter's does.
+    """
     today = params.latest_today()
     if _DAY.fullmatch(period):
-        return _on(params.parse_date("date", period, today))
+        return _on(params.parse_date("date", period, dt.date.max))
     match = _RANGE.fullmatch(period)
     if match is None:
         raise NotFound("no such endpoint")
-    start = params.parse_date("from", match[1], today)
-    end = params.parse_date("to", match[2], today) if match[2] else today
+    start = params.parse_date("from", match[1], dt.date.max)
+    end = params.parse_date("to", match[2], dt.date.max) if match[2] else today
     return _series(start, end)
 
 
@@ -103,6 +124,11 @@ def dated(period: str) -> Response:
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:
-        stored = rates.stored_currencies(conn)
-    return jsonify({c: rates.NAMES.get(c, (c, c))[0] for c in [USD, *stored]})
+        stored = sorted({c for p in providers.registered() for c in p.currencies(conn)})
+    codes = sorted({USD, *stored}) if stored else []
+    return jsonify({c: rates.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
 
+
+def _iso_name(code: str) -> str:
+    entry = rates.iso_currency(code)
+    return entry.currency_name if entry else code

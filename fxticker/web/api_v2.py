@@ -1,28 +1,37 @@
-"""Frankfurter v2-compatible API: rates as rows of {date, base, quote, rate}, currencies and providers."""
+"""Frankfurter v2-compatible API: rates as rows of {date, base, quote, rate}, currencies and providers.
+
+Behaviour follows lineofflight/frankfurter's lib/versions/v2.rb and lib/versions/v2/rate_query.rb; the
+computation is fxticker.rates, over the providers registered in fxticker.providers.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import json
+import threading
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import psycopg
-from flask import Blueprint, Response, jsonify, request
+from cachetools import LRUCache
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from fxticker import rates
+from fxticker import providers, rates
+from fxticker.providers import Provider
 from fxticker.rates import USD, Group, Rate
-from fxticker.web import params, read_connection
-from fxticker.web.cache import cached
+from fxticker.web import cache, headers, params, read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
 
-_RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group")
+_RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group", "providers", "expand")
 _GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
-PROVIDER_KEY = "timesca"
-PROVIDER_URL = "https://timesca.com/"
+# A bound on the amount-free rows kept per worker (a row is about 200 bytes): a year of five
+# currencies is under 2,200 rows.
+COMPUTED_ROWS = 100_000
 
 
 def number(value: Decimal) -> float:
@@ -30,19 +39,120 @@ def number(value: Decimal) -> float:
     return float(value)
 
 
-def row(rate: Rate) -> dict[str, Any]:
-    return {"date": rate.date.isoformat(), "base": rate.base, "quote": rate.quote, "rate": number(rate.value)}
+class Computed:
+    """Amount-free rows per query and data version, so a new `amount` costs a multiplication per row.
+
+    The response cache (fxticker.web.cache) keys whole bodies by every argument; without this, each new
+    amount recomputed the series. Thread-safe like the response cache; older versions are dropped.
+    """
+
+    def __init__(self, max_rows: int = COMPUTED_ROWS) -> None:
+        self._lock = threading.Lock()
+        self._rows: LRUCache[tuple[Any, ...], list[Rate]] = LRUCache(maxsize=max_rows,
+                                                                      getsizeof=lambda r: max(1, len(r)))
+        self._version = 0
+
+    def get(self, version: int, key: tuple[Any, ...], compute: Callable[[], list[Rate]]) -> list[Rate]:
+        with self._lock:
+            if version > self._version:
+                self._rows.clear()
+                self._version = version
+            found = self._rows.get(key)
+        if found is not None:
+            return found
+        found = compute()
+        if len(found) <= COMPUTED_ROWS // 8:
+            with self._lock:
+                if version == self._version:
+                    self._rows[key] = found
+        return found
 
 
-def _lookup(conn: psycopg.Connection) -> list[Rate]:
+def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[], list[Rate]]) -> list[Rate]:
+    """compute(), or its rows from this app's (this worker's, this database's) earlier call with key."""
+    store: Computed = current_app.extensions.setdefault("fxticker_computed_rates", Computed())
+    return store.get(cache.data_version(conn), key, compute)
+
+
+def selected_providers(raw: str | None) -> list[Provider]:
+    """`providers=` keys (any case), or every registered provider; an unknown key is a 422."""
+    if raw is None:
+        return providers.registered()
+    chosen: list[Provider] = []
+    for part in raw.split(","):
+        found = providers.find(part.strip())
+        if found is None:
+            known = ", ".join(p.key for p in providers.registered())
+            raise BadInput(f"'providers' names an unknown provider ({params.safe_name(part.strip())}); "
+                           f"known: {known}")
+        if found not in chosen:
+            chosen.append(found)
+    return chosen
+
+
+def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> list[str]:
+    """USD and every code the providers quote, sorted; a 404 while nothing is stored at all."""
+    codes = sorted({USD, *(c for p in sources for c in p.currencies(conn))})
+    if codes == [USD]:
+        raise NotFound("no rates are stored yet")
+    return codes
+
+
+def iso_code(name: str, raw: str) -> str:
+    """A three-letter code (any case) that is ISO 4217; else a 422 (Frankfurter: 'invalid currency')."""
+    code = params.parse_code(name, raw)
+    if rates.iso_currency(code) is None:
+        raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
+    return code
+
+
+def resolve_base(name: str, raw: str, known: Sequence[str]) -> str:
+    """The base: an ISO code without rates here is a 404, as Frankfurter answers for no data."""
+    code = iso_code(name, raw)
+    if code not in known:
+        raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
+    return code
+
+
+def resolve_quotes(name: str, raw: str, known: Sequence[str]) -> list[str]:
+    """Listed ISO codes with rates here, in the order given; codes without rates are left out, and only
+    when none remains is it a 404. A code that is not ISO 4217 is a 422."""
+    codes = params.parse_codes(name, raw)
+    for code in codes:
+        if rates.iso_currency(code) is None:
+            raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
+    kept = [c for c in codes if c in known]
+    if not kept:
+        raise NotFound(f"no rates for {', '.join(codes[:5])}; known: {', '.join(known)}")
+    return kept
+
+
+def _expand(raw: str | None) -> bool:
+    if raw is None:
+        return False
+    if any(part.strip().lower() != "providers" for part in raw.split(",")):
+        raise BadInput("'expand' takes 'providers'")
+    return True
+
+
+def row(rate: Rate, amount: Decimal = Decimal(1), expand: bool = False) -> dict[str, Any]:
+    value = number(rates.priced(rate.value, amount))
+    out: dict[str, Any] = {"date": rate.date.isoformat(), "base": rate.base, "quote": rate.quote,
+                           "rate": value}
+    if expand and rate.provider is not None:
+        out["providers"] = [{"key": rate.provider, "date": rate.date.isoformat(), "rate": value}]
+    return out
+
+
+def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], bool]:
     args = request.args
     params.reject_unknown(args, _RATES_PARAMS)
     today = params.latest_today()
-    stored = rates.stored_currencies(conn)
-    base = params.parse_code("base", args.get("base", USD))
-    asked = params.parse_codes("quotes", args["quotes"]) if "quotes" in args else None
-    params.check_known([base, *(asked or [])], stored)
-    quotes = params.quotes_for(base, asked, stored)
+    sources = selected_providers(args.get("providers"))
+    expand = _expand(args.get("expand"))
+    known = known_currencies(conn, sources)
+    base = resolve_base("base", args.get("base", USD), known)
+    quotes = resolve_quotes("quotes", args["quotes"], known) if "quotes" in args else list(known)
     if "date" in args and ("from" in args or "to" in args):
         raise BadInput("give either 'date' or 'from'/'to', not both")
     if "to" in args and "from" not in args:
@@ -50,99 +160,130 @@ def _lookup(conn: psycopg.Connection) -> list[Rate]:
     group = _GROUPS.get(args.get("group", "day"))
     if group is None:
         raise BadInput("'group' must be 'day', 'week' or 'month'")
+    key = (tuple(p.key for p in sources), base, tuple(quotes))
     if "from" in args:
-        start = params.parse_date("from", args["from"], today)
-        end = params.parse_date("to", args["to"], today) if "to" in args else today
+        # No bound on a date: a future one asks for the latest data (Frankfurter's behaviour).
+        start = params.parse_date("from", args["from"], dt.date.max)
+        end = params.parse_date("to", args["to"], dt.date.max) if "to" in args else today
         params.parse_range(start, end)
-        return rates.rates(conn, base, quotes, start, end, group=group)
+        found = computed(conn, ("series", *key, start, end, today, group),
+                         lambda: rates.series(conn, sources, base, quotes, start, end, today=today,
+                                              group=group))
+        return found, expand
     if "group" in args:
         raise BadInput("'group' applies to a series: give 'from'")
-    on = params.parse_date("date", args["date"], today) if "date" in args else today
-    found = rates.rates_near(conn, base, quotes, on)
-    if not found:
-        raise NotFound(f"no rates on or before {on.isoformat()}")
-    return found
+    on = params.parse_date("date", args["date"], dt.date.max) if "date" in args else today
+    found = computed(conn, ("snapshot", *key, on), lambda: rates.snapshot(conn, sources, base, quotes, on))
+    return found, expand
 
 
 @bp.get("/rates")
-@cached
+@cache.cached
 def rates_json() -> Response:
     with read_connection() as conn:
-        found = _lookup(conn)
-    return jsonify([row(r) for r in found])
+        found, expand = _lookup(conn)
+    rows = [row(r, expand=expand) for r in found]
+    if headers.wants_ndjson():
+        # One row per line; built whole so it gets an ETag and a place in the cache like the JSON.
+        return Response("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows),
+                        mimetype=headers.NDJSON)
+    return jsonify(rows)
 
 
 @bp.get("/rates.csv")
-@cached
+@cache.cached
 def rates_csv() -> Response:
     with read_connection() as conn:
-        found = _lookup(conn)
+        found, expand = _lookup(conn)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "base", "quote", "rate"])
-    writer.writerows([r.date.isoformat(), r.base, r.quote, format(r.value, "f")] for r in found)
+    writer.writerow(["date", "base", "quote", "rate", *(["providers"] if expand else [])])
+    for r in found:
+        value = rates.priced(r.value, Decimal(1))
+        extra = [f"{r.provider}:{format(value, 'f')}" if r.provider else ""] if expand else []
+        writer.writerow([r.date.isoformat(), r.base, r.quote, format(value, "f"), *extra])
     return Response(out.getvalue(), mimetype="text/csv")
 
 
 @bp.get("/rate/<base>/<quote>")
-@cached
+@cache.cached
 def one_rate(base: str, quote: str) -> Response:
-    params.reject_unknown(request.args, ("date",))
-    base, quote = params.parse_code("base", base), params.parse_code("quote", quote)
-    if base == quote:
-        raise BadInput("base and quote are the same currency")
+    """One pair; the same snapshot as /v2/rates, so the two agree. Same-currency pairs answer 1."""
+    params.reject_unknown(request.args, ("date", "providers"))
+    base_code, quote_code = iso_code("base", base), iso_code("quote", quote)
     today = params.latest_today()
-    on = params.parse_date("date", request.args["date"], today) if "date" in request.args else today
+    on = params.parse_date("date", request.args["date"], dt.date.max) if "date" in request.args else today
     with read_connection() as conn:
-        params.check_known([base, quote], rates.stored_currencies(conn))
-        found = rates.rates_near(conn, base, [quote], on)
+        sources = selected_providers(request.args.get("providers"))
+        known = known_currencies(conn, sources)
+        for code in (base_code, quote_code):
+            if code not in known:
+                raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
+        key = ("snapshot", tuple(p.key for p in sources), base_code, (quote_code,), on)
+        found = computed(conn, key, lambda: rates.snapshot(conn, sources, base_code, [quote_code], on))
     if not found:
-        raise NotFound(f"no {base}/{quote} rate on or before {on.isoformat()}")
+        raise NotFound(f"no {base_code}/{quote_code} rate on or before {on.isoformat()}")
     return jsonify(row(found[0]))
 
 
-def currency(code: str) -> dict[str, str]:
-    name, symbol = rates.NAMES.get(code, (code, code))
-    return {"iso_code": code, "name": name, "symbol": symbol}
+def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
+    """Frankfurter's currency fields: ISO numeric (three digits), name, symbol, first and last day."""
+    entry = rates.iso_currency(code)
+    name, symbol = rates.NAMES.get(code, (entry.currency_name if entry else code, None))
+    return {
+        "iso_code": code,
+        "iso_numeric": f"{entry.number:03d}" if entry else None,
+        "name": name,
+        "symbol": symbol,
+        "start_date": span[0].isoformat() if span else None,
+        "end_date": span[1].isoformat() if span else None,
+    }
 
 
-def _all_currencies() -> list[str]:
-    with read_connection() as conn:
-        stored = rates.stored_currencies(conn)
-    return [USD, *stored]
+def _spans(conn: psycopg.Connection, sources: Sequence[Provider]) -> dict[str, tuple[dt.date, dt.date]]:
+    """Each code's first and last day over the providers; USD's are those of any quote (its pivot)."""
+    spans: dict[str, tuple[dt.date, dt.date]] = {}
+    for provider in sources:
+        for code, (first, last) in provider.spans(conn, provider.currencies(conn)).items():
+            have = spans.get(code)
+            spans[code] = (min(first, have[0]), max(last, have[1])) if have else (first, last)
+    if spans:
+        spans[USD] = (min(s[0] for s in spans.values()), max(s[1] for s in spans.values()))
+    return spans
 
 
 @bp.get("/currencies")
-@cached
+@cache.cached
 def currencies() -> Response:
-    params.reject_unknown(request.args, ())
-    return jsonify([currency(c) for c in _all_currencies()])
+    params.reject_unknown(request.args, ("providers", "scope"))
+    if request.args.get("scope", "all") != "all":
+        raise BadInput("'scope' takes 'all'")
+    with read_connection() as conn:
+        spans = _spans(conn, selected_providers(request.args.get("providers")))
+    return jsonify([currency(code, spans[code]) for code in sorted(spans)])
 
 
 @bp.get("/currency/<code>")
-@cached
+@cache.cached
 def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
-    code = params.parse_code("code", code)
-    if code not in _all_currencies():
-        raise BadInput(f"unknown currency {code}")
-    return jsonify(currency(code))
+    code = code.strip().upper()
+    with read_connection() as conn:
+        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in providers.registered()}
+    keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]
+    if not keys:
+        raise NotFound(f"no currency {params.safe_name(code)} here")
+    found = [s[code] if code != USD else (min(v[0] for v in s.values()), max(v[1] for v in s.values()))
+             for key, s in by_provider.items() if key in keys]
+    span = (min(f[0] for f in found), max(f[1] for f in found))
+    return jsonify({**currency(code, span), "providers": sorted(keys)})
 
 
 @bp.get("/providers")
-@cached
-def providers() -> Response:
+@cache.cached
+def providers_list() -> Response:
     params.reject_unknown(request.args, ())
+    today = params.latest_today()
     with read_connection() as conn:
-        stored = rates.stored_currencies(conn)
-        first_last: tuple[dt.date, dt.date] | None = rates.span(conn)
-    return jsonify([{
-        "key": PROVIDER_KEY,
-        "name": "The Times of Central Asia currency ticker",
-        "url": PROVIDER_URL,
-        "description": "USD per one unit of each currency as the site's ticker quotes it, five decimals; "
-                       "a day's rate is its latest quote.",
-        "currencies": [USD, *stored],
-        "start_date": first_last[0].isoformat() if first_last else None,
-        "end_date": first_last[1].isoformat() if first_last else None,
-    }])
+        entries = [p.describe(conn, today) for p in providers.registered()]
+    return jsonify(sorted((e for e in entries if e is not None), key=lambda e: str(e["key"])))

@@ -7,8 +7,9 @@ cached view reads the version first, one indexed single-row SELECT, and looks up
 
 Everything an API body depends on is in that key: the stored data (the version), the clock (the
 endpoints' only use of it is `params.latest_today()`, the default `date` and `to`; it changes on an hour
-boundary, 10:00 UTC) and the request's path and arguments. No request header changes a body; the
-conditional-GET and CORS headers are added afterwards by fxticker.web.headers, on hits and misses alike.
+boundary, 10:00 UTC) and the request's path and arguments. One request header changes a body: Accept on
+/v2/rates (JSON or NDJSON, headers.wants_ndjson), so the key's path carries that choice. The
+conditional-GET, CORS and Vary headers are added afterwards by fxticker.web.headers, on hits and misses.
 
 Why it cannot serve stale data: the version is read *before* the computation, and every statement after
 it (autocommit, read committed) sees at least the data of that version. So a body stored under version V
@@ -36,7 +37,7 @@ from cachetools import LRUCache
 from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
-from fxticker.web import holding_read_connection, params
+from fxticker.web import headers, holding_read_connection, params
 from fxticker.web.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ def _key(version: int) -> Key:
     # Arguments sorted by name: their order never changes an answer. Values of a repeated name keep
     # their order (a stable sort), though the APIs reject repeats anyway, and with a 422 nothing is kept.
     args = tuple(sorted(request.args.items(multi=True), key=lambda item: item[0]))
-    return version, params.latest_today(), request.path, args
+    path = request.path + (" ndjson" if headers.wants_ndjson() else "")
+    return version, params.latest_today(), path, args
 
 
 def cached(view: Callable[P, Response]) -> Callable[P, Response]:

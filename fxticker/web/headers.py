@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
@@ -10,31 +12,52 @@ API_PREFIXES = ("/v1/", "/v2/", "/api/", "/openapi.json")
 # Rates change when the ticker is scraped (every half hour by default); a few minutes of caching
 # spares the database without serving a stale day for long.
 MAX_AGE = 300
+NDJSON = "application/x-ndjson"
+# Paths whose body depends on the Accept header (JSON or NDJSON rows, as Frankfurter's /v2/rates).
+NEGOTIATED = frozenset({"/v2/rates"})
+# A preflight's Access-Control-Request-Headers is echoed only when it is a list of header names.
+_HEADER_NAMES = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*", re.ASCII)
 
 
 def is_api(path: str) -> bool:
     return path.startswith(API_PREFIXES)
 
 
+def wants_ndjson() -> bool:
+    """Frankfurter answers NDJSON when Accept names it (lib/versions/v2.rb, ndjson?)."""
+    return request.path in NEGOTIATED and NDJSON in request.headers.get("Accept", "")
+
+
+def _preflight(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+    # Frankfurter allows any header (rack-cors headers: :any): echo what the browser asks for.
+    asked = request.headers.get("Access-Control-Request-Headers", "").strip()
+    allowed = asked if asked and len(asked) <= 1000 and _HEADER_NAMES.fullmatch(asked) else "If-None-Match"
+    response.headers["Access-Control-Allow-Headers"] = allowed
+    response.headers["Access-Control-Max-Age"] = "86400"
+    response.vary.add("Access-Control-Request-Headers")
+    return response
+
+
 def _api_headers(response: Response) -> Response:
+    # No error answer may be kept by a cache, on any path (Frankfurter's lib/no_store_on_error.rb).
+    if response.status_code >= 400:
+        response.headers["Cache-Control"] = "no-store"
     if not is_api(request.path):
         return response
     response.headers["Access-Control-Allow-Origin"] = "*"
     if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "If-None-Match"
-        response.headers["Access-Control-Max-Age"] = "86400"
-        return response
+        return _preflight(response)
     if request.method not in ("GET", "HEAD"):
         return response
+    if request.path in NEGOTIATED:
+        response.vary.add("Accept")
     response.headers["Access-Control-Expose-Headers"] = "ETag"
     # A strong validator from the body's hash: equal bodies, equal tags, across workers and restarts.
     response.add_etag()
     if response.status_code == 200:
         response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
         response.make_conditional(request.environ)
-    else:
-        response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -16,16 +16,22 @@ _DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _CODE = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["KZT"]}
 _DATE = {"type": "string", "format": "date", "examples": ["2025-12-19"]}
 ROUNDING = (
-    f"Rates are computed exactly from the quotes (USD per unit of each currency; USD's own is 1: "
-    f"rate(base -> quote) = usd_per_unit(base) / usd_per_unit(quote), times amount) and rounded once, "
-    f"half-even, to {rates.SIGNIFICANT_DIGITS} significant digits, returned as JSON numbers. The ticker "
-    f"quotes five decimals, so no quote carries more than five significant digits, and some carry far "
-    f"fewer (UZS 0.00008 has one: 1 USD is 11,765 to 13,333 UZS); /api/observations gives each quote "
-    f"as an exact string with the bounds its precision allows."
+    "Rates are computed from the quotes (USD per unit of each currency; USD's own is 1: rate(base -> "
+    "quote) = usd_per_unit(base) / usd_per_unit(quote)), multiplied by amount, and rounded once in "
+    "Frankfurter's magnitude bands: above 5000 to a whole number, above 80 to 2 decimals, above 20 to 3, "
+    "above 1 to 4, above 0.0001 to 5, else 6; returned as JSON numbers. The ticker quotes five decimals, "
+    "so some quotes carry few significant digits (UZS 0.00008 has one: 1 USD is 11,765 to 13,333 UZS); "
+    "/api/observations gives each quote as an exact string with the bounds its precision allows."
 )
 NEAREST = (
-    "A date with no data answers with the nearest earlier date that has data; the response's date says "
-    "which."
+    f"Each currency's rate is its latest quote within {rates.LOOKBACK.days} days on or before the date, and "
+    "each row is dated by the day its quote was made; a date after the last stored day answers the latest "
+    "rates; a date before the first data answers no rows."
+)
+SERIES = (
+    "A series starts on the nearest day with data on or before 'from' and lists, per day, the currencies "
+    f"quoted that day (the base's quote carried forward up to {rates.LOOKBACK.days} days); a 'to' in the "
+    "future runs to the latest data, a 'from' after today answers no rows."
 )
 
 
@@ -53,6 +59,12 @@ def _ok(schema: dict[str, Any], description: str, media: str = "application/json
     }
 
 
+def _ndjson(ok: dict[str, Any]) -> dict[str, Any]:
+    """The same rows as NDJSON (one JSON object a line) when Accept names application/x-ndjson."""
+    content = {**ok["content"], "application/x-ndjson": {"schema": {"type": "string"}}}
+    return {**ok, "content": content}
+
+
 def _get(summary: str, description: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
          tag: str) -> dict[str, Any]:
     return {"get": {
@@ -72,6 +84,15 @@ def _get(summary: str, description: str, parameters: list[dict[str, Any]], ok: d
 
 def _schemas() -> dict[str, Any]:
     number = {"type": "number", "exclusiveMinimum": 0}
+    currency = {
+        "iso_code": _ref("schemas", "Code"),
+        "iso_numeric": {"type": ["string", "null"], "pattern": "^[0-9]{3}$",
+                        "description": "ISO 4217 numeric code."},
+        "name": {"type": "string"},
+        "symbol": {"type": ["string", "null"]},
+        "start_date": {"anyOf": [_DATE, {"type": "null"}], "description": "First day with data."},
+        "end_date": {"anyOf": [_DATE, {"type": "null"}], "description": "Last day with data."},
+    }
     return {
         "Error": {
             "type": "object",
@@ -88,31 +109,59 @@ def _schemas() -> dict[str, Any]:
             "required": ["date", "base", "quote", "rate"],
             "additionalProperties": False,
             "properties": {
-                "date": {**_DATE, "description": "The day of the quotes used (see the nearest-date rule)."},
+                "date": {**_DATE, "description": "The day the quote was made (see the carry-forward rule); "
+                         "a grouped series gives the period's first day."},
                 "base": _ref("schemas", "Code"),
                 "quote": _ref("schemas", "Code"),
-                "rate": {**number, "description": "Units of quote per unit of base. " + ROUNDING},
+                "rate": {**number, "description": "Units of quote per unit of base (1 when they are the "
+                         "same). " + ROUNDING},
+                "providers": {
+                    "type": "array",
+                    "description": "With expand=providers: the provider whose quote made the row, its day "
+                                   "and rate. Absent on the identity row.",
+                    "items": {
+                        "type": "object",
+                        "required": ["key", "date", "rate"],
+                        "additionalProperties": False,
+                        "properties": {"key": {"type": "string"}, "date": _DATE, "rate": number},
+                    },
+                },
             },
         },
         "Currency": {
             "type": "object",
-            "required": ["iso_code", "name", "symbol"],
+            "required": list(currency),
             "additionalProperties": False,
-            "properties": {"iso_code": _ref("schemas", "Code"), "name": {"type": "string"},
-                           "symbol": {"type": "string"}},
+            "properties": currency,
+        },
+        "CurrencyDetail": {
+            "type": "object",
+            "required": [*currency, "providers"],
+            "additionalProperties": False,
+            "properties": {**currency, "providers": {
+                "type": "array", "items": {"type": "string"},
+                "description": "Keys of the providers that quote it (every provider for USD, the pivot)."}},
         },
         "Provider": {
             "type": "object",
-            "required": ["key", "name", "url", "description", "currencies", "start_date", "end_date"],
+            "required": ["key", "name", "country_code", "rate_type", "pivot_currency", "data_url",
+                         "terms_url", "start_date", "end_date", "publish_cadence", "publishes_missed",
+                         "currencies"],
             "additionalProperties": False,
             "properties": {
-                "key": {"type": "string"},
+                "key": {"type": "string", "pattern": "^[A-Z0-9]+$"},
                 "name": {"type": "string"},
-                "url": {"type": "string"},
-                "description": {"type": "string"},
-                "currencies": {"type": "array", "items": _ref("schemas", "Code")},
+                "country_code": {"type": ["string", "null"]},
+                "rate_type": {"type": ["string", "null"]},
+                "pivot_currency": {"type": ["string", "null"]},
+                "data_url": {"type": ["string", "null"]},
+                "terms_url": {"type": ["string", "null"]},
                 "start_date": {"anyOf": [_DATE, {"type": "null"}], "description": "First day with data."},
                 "end_date": {"anyOf": [_DATE, {"type": "null"}], "description": "Last day with data."},
+                "publish_cadence": {"enum": ["daily", "weekly", "monthly", None]},
+                "publishes_missed": {"type": ["integer", "null"], "minimum": 0,
+                                     "description": "Publishing days strictly between end_date and today."},
+                "currencies": {"type": "array", "items": _ref("schemas", "Code")},
             },
         },
         "V1Rates": {"type": "object", "propertyNames": {"pattern": "^[A-Z]{3}$"},
@@ -183,9 +232,11 @@ def _components() -> dict[str, Any]:
     return {
         "schemas": _schemas(),
         "responses": {
-            "BadInput": error("A parameter is unknown, malformed or out of range (an unknown currency, a "
-                              "malformed or future date, amount not a positive number, from after to)."),
-            "NotFound": error("No data at all for the request, or no such endpoint."),
+            "BadInput": error("A parameter is unknown, malformed or out of range (a code that is not ISO "
+                              "4217, an unknown provider, a malformed date, amount not a positive number, "
+                              "from after to)."),
+            "NotFound": error("No rates for the base or for any of the listed currencies (ISO codes "
+                              "without data here), no data for the day, or no such endpoint."),
             "Unavailable": error("The database is unreachable; try again shortly."),
             "MethodNotAllowed": error("Only GET, HEAD and OPTIONS are served."),
             "NotModified": {"description": "The representation matches If-None-Match."},
@@ -200,18 +251,27 @@ def _components() -> dict[str, Any]:
     }
 
 
+_PROVIDERS = _query("providers", {"type": "string", "pattern": "^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$",
+                                     "examples": ["TIMESCA"]},
+                    "Comma-separated provider keys (see /v2/providers); default all.")
+
+
 def _v2_rates_parameters() -> list[dict[str, Any]]:
     return [
         _query("base", _CODE, "Currency to convert from; default USD."),
         _query("quotes", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$",
                           "examples": ["KZT,UZS"]},
-               "Comma-separated currencies to convert to; default every other currency."),
+               "Comma-separated currencies to convert to; default every currency, the base included "
+               "(its identity row, rate 1). ISO codes without data here are left out."),
         _query("date", _DATE, "One day (not with from/to). " + NEAREST),
-        _query("from", _DATE, "First day of a series; the series lists only days with data."),
+        _query("from", _DATE, "First day of a series. " + SERIES),
         _query("to", _DATE, "Last day of a series (needs from); default today."),
         _query("group", {"enum": ["day", "week", "month"]},
-               "Downsample a series (needs from): per ISO week or calendar month, the period's last "
-               "day with a rate."),
+               "Downsample a series (needs from): week (from Monday) or month gives one row per quote "
+               "and period, dated by the period's first day, from the period's average units per USD "
+               "(a series starting mid-period includes that whole period). day is the default."),
+        _PROVIDERS,
+        _query("expand", {"enum": ["providers"]}, "providers: each row lists the provider behind it."),
     ]
 
 
@@ -237,30 +297,35 @@ def _paths() -> dict[str, Any]:
     ]
     return {
         "/v2/rates": _get("Rates: latest, one day or a series", ROUNDING + " " + NEAREST,
-                          _v2_rates_parameters(), _ok(rates_list, "Rows ordered by date, then quote."), "v2"),
+                          _v2_rates_parameters(), _ndjson(_ok(rates_list, "A day's rows by quote; a series' "
+                                                              "by date, then quote.")), "v2"),
         "/v2/rates.csv": _get("Rates as CSV", "Same as /v2/rates, as CSV with header date,base,quote,rate.",
                               _v2_rates_parameters(),
                               _ok({"type": "string"}, "CSV, one row per date and quote.", "text/csv"), "v2"),
         "/v2/rate/{base}/{quote}": _get(
             "One rate", ROUNDING + " " + NEAREST,
-            [_path("base", _CODE, "From."), _path("quote", _CODE, "To."),
-             _query("date", _DATE, "The day; default latest.")],
-            _ok(_ref("schemas", "Rate"), "The rate."), "v2"),
-        "/v2/currencies": _get("Currencies", "USD and every stored currency.", [],
+            [_path("base", _CODE, "From."), _path("quote", _CODE, "To (the base itself answers 1)."),
+             _query("date", _DATE, "The day; default latest."), _PROVIDERS],
+            _ok(_ref("schemas", "Rate"), "The rate, as /v2/rates gives it."), "v2"),
+        "/v2/currencies": _get("Currencies", "USD and every currency with data, sorted by code.",
+                               [_PROVIDERS, _query("scope", {"enum": ["all"]},
+                                                   "Accepted for Frankfurter clients; the same list.")],
                                _ok({"type": "array", "items": _ref("schemas", "Currency")}, "Currencies."),
                                "v2"),
-        "/v2/currency/{code}": _get("One currency", "USD or a stored currency.",
+        "/v2/currency/{code}": _get("One currency", "USD or a currency with data; others are 404.",
                                     [_path("code", _CODE, "ISO 4217 code.")],
-                                    _ok(_ref("schemas", "Currency"), "The currency."), "v2"),
+                                    _ok(_ref("schemas", "CurrencyDetail"), "The currency."), "v2"),
         "/v2/providers": _get(
-            "Providers", "The single source: the ticker.", [],
-            _ok({"type": "array", "items": _ref("schemas", "Provider")}, "Providers."), "v2"),
-        "/v1/latest": _get("Latest rates (Frankfurter v1)", ROUNDING, v1_params,
-                           _ok(v1_one, "Rates on the latest day with data."), "v1"),
+            "Providers", "The sources of the rates (the ticker, and any other registered provider).", [],
+            _ok({"type": "array", "items": _ref("schemas", "Provider")}, "Providers, by key."), "v2"),
+        "/v1/latest": _get("Latest rates (Frankfurter v1)", ROUNDING + " " + NEAREST, v1_params,
+                           _ok(v1_one, "The latest rates."), "v1"),
+        "/v1/current": _get("Latest rates (Frankfurter v1 alias of /v1/latest)", ROUNDING, v1_params,
+                            _ok(v1_one, "The latest rates."), "v1"),
         "/v1/{period}": _get(
             "Rates on a day or over a range (Frankfurter v1)",
             "YYYY-MM-DD for one day (" + NEAREST + "), START..END for a range, START.. for a range to "
-            "today; a range lists only days with data. " + ROUNDING,
+            "today. " + SERIES + " " + ROUNDING,
             [_path("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
                               "(\\.\\.([0-9]{4}-[0-9]{2}-[0-9]{2})?)?$",
                               "examples": ["2025-12-19", "2025-12-01..2025-12-19", "2025-12-01.."]},
