@@ -429,3 +429,50 @@ def official_fetch(keys: str | None, since: dt.date | None, until: dt.date | Non
     for outcome in record.outcomes:
         click.echo(outcome_line(outcome, since, until))
     sys.exit(0 if record.ok else 1)
+
+
+@main.command()
+@click.option("--since", callback=_parse_date, metavar="YYYY-MM-DD", help="First day of captures (UTC).")
+@click.option("--until", callback=_parse_date, metavar="YYYY-MM-DD", help="Last day of captures (UTC).")
+@click.option("--dry-run", is_flag=True, help="List what would be fetched (count per month); fetch nothing.")
+@click.argument("urls", nargs=-1)
+@friendly_errors
+def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, urls: tuple[str, ...]) -> None:
+    """Store the ticker of a web archive's captures of URLs (default: FXTICKER_SOURCES); resumable."""
+    from fxticker import backfill as backfilling
+    from fxticker.archive import ArchiveError
+    from fxticker.fetch import FetchError, check_url
+
+    if since and until and since > until:
+        raise click.BadParameter(f"{since} is after --until {until}", param_hint="'--since'")
+    for url in urls:
+        try:
+            check_url(url)
+        except FetchError as exc:
+            raise click.BadParameter(str(exc), param_hint="'URL'") from None
+    config = backfilling.BackfillConfig.from_settings(current_settings())
+    # A line per request would bury the progress bar; retries and 429 pauses are still logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with connect() as conn:
+        store.migrate(conn)
+        try:
+            work, summary = backfilling.backfill(conn, config, urls or config.urls(), since, until,
+                                                 dry_run=dry_run, progress=True)
+        except ArchiveError as exc:
+            fail(str(exc))
+            return
+        except KeyboardInterrupt:
+            fail("interrupted while listing captures; nothing was fetched")
+            return
+    if dry_run:
+        for month, count in work.months().items():
+            click.echo(f"{month}\t{count}")
+        click.echo(f"dry run: {work.listed} capture(s) listed, {work.known} already known, "
+                   f"{len(work.todo)} to fetch", err=True)
+        return
+    for line in summary.failed:
+        click.echo(f"failed {line}", err=True)
+    click.echo(summary.line(), err=True)
+    if summary.stopped:
+        fail(f"stopped: {summary.stopped}")
+    sys.exit(0 if summary.ok else 1)

@@ -162,6 +162,20 @@ def _sources(raw: str) -> tuple[str, ...]:
     return found
 
 
+def _archive_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL with a host")
+    if parts.query or parts.fragment:
+        raise ValueError("must not carry a query or a fragment")
+    try:
+        parts.port  # noqa: B018  (a port out of range raises here)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    # The archive's paths are appended to it: /cdx/search/cdx, /web/...
+    return raw.rstrip("/")
+
+
 def _timezone(raw: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(raw)
@@ -181,6 +195,7 @@ PG_BINDIR = Checked(_pg_bindir, "a directory holding initdb and pg_ctl")
 OFFICIAL_ORIGINS = Checked(_official_origins, "KEY=URL pairs, comma-separated")
 SOURCES = Checked(_sources, "http(s) URLs and file paths, comma-separated")
 TIMEZONE = Checked(_timezone, "an IANA time zone name")
+ARCHIVE_URL = Checked(_archive_url, "an http(s) URL without query or fragment")
 # The ranges a command-line option shares with its setting.
 WORKERS = Whole(1, 64)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -286,6 +301,15 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Largest page, in bytes, that is fetched or parsed; larger ones are rejected.",
     ),
     Setting(
+        "FXTICKER_ARCHIVE_URL", "archive_url", ARCHIVE_URL, "https://web.archive.org",
+        "Base URL of the web archive `fxticker backfill` reads (Wayback Machine CDX and `id_` protocol); "
+        "a self-hosted pywb or OpenWayback stands in by changing it.",
+    ),
+    Setting(
+        "FXTICKER_ARCHIVE_DELAY", "archive_delay", Number(0, 3600), 2.5,
+        "Seconds between two requests to the archive (0 for a local mirror).",
+    ),
+    Setting(
         "FXTICKER_POOL_SIZE", "pool_size", Whole(1, 100), 10,
         "Largest number of database connections one process keeps open.",
     ),
@@ -338,6 +362,8 @@ class Settings:
     retry_backoff: float
     timezone: zoneinfo.ZoneInfo
     max_page_bytes: int
+    archive_url: str
+    archive_delay: float
     pool_size: int
     workers: int
     health_max_age: int | None

@@ -32,6 +32,8 @@ BAD: dict[str, tuple[str, str]] = {
     "FXTICKER_RETRY_BACKOFF": ("nan", "must be from 0 to 60"),
     "FXTICKER_TIMEZONE": ("Mars/Olympus", "not a known time zone"),
     "FXTICKER_MAX_PAGE_BYTES": ("1e9", "not a whole number"),
+    "FXTICKER_ARCHIVE_URL": ("http://archive.example/?collection=1", "must not carry a query or a fragment"),
+    "FXTICKER_ARCHIVE_DELAY": ("-0.5", "must be from 0 to 3600"),
     "FXTICKER_POOL_SIZE": ("1000000", "must be from 1 to 100"),
     "FXTICKER_WORKERS": ("100000", "must be from 1 to 64"),
     "FXTICKER_HEALTH_MAX_AGE": ("soon", "not a whole number"),
@@ -43,7 +45,7 @@ BAD: dict[str, tuple[str, str]] = {
 
 COMMANDS = [
     ["serve"], ["parse", "x.html"], ["ingest", "x.html"], ["migrate"], ["sample"], ["scrape"], ["schedule"],
-    ["export"], ["db", "status"], ["official", "fetch"],
+    ["export"], ["db", "status"], ["official", "fetch"], ["backfill"],
 ]
 
 
