@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,8 +16,8 @@ import click
 import psycopg
 
 from fxticker import __version__, db, export, settings, store, ticker
-from fxticker.fetch import FetchError, Page, read_file
-from fxticker.ingest import Summary, expand, ingest_source, load, page_date, site_today, store_page
+from fxticker.fetch import FetchError
+from fxticker.ingest import expand, ingest_many, load, load_sample, page_date, site_today
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("fxticker")
@@ -197,53 +194,12 @@ def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
 @click.argument("sources", nargs=-1, required=True)
 @friendly_errors
 def ingest(fallback_date: dt.date | None, sources: tuple[str, ...]) -> None:
-    """Store the ticker of pages (files, directories, URLs); one transaction per page."""
-    summary = ingest_many(list(sources), fallback_date)
+    """Store the ticker of pages (files, directories, URLs), parsed on every core, in batches."""
+    summary = ingest_many(list(sources), fallback_date, current_settings())
     for outcome in summary.rejected:
         click.echo(f"rejected {outcome.source}: {outcome.error}", err=True)
     click.echo(summary.line(), err=True)
     sys.exit(1 if summary.rejected else 0)
-
-
-def ingest_many(sources: list[str], fallback_date: dt.date | None,
-                conf: settings.Settings | None = None) -> Summary:
-    from tqdm import tqdm
-
-    conf = conf or current_settings()
-    tz, max_bytes = conf.timezone, conf.max_page_bytes
-    items = list(expand(sources))
-    summary = Summary()
-    with connect(conf) as conn:
-        store.migrate(conn)
-        conn.autocommit = True
-        # Every page is still its own transaction, but its commit does not wait for the disk (which
-        # was most of an ingest's time); the run waits for the disk once, at the end, before it
-        # reports what it stored.
-        store.defer_durability(conn)
-        progress = tqdm(items, unit="page", disable=None if len(items) > 20 else True, file=sys.stderr)
-        for source in progress:
-            summary.add(ingest_source(conn, source, fallback_date=fallback_date, tz=tz,
-                                      max_bytes=max_bytes))
-        store.make_durable(conn)
-    return summary
-
-
-_SAMPLE_NAME = re.compile(r"sample-([0-9]{4}-[0-9]{2}-[0-9]{2})([a-z])\.txt")
-
-
-def sample_capture(page: Page) -> Page:
-    """A bundled sample page as captured on its own day: at noon UTC, a later revision (b after a) an
-    hour after the one before.
-
-    A file's capture time is its modification time, and a checkout gives every file the same one: a
-    revised day's latest revision would be a tie, not the page written as the later one.
-    """
-    match = _SAMPLE_NAME.fullmatch(Path(page.source).name)
-    if match is None:
-        raise ValueError(f"{page.source}: not a sample page name (sample-YYYY-MM-DDx.txt)")
-    day = dt.date.fromisoformat(match[1])
-    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
-    return dataclasses.replace(page, seen_at=noon + dt.timedelta(hours=ord(match[2]) - ord("a")))
 
 
 @main.command()
@@ -255,14 +211,8 @@ def sample() -> None:
         if store.observation_count(conn):
             click.echo("database already holds observations; sample not loaded", err=True)
             return
-    conf = current_settings()
-    tz, max_bytes = conf.timezone, conf.max_page_bytes
-    summary = Summary()
-    with resources.as_file(resources.files("fxticker") / "samples") as folder, connect() as conn:
         conn.autocommit = True
-        for path in sorted(Path(folder).glob("sample-*.txt")):
-            page = sample_capture(read_file(path, max_bytes))
-            summary.add(store_page(conn, page, fallback_date=None, tz=tz, max_bytes=max_bytes))
+        summary = load_sample(conn, current_settings())
     click.echo(f"sample: {summary.line()}", err=True)
     if summary.rejected:
         sys.exit(1)

@@ -1,20 +1,42 @@
-"""Ingest: turn pages (files, directories, URLs) into stored observations, one transaction per page."""
+"""Ingest: turn pages (files, directories, URLs) into stored observations.
+
+A scrape stores its page in a transaction of its own (store_page). A bulk ingest (ingest_sources) parses
+on every core and stores pages in batches, one transaction each: a crash loses at most the batch in
+flight, which a re-run stores.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
 import logging
+import multiprocessing
+import os
+import re
+import sys
+import threading
 import zoneinfo
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from importlib import resources
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 import psycopg
 
-from fxticker import store, ticker
+from fxticker import db, settings, store, ticker
 from fxticker.fetch import FetchError, Page, fetch_url, is_url, read_file
 
 log = logging.getLogger(__name__)
+
+# Pages per transaction of a bulk ingest: large enough that the round trips and the statement's fixed
+# costs vanish per page, small enough that a crash costs little to redo and memory stays flat.
+BATCH_PAGES = 250
+# Fewer pages than this are parsed in this process: starting workers would cost more than it saves.
+POOL_MIN_PAGES = 2 * BATCH_PAGES
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,26 @@ def site_today(tz: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.date
     return (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
 
 
+# A page ready to store, or the outcome that says why it is not.
+Parsed = store.PageQuotes | PageOutcome
+
+
+def parse_page(
+    page: Page, *, fallback_date: dt.date | None, tz: zoneinfo.ZoneInfo, max_bytes: int,
+    today: dt.date | None = None,
+) -> Parsed:
+    """A fetched page's quotes and day, ready to store, or the outcome that says why it has none."""
+    today = today or site_today(tz)
+    try:
+        parsed = ticker.parse(page.body, today=today, content_type=page.content_type, max_bytes=max_bytes)
+        rate_date = page_date(parsed, page, fallback_date, tz)
+        if rate_date > today:
+            raise ticker.TickerError(f"the date {rate_date} is in the future (today is {today})")
+    except ticker.TickerError as exc:
+        return PageOutcome(page.source, error=str(exc))
+    return store.PageQuotes(parsed.quotes, rate_date, page.source, page.content_hash, page.seen_at)
+
+
 def store_page(
     conn: psycopg.Connection,
     page: Page,
@@ -87,24 +129,13 @@ def store_page(
     max_bytes: int,
 ) -> PageOutcome:
     """Parse one fetched page and store it in one transaction; a bad page stores nothing."""
-    try:
-        today = site_today(tz)
-        parsed = ticker.parse(page.body, today=today, content_type=page.content_type, max_bytes=max_bytes)
-        rate_date = page_date(parsed, page, fallback_date, tz)
-        if rate_date > today:
-            raise ticker.TickerError(f"the date {rate_date} is in the future (today is {today})")
-    except ticker.TickerError as exc:
-        return PageOutcome(page.source, error=str(exc))
+    parsed = parse_page(page, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes)
+    if isinstance(parsed, PageOutcome):
+        return parsed
     with conn.transaction():
-        result = store.save_quotes(
-            conn,
-            parsed.quotes,
-            rate_date=rate_date,
-            source=page.source,
-            content_hash=page.content_hash,
-            seen_at=page.seen_at,
-        )
-    return PageOutcome(page.source, result.new, result.duplicate, rate_date)
+        result = store.save_quotes(conn, parsed.quotes, rate_date=parsed.rate_date, source=parsed.source,
+                                   content_hash=parsed.content_hash, seen_at=parsed.seen_at)
+    return PageOutcome(page.source, result.new, result.duplicate, parsed.rate_date)
 
 
 def load(source: str, max_bytes: int) -> Page:
@@ -113,16 +144,146 @@ def load(source: str, max_bytes: int) -> Page:
     return read_file(Path(source), max_bytes)
 
 
-def ingest_source(
-    conn: psycopg.Connection,
-    source: str,
-    *,
-    fallback_date: dt.date | None,
-    tz: zoneinfo.ZoneInfo,
-    max_bytes: int,
-) -> PageOutcome:
+def read_source(
+    source: str, today: dt.date, *, fallback_date: dt.date | None, tz: zoneinfo.ZoneInfo, max_bytes: int,
+) -> Parsed:
+    """Load and parse one file or URL; what a worker of the bulk ingest does for each page."""
     try:
         page = load(source, max_bytes)
     except FetchError as exc:
         return PageOutcome(source, error=str(exc).removeprefix(f"{source}: "))
-    return store_page(conn, page, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes)
+    return parse_page(page, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes, today=today)
+
+
+def parsed_batches(
+    items: Sequence[str], read: Callable[[str, dt.date], Parsed], tz: zoneinfo.ZoneInfo,
+    batch_pages: int = BATCH_PAGES,
+) -> Iterator[list[Parsed]]:
+    """Each batch of items read and parsed, in order: on every core when there are enough of them.
+
+    At most one batch per worker is parsed ahead of the one being stored, so memory stays flat however
+    many pages there are.
+    """
+    batches = (items[start:start + batch_pages] for start in range(0, len(items), batch_pages))
+    workers = min(os.cpu_count() or 1, len(os.sched_getaffinity(0)))
+    if workers < 2 or len(items) < POOL_MIN_PAGES:
+        for chunk in batches:
+            today = site_today(tz)
+            yield [read(source, today) for source in chunk]
+        return
+    # fork starts a worker in milliseconds, with the parser already imported; a process that runs other
+    # threads (a test server, a progress bar's monitor) must not fork: a lock held there would stay held.
+    method = "fork" if threading.active_count() == 1 and sys.platform == "linux" else "forkserver"
+    with multiprocessing.get_context(method).Pool(workers) as pool:
+        pending: deque[AsyncResult[list[Parsed]]] = deque()
+        for chunk in batches:
+            today = site_today(tz)
+            pending.append(pool.starmap_async(read, [(source, today) for source in chunk],
+                                              chunksize=max(1, len(chunk) // (4 * workers))))
+            if len(pending) > workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def store_batch(conn: psycopg.Connection, batch: Sequence[Parsed]) -> list[PageOutcome]:
+    """Store a batch of parsed pages in one transaction (rejected ones pass through): the outcome of each.
+
+    When the database refuses the batch (a constraint, a value), its pages are stored again one
+    transaction each, so the pages before the one refused are kept, as a page-by-page ingest would, and
+    the error names that page's.
+    """
+    pages = [p for p in batch if isinstance(p, store.PageQuotes)]
+    try:
+        with conn.transaction():
+            results = iter(store.save_pages(conn, pages))
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error:
+        log.warning("the database refused a batch of %d pages; storing them one by one", len(pages))
+        results = iter(_save_one_by_one(conn, pages))
+    outcomes = []
+    for parsed in batch:
+        if isinstance(parsed, PageOutcome):
+            outcomes.append(parsed)
+        else:
+            result = next(results)
+            outcomes.append(PageOutcome(parsed.source, result.new, result.duplicate, parsed.rate_date))
+    return outcomes
+
+
+def _save_one_by_one(conn: psycopg.Connection, pages: Sequence[store.PageQuotes]) -> list[store.SaveResult]:
+    results = []
+    for page in pages:
+        with conn.transaction():
+            results.append(store.save_quotes(conn, page.quotes, rate_date=page.rate_date, source=page.source,
+                                             content_hash=page.content_hash, seen_at=page.seen_at))
+    return results
+
+
+def ingest_sources(
+    conn: psycopg.Connection,
+    sources: Sequence[str],
+    *,
+    fallback_date: dt.date | None,
+    tz: zoneinfo.ZoneInfo,
+    max_bytes: int,
+    batch_pages: int = BATCH_PAGES,
+) -> Iterator[list[PageOutcome]]:
+    """Read, parse and store files and URLs in batches; yield each batch's outcomes once it is stored."""
+    read = partial(read_source, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes)
+    for batch in parsed_batches(sources, read, tz, batch_pages):
+        yield store_batch(conn, batch)
+
+
+def ingest_many(sources: list[str], fallback_date: dt.date | None,
+                conf: settings.Settings | None = None) -> Summary:
+    """`fxticker ingest`: every page of sources (directories expanded) stored in batches, with progress."""
+    from tqdm import tqdm
+
+    conf = conf or settings.load()
+    tz, max_bytes = conf.timezone, conf.max_page_bytes
+    items = list(expand(sources))
+    summary = Summary()
+    with psycopg.connect(db.database_url(conf), connect_timeout=10) as conn:
+        store.migrate(conn)
+        conn.autocommit = True
+        batches = ingest_sources(conn, items, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes)
+        # The first batch starts the workers (if any) before the progress bar starts its thread.
+        first = next(batches, [])
+        with tqdm(total=len(items), unit="page", disable=None if len(items) > 20 else True,
+                  file=sys.stderr) as progress:
+            for outcomes in itertools.chain([first], batches):
+                for outcome in outcomes:
+                    summary.add(outcome)
+                progress.update(len(outcomes))
+    return summary
+
+
+_SAMPLE_NAME = re.compile(r"sample-([0-9]{4}-[0-9]{2}-[0-9]{2})([a-z])\.txt")
+
+
+def sample_capture(page: Page) -> Page:
+    """A bundled sample page as captured on its own day: at noon UTC, a later revision (b after a) an
+    hour after the one before.
+
+    A file's capture time is its modification time, and a checkout gives every file the same one: a
+    revised day's latest revision would be a tie, not the page written as the later one.
+    """
+    match = _SAMPLE_NAME.fullmatch(Path(page.source).name)
+    if match is None:
+        raise ValueError(f"{page.source}: not a sample page name (sample-YYYY-MM-DDx.txt)")
+    day = dt.date.fromisoformat(match[1])
+    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+    return dataclasses.replace(page, seen_at=noon + dt.timedelta(hours=ord(match[2]) - ord("a")))
+
+
+def load_sample(conn: psycopg.Connection, conf: settings.Settings) -> Summary:
+    """Store the bundled sample pages, each as captured on its own day (sample_capture)."""
+    tz, max_bytes = conf.timezone, conf.max_page_bytes
+    summary = Summary()
+    with resources.as_file(resources.files("fxticker") / "samples") as folder:
+        for path in sorted(Path(folder).glob("sample-*.txt")):
+            page = sample_capture(read_file(path, max_bytes))
+            summary.add(store_page(conn, page, fallback_date=None, tz=tz, max_bytes=max_bytes))
+    return summary

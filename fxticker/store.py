@@ -163,25 +163,115 @@ def save_quotes(
     return SaveResult(new=new, duplicate=len(quotes) - new)
 
 
-def defer_durability(conn: psycopg.Connection) -> None:
-    """Let this session's commits return before their WAL is on disk; make_durable waits for it.
+@dataclass(frozen=True)
+class PageQuotes:
+    """One parsed page to store: its quotes, the day they are for, and where and when they were seen."""
 
-    A commit stays atomic and visible at once (a page is whole or absent); only a crash of the server
-    before make_durable may lose the latest commits, never half of one. Waiting for the disk at every
-    page's commit is most of what a bulk ingest would otherwise spend.
+    quotes: Sequence[Quote]
+    rate_date: dt.date
+    source: str
+    content_hash: str
+    seen_at: dt.datetime
+
+
+# Many pages in one statement. Their quotes are copied into a staging table (one row per quote and page,
+# `ord` the page's place in the batch), and one INSERT ... SELECT folds them into observation. A statement
+# may not touch a row twice, so the SELECT makes one row per key; to give exactly what a page-by-page
+# _UPSERT would, it replays the sequence: a page counts a sighting when it inserts the key or widens the
+# first/last seen of the stored row and of the batch's pages before it (`before_*`), and each end's
+# source and hash are those of the first page (in batch order) to reach it. The stored row is read in
+# the same statement (`was_*`), limited to the batch's days so TimescaleDB reads only their chunks.
+_STAGE = """
+CREATE TEMPORARY TABLE ingest_stage (
+    ord integer NOT NULL, rate_date date NOT NULL, currency text NOT NULL, rate numeric NOT NULL,
+    change_pct numeric NOT NULL, direction text NOT NULL, seen timestamptz NOT NULL,
+    source text NOT NULL, hash text NOT NULL
+)
+"""
+_STAGE_COPY = ("COPY ingest_stage (ord, rate_date, currency, rate, change_pct, direction, seen, source, hash)"
+               " FROM STDIN")
+_UPSERT_STAGED = """
+WITH staged AS (
+    SELECT s.*,
+           max(s.seen) OVER earlier AS before_last,
+           min(s.seen) OVER earlier AS before_first,
+           row_number() OVER quote AS nth,
+           x.first_seen AS was_first, x.last_seen AS was_last
+    FROM ingest_stage s
+    LEFT JOIN observation x
+           ON x.currency = s.currency AND x.rate_date = s.rate_date AND x.rate = s.rate
+          AND x.change_pct = s.change_pct AND x.direction = s.direction
+          AND x.rate_date BETWEEN %(first_day)s AND %(last_day)s
+    WINDOW quote AS (PARTITION BY s.currency, s.rate_date, s.rate, s.change_pct, s.direction ORDER BY s.ord),
+           earlier AS (quote ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+)
+INSERT INTO observation AS o (
+    rate_date, currency, rate, change_pct, direction, sightings,
+    first_seen, last_seen, first_source, last_source, first_hash, last_hash)
+SELECT rate_date, currency,
+       -- numeric keys compare by value (0.10 = 0.1): the first page's spelling is the one stored
+       (array_agg(rate ORDER BY ord))[1], (array_agg(change_pct ORDER BY ord))[1], direction,
+       -- at least 1 for the CHECK; a key no page widens is not updated, so the value is then unused
+       greatest(1, count(*) FILTER (
+           WHERE (nth = 1 AND was_last IS NULL)
+              OR seen > greatest(was_last, before_last) OR seen < least(was_first, before_first))),
+       min(seen), max(seen),
+       (array_agg(source ORDER BY seen, ord))[1], (array_agg(source ORDER BY seen DESC, ord))[1],
+       (array_agg(hash ORDER BY seen, ord))[1], (array_agg(hash ORDER BY seen DESC, ord))[1]
+FROM staged
+GROUP BY currency, rate_date, rate, change_pct, direction
+ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
+    sightings = o.sightings + excluded.sightings,
+    last_seen = greatest(o.last_seen, excluded.last_seen),
+    last_source = CASE WHEN excluded.last_seen > o.last_seen
+                       THEN excluded.last_source ELSE o.last_source END,
+    last_hash = CASE WHEN excluded.last_seen > o.last_seen
+                     THEN excluded.last_hash ELSE o.last_hash END,
+    first_seen = least(o.first_seen, excluded.first_seen),
+    first_source = CASE WHEN excluded.first_seen < o.first_seen
+                        THEN excluded.first_source ELSE o.first_source END,
+    first_hash = CASE WHEN excluded.first_seen < o.first_seen
+                      THEN excluded.first_hash ELSE o.first_hash END
+WHERE excluded.last_seen > o.last_seen OR excluded.first_seen < o.first_seen
+RETURNING (xmax = 0) AS inserted, currency, rate_date, rate, change_pct, direction
+"""
+
+
+def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[SaveResult]:
+    """Store many pages' quotes in the caller's transaction: one COPY and one statement for them all.
+
+    The result, page by page, and the rows left are those of save_quotes called for each page in turn.
     """
-    conn.execute("SET synchronous_commit = off")
+    if any(page.seen_at.tzinfo is None for page in pages):
+        raise ValueError("seen_at must carry a time zone")
+    first_page: dict[tuple[object, ...], int] = {}
+    staged = 0
+    conn.execute(_STAGE)
+    with conn.cursor() as cur:
+        with cur.copy(_STAGE_COPY) as copy:
+            for ord_, page in enumerate(pages):
+                for quote in dict.fromkeys(page.quotes):
+                    first_page.setdefault(_key(quote.currency, page.rate_date, quote.rate,
+                                               quote.change_pct, quote.direction), ord_)
+                    copy.write_row((ord_, page.rate_date, quote.currency, quote.rate, quote.change_pct,
+                                    quote.direction, page.seen_at, page.source, page.content_hash))
+                    staged += 1
+        new = [0] * len(pages)
+        if staged:
+            cur.execute(_UPSERT_STAGED, {"first_day": min(page.rate_date for page in pages),
+                                         "last_day": max(page.rate_date for page in pages)})
+            for inserted, *key in cur.fetchall():
+                if inserted:
+                    new[first_page[_key(*key)]] += 1
+        # Dropped here, not at commit: a transaction may store several batches.
+        cur.execute("DROP TABLE ingest_stage")
+    return [SaveResult(new=n, duplicate=len(page.quotes) - n) for n, page in zip(new, pages, strict=True)]
 
 
-def make_durable(conn: psycopg.Connection) -> None:
-    """Wait until every commit of this session so far is on disk.
-
-    A synchronous commit flushes the WAL up to its own record, which follows every earlier one; the
-    transaction needs an id (pg_current_xact_id) to write a commit record at all.
-    """
-    with conn.transaction():
-        conn.execute("SET LOCAL synchronous_commit = on")
-        conn.execute("SELECT pg_current_xact_id()")
+def _key(currency: str, rate_date: dt.date, rate: object, change_pct: object,
+         direction: str) -> tuple[object, ...]:
+    # Decimal hashes by value, as numeric compares: the key the database's unique constraint uses.
+    return (currency, rate_date, rate, change_pct, direction)
 
 
 def observation_count(conn: psycopg.Connection) -> int:

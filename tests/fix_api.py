@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.test import TestResponse
 
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from tests.pages import FIVE, text_page
 
 DOC_URI = "urn:fxticker:openapi"

@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 from benchmarks import data
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from fxticker.web import create_app
 from tests.fix_browser import chromium
 

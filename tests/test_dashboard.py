@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from benchmarks import data
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from fxticker.web import create_app
 from fxticker.web.dashboard import CSP, MAX_POINTS, MAX_REVISION_ROWS
 from tests.pages import FIVE, text_page

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from fxticker import export
-from fxticker.cli import ingest_many, main
+from fxticker.cli import main
+from fxticker.ingest import ingest_many
 from fxticker.web import create_app
 from tests.test_dashboard import with_quote, write_page
 

@@ -1,7 +1,7 @@
 """kill -9 of `fxticker ingest` halfway through a big directory, then a re-run: nothing lost or doubled.
 
-Each page is one transaction, so a killed run leaves whole pages only; the re-run stores the rest and
-counts the stored ones as duplicates.
+Each batch of pages is one transaction, so a killed run leaves whole pages only; the re-run stores the
+rest and counts the stored ones as duplicates.
 """
 
 from __future__ import annotations

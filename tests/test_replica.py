@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from fxticker import db, store
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from fxticker.web import _as_reader, create_app
 from tests.pages import text_page
 

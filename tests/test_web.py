@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from fxticker.web import create_app
 from tests.pages import text_page
 

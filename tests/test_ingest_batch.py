@@ -1,0 +1,92 @@
+"""The batch store (store.save_pages) against page-by-page saves (store.save_quotes): the same rows, the
+same provenance and sightings, the same new and duplicate counts, whatever the batch holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from fxticker import store
+from fxticker.ticker import Quote
+
+DAY = dt.date(2025, 12, 1)
+NOON = dt.datetime(2025, 12, 1, 12, tzinfo=dt.UTC)
+ALL_COLUMNS = """SELECT rate_date, currency, rate::text, change_pct::text, direction, first_seen, last_seen,
+                        sightings, first_source, last_source, first_hash, last_hash
+                 FROM observation ORDER BY rate_date, currency, rate, change_pct, direction"""
+
+
+def random_pages(rng: random.Random, count: int) -> list[store.PageQuotes]:
+    """Pages over few days, currencies and rates, so that keys repeat within and across batches; capture
+    times from a small set, so ties are common; now and then a quote given twice, or spelled 0.10/0.1."""
+    pages = []
+    for n in range(count):
+        quotes = []
+        for currency in rng.sample(["KGS", "KZT", "TJS"], rng.randint(0, 3)):
+            rate = rng.choice(["0.1", "0.10", "0.2", "0.3"])
+            change = rng.choice(["0", "0.00", "1.5", "-0"])
+            direction = "down" if change.startswith("-") else ("up" if Decimal(change) > 0 else "flat")
+            quote = Quote(currency, Decimal(rate), Decimal(change.lstrip("-")), direction)
+            quotes += [quote, quote] if rng.random() < 0.1 else [quote]
+        pages.append(store.PageQuotes(
+            quotes=quotes,
+            rate_date=DAY + dt.timedelta(days=rng.randint(0, 2)),
+            source=f"page-{n}",
+            content_hash=f"hash-{n}",
+            seen_at=NOON + dt.timedelta(hours=rng.randint(0, 5)),
+        ))
+    return pages
+
+
+def one_by_one(conn: psycopg.Connection, pages: list[store.PageQuotes]) -> list[store.SaveResult]:
+    return [store.save_quotes(conn, p.quotes, rate_date=p.rate_date, source=p.source,
+                              content_hash=p.content_hash, seen_at=p.seen_at) for p in pages]
+
+
+def in_batches(conn: psycopg.Connection, pages: list[store.PageQuotes], rng: random.Random
+               ) -> list[store.SaveResult]:
+    results: list[store.SaveResult] = []
+    start = 0
+    while start < len(pages):
+        size = rng.randint(1, 40)
+        results += store.save_pages(conn, pages[start:start + size])
+        start += size
+    return results
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batches_store_what_pages_one_by_one_store(db_url: str, seed: int) -> None:
+    rng = random.Random(seed)
+    earlier, pages = random_pages(rng, 30), random_pages(rng, 120)
+    with psycopg.connect(db_url) as conn:
+        # What is already stored matters to sightings and provenance: some pages go in before.
+        one_by_one(conn, earlier)
+        conn.commit()
+        want_results = one_by_one(conn, pages)
+        want_rows = conn.execute(ALL_COLUMNS).fetchall()
+        conn.rollback()
+        got_results = in_batches(conn, pages, rng)
+        got_rows = conn.execute(ALL_COLUMNS).fetchall()
+        conn.rollback()
+    assert got_rows == want_rows
+    assert got_results == want_results
+    assert sum(r.new for r in got_results) > 0 and max(row[7] for row in got_rows) > 1, "a test with work"
+
+
+def test_an_empty_batch_and_pages_without_quotes_store_nothing(db_url: str) -> None:
+    empty = store.PageQuotes([], DAY, "empty", "h", NOON)
+    with psycopg.connect(db_url) as conn:
+        assert store.save_pages(conn, []) == []
+        assert store.save_pages(conn, [empty, empty]) == [store.SaveResult(0, 0)] * 2
+        assert conn.execute("SELECT count(*) FROM observation").fetchone() == (0,)
+
+
+def test_a_capture_time_without_a_zone_is_refused(db_url: str) -> None:
+    naive = store.PageQuotes([Quote("KGS", Decimal("0.1"), Decimal("0"), "flat")], DAY, "p", "h",
+                             dt.datetime(2025, 12, 1, 12))
+    with psycopg.connect(db_url) as conn, pytest.raises(ValueError, match="time zone"):
+        store.save_pages(conn, [naive])
