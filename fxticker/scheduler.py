@@ -22,9 +22,15 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEv
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from fxticker import store
+from fxticker.ingest import site_today
+from fxticker.official import run as official_run
+from fxticker.official import store as official_store
+from fxticker.official.providers import PROVIDERS
+from fxticker.official.run import OfficialConfig
 from fxticker.scrape import (
     CONNECT_TIMEOUT,
     ScrapeConfig,
@@ -40,6 +46,7 @@ log = logging.getLogger(__name__)
 LEADER_LOCK = 7_405_003  # advisory lock key of the active scheduler (7_405_001 is migrate's)
 SCRAPE_JOB = "scrape"
 LEADERSHIP_JOB = "leadership"
+OFFICIAL_JOB = "official-{}"
 
 
 @dataclass(frozen=True)
@@ -105,9 +112,16 @@ class Leadership:
 class ScheduledScraper:
     """The `fxticker schedule` process: APScheduler in the foreground, scraping while it leads."""
 
-    def __init__(self, database_url: str, scrape_config: ScrapeConfig, config: ScheduleConfig) -> None:
+    def __init__(self, database_url: str, scrape_config: ScrapeConfig, config: ScheduleConfig,
+                 official: OfficialConfig | None = None) -> None:
         self.database_url = database_url
         self.config = config
+        self.scrape_config = scrape_config
+        # The official rates' daily fetches (fxticker/official/run.py); None: not scheduled.
+        self.official = official
+        # A leader that finds a provider not fetched for a day fetches it this long after taking over:
+        # soon, yet not at once, so that restarts in a row do not ask the banks each time.
+        self.official_catch_up = dt.timedelta(minutes=5)
         self.scraper = Scraper(database_url, scrape_config, trigger="schedule")
         self.leadership = Leadership(database_url)
         self.stopping = threading.Event()
@@ -116,9 +130,11 @@ class ScheduledScraper:
         # removing the scrape job at that moment would wait for that lock for ever.
         self._leadership_busy = threading.Lock()
         self._scrape_busy = threading.Lock()
+        self._official_busy = threading.Lock()
         self.scheduler = BlockingScheduler(
             timezone=dt.UTC,
-            executors={"default": ThreadPoolExecutor(2)},
+            # The leadership poll, a scrape and an official fetch may run at once.
+            executors={"default": ThreadPoolExecutor(3)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -142,7 +158,7 @@ class ScheduledScraper:
         finally:
             # Let the jobs in flight finish (a scrape stops after its current page) before letting go of
             # the lock: otherwise a standby could start a run while ours still writes.
-            with self._leadership_busy, self._scrape_busy:
+            with self._leadership_busy, self._scrape_busy, self._official_busy:
                 pass
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -201,12 +217,13 @@ class ScheduledScraper:
             next_run_time=first, id=SCRAPE_JOB, replace_existing=True,
         )
         log.info("leading: next scrape at %s", first.isoformat(timespec="seconds"))
+        self._schedule_official()
 
     def _take_over(self) -> dt.datetime:
         """Bring the schema up to date, close runs a dead leader left open, and say when to scrape first."""
         with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
             store.migrate(conn)
-            abandoned = close_abandoned(conn)
+            abandoned = close_abandoned(conn) + official_store.close_abandoned(conn)
             if abandoned:
                 log.warning("marked %d scheduled run(s) of a dead leader as abandoned", abandoned)
             last = last_scheduled_start(conn)
@@ -216,8 +233,51 @@ class ScheduledScraper:
         return max(now, last + dt.timedelta(seconds=self.config.interval))
 
     def _unschedule(self) -> None:
-        if self.scheduler.get_job(SCRAPE_JOB) is not None:
-            self.scheduler.remove_job(SCRAPE_JOB)
+        for job in self.scheduler.get_jobs():
+            if job.id != LEADERSHIP_JOB:
+                self.scheduler.remove_job(job.id)
+
+    def _schedule_official(self) -> None:
+        """Each provider once a day after its usual publication; at once if no run of ours began in a day."""
+        if self.official is None:
+            return
+        try:
+            with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
+                last = official_run.last_scheduled(conn)
+        except psycopg.Error as exc:
+            log.warning("official rates: cannot read past runs (%s); scheduling at the usual times",
+                        first_line(exc))
+            last = {}
+        now = dt.datetime.now(dt.UTC)
+        for key, p in PROVIDERS.items():
+            trigger = CronTrigger(hour=p.fetch_at.hour, minute=p.fetch_at.minute, timezone=dt.UTC)
+            behind = key not in last or now - last[key] > dt.timedelta(days=1)
+            self.scheduler.add_job(
+                self._fetch_official, trigger, args=[key], id=OFFICIAL_JOB.format(key), replace_existing=True,
+                # A fetch a few hours late is still worth making; the next day's looks back a week anyway.
+                misfire_grace_time=6 * 3600,
+                **({"next_run_time": now + self.official_catch_up} if behind else {}))
+
+    def _official_sleep(self, seconds: float) -> None:
+        if self.stopping.wait(seconds) or not self.leadership.leading:
+            raise official_run.Stopped
+
+    def _fetch_official(self, key: str) -> None:
+        with self._official_busy:
+            if not self.leadership.leading or self.stopping.is_set() or self.official is None:
+                return
+            p = PROVIDERS[key]
+            today = site_today(self.scrape_config.tz)
+            since, until = official_run.daily_window(p, today)
+            try:
+                record = official_run.run(self.database_url, [p], since, until, today=today,
+                                          config=self.official, trigger="schedule",
+                                          sleep=self._official_sleep, should_stop=self._should_stop)
+            except psycopg.Error as exc:
+                log.error("official rates of %s: database error: %s", key, first_line(exc))
+                return
+            for outcome in record.outcomes:
+                log.info("official rates: %s", official_run.outcome_line(outcome, since, until))
 
     def _scrape(self) -> None:
         with self._scrape_busy:
@@ -239,4 +299,4 @@ def run(database_url: str, conf: Settings) -> None:
     config = ScheduleConfig.from_settings(conf)
     # APScheduler logs every run of the leadership poll at INFO; our listener reports what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    ScheduledScraper(database_url, scrape_config, config).run()
+    ScheduledScraper(database_url, scrape_config, config, OfficialConfig.from_settings(conf)).run()

@@ -20,6 +20,7 @@ class Provider:
     # The scheduler asks once a day at this UTC time, after the bank's usual publication.
     fetch_at: dt.time
     coverage_start: dt.date
+    days_ahead: int = 0  # NBKR publishes the rate of tomorrow
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ PROVIDERS: dict[str, Provider] = {
         # so there is no calendar of ours to impose.
         Provider("nbkr", "National Bank of the Kyrgyz Republic", "KGS", "KG",
                  "https://www.nbkr.kg/index1.jsp?item=1562&lang=ENG", "https://www.nbkr.kg", False,
-                 dt.time(11, 15), dt.date(1999, 1, 1)),
+                 dt.time(11, 15), dt.date(1999, 1, 1), days_ahead=1),
         Provider("nbt", "National Bank of Tajikistan", "TJS", "TJ", "https://www.nbt.tj/en/kurs/",
                  "https://www.nbt.tj", True, dt.time(7, 15), dt.date(2001, 1, 1)),
         Provider("peg", "Central Bank of Turkmenistan (fixed rate)", "TMT", "TM", "https://cbt.tm/",

@@ -63,6 +63,10 @@ def outcome_line(o: store.ProviderOutcome, since: dt.date, until: dt.date) -> st
     return f"{status} {o.provider:<5} {span}: {counts}" + (f": {o.error}" if o.error else "")
 
 
+class Stopped(Exception):
+    """The process is stopping: raised by the scheduler's sleep, it ends a run between two requests."""
+
+
 def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until: dt.date, today: dt.date,
                     config: OfficialConfig, sleep: Callable[[float], None]) -> store.ProviderOutcome:
     started = dt.datetime.now(dt.UTC)
@@ -92,6 +96,8 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                 # The bank is unreachable: stop asking it, keep what it gave, let the others go on.
                 requests += 1
                 errors.append(str(exc))
+            except Stopped:
+                errors.append("stopped before the last request")
     error = None
     if errors:
         more = f" (and {len(errors) - 1} more failed request(s))" if len(errors) > 1 else ""
@@ -104,7 +110,8 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
 
 def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt.date, *,
         today: dt.date, config: OfficialConfig, trigger: str = "manual",
-        sleep: Callable[[float], None] = time.sleep) -> RunRecord:
+        sleep: Callable[[float], None] = time.sleep,
+        should_stop: Callable[[], bool] = lambda: False) -> RunRecord:
     """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
@@ -116,6 +123,8 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
         outcomes = []
         try:
             for p in chosen:
+                if should_stop():
+                    break
                 outcome = _fetch_provider(conn, p, since, until, today, config, sleep)
                 store.record_provider(conn, run_id, outcome)
                 outcomes.append(outcome)
@@ -130,3 +139,20 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
                          status="failed" if failed else "ok",
                          error=f"failed: {', '.join(failed)}" if failed else None)
     return RunRecord(run_id, since, until, outcomes)
+
+
+# The scheduler's daily run looks back a week: a day a bank published late, or a run that failed, is
+# filled in by the next days' runs (storing a rate again changes nothing).
+DAILY_LOOKBACK = dt.timedelta(days=7)
+
+
+def daily_window(p: Provider, today: dt.date) -> tuple[dt.date, dt.date]:
+    return today - DAILY_LOOKBACK, today + dt.timedelta(days=p.days_ahead)
+
+
+def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
+    """When each provider's latest scheduled fetch started, to catch up on a day a leader missed."""
+    rows = conn.execute(
+        "SELECT p.provider, max(p.started_at) FROM official_run_provider p"
+        " JOIN official_run r ON r.id = p.run_id WHERE r.trigger = 'schedule' GROUP BY p.provider").fetchall()
+    return {str(key): when for key, when in rows}
