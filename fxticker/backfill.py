@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import logging
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -229,3 +230,51 @@ def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[st
             return work, Summary(listed=work.listed, known=work.known)
         return work, run(conn, source, work, tz=config.tz, max_bytes=config.max_bytes,
                          should_stop=should_stop, progress=progress)
+
+
+# ---- in the scheduler -----------------------------------------------------------------------------------
+
+_WANTED = """
+SELECT NOT EXISTS (SELECT 1 FROM observation) OR EXISTS (SELECT 1 FROM archive_capture)
+"""
+
+
+class Stopped(Exception):
+    """The scheduler is stopping: raised from a wait, so that no request goes out after it."""
+
+
+def wanted_on_start(conn: psycopg.Connection) -> bool:
+    """A new leader backfills when nothing is stored yet, or resumes a backfill begun before."""
+    row = conn.execute(_WANTED).fetchone()
+    return bool(row and row[0])
+
+
+def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Callable[[], bool],
+                  stopping: threading.Event, connect_timeout: int = 5) -> Summary | None:
+    """The scheduler's backfill: FXTICKER_SOURCES over all time, logged; None when it did not finish."""
+
+    def sleep(seconds: float) -> None:
+        # A 429 pause can last minutes: stopping must not wait for it, nor send a request after it.
+        if stopping.wait(seconds):
+            raise Stopped
+
+    def factory(policy: ArchivePolicy, max_bytes: int) -> Archive:
+        return Archive(policy, max_bytes, sleep=sleep)
+
+    log.info("backfill from %s: starting", config.policy.base_url)
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=connect_timeout) as conn:
+            _, summary = backfill(conn, config, config.urls(), None, None, should_stop=should_stop,
+                                  archive_factory=factory)
+    except Stopped:
+        log.info("backfill stopped with the scheduler; the next leader resumes it")
+        return None
+    except (archive.ArchiveError, psycopg.Error, ValueError) as exc:
+        log.error("backfill failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        return None
+    for line in summary.failed:
+        log.warning("backfill: failed %s", line)
+    if summary.stopped:
+        log.warning("backfill stopped: %s", summary.stopped)
+    log.info("backfill: %s", summary.line())
+    return summary

@@ -25,7 +25,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from fxticker import store
+from fxticker import backfill, store
 from fxticker.ingest import site_today
 from fxticker.official import run as official_run
 from fxticker.official import store as official_store
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 LEADER_LOCK = 7_405_003  # advisory lock key of the active scheduler (7_405_001 is migrate's)
 SCRAPE_JOB = "scrape"
+BACKFILL_JOB = "backfill"
 LEADERSHIP_JOB = "leadership"
 OFFICIAL_JOB = "official-{}"
 
@@ -113,7 +114,8 @@ class ScheduledScraper:
     """The `fxticker schedule` process: APScheduler in the foreground, scraping while it leads."""
 
     def __init__(self, database_url: str, scrape_config: ScrapeConfig, config: ScheduleConfig,
-                 official: OfficialConfig | None = None) -> None:
+                 official: OfficialConfig | None = None, *,
+                 backfill_config: backfill.BackfillConfig | None = None) -> None:
         self.database_url = database_url
         self.config = config
         self.scrape_config = scrape_config
@@ -122,6 +124,8 @@ class ScheduledScraper:
         # A leader that finds a provider not fetched for a day fetches it this long after taking over:
         # soon, yet not at once, so that restarts in a row do not ask the banks each time.
         self.official_catch_up = dt.timedelta(minutes=5)
+        self.backfill_config = backfill_config  # None: FXTICKER_BACKFILL_ON_START is off
+        self._backfill_due = False
         self.scraper = Scraper(database_url, scrape_config, trigger="schedule")
         self.leadership = Leadership(database_url)
         self.stopping = threading.Event()
@@ -131,10 +135,12 @@ class ScheduledScraper:
         self._leadership_busy = threading.Lock()
         self._scrape_busy = threading.Lock()
         self._official_busy = threading.Lock()
+        self._backfill_busy = threading.Lock()
         self.scheduler = BlockingScheduler(
             timezone=dt.UTC,
-            # The leadership poll, a scrape and an official fetch may run at once.
-            executors={"default": ThreadPoolExecutor(3)},
+            # The leadership poll, a scrape, an official fetch and a backfill (which takes hours) may run
+            # at once.
+            executors={"default": ThreadPoolExecutor(4)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -158,7 +164,7 @@ class ScheduledScraper:
         finally:
             # Let the jobs in flight finish (a scrape stops after its current page) before letting go of
             # the lock: otherwise a standby could start a run while ours still writes.
-            with self._leadership_busy, self._scrape_busy, self._official_busy:
+            with self._leadership_busy, self._scrape_busy, self._official_busy, self._backfill_busy:
                 pass
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -218,6 +224,8 @@ class ScheduledScraper:
         )
         log.info("leading: next scrape at %s", first.isoformat(timespec="seconds"))
         self._schedule_official()
+        if self._backfill_due:
+            self.scheduler.add_job(self._backfill, id=BACKFILL_JOB, replace_existing=True)
 
     def _take_over(self) -> dt.datetime:
         """Bring the schema up to date, close runs a dead leader left open, and say when to scrape first."""
@@ -227,6 +235,8 @@ class ScheduledScraper:
             if abandoned:
                 log.warning("marked %d scheduled run(s) of a dead leader as abandoned", abandoned)
             last = last_scheduled_start(conn)
+            # Asked before the first scrape stores anything: that would make the database look done.
+            self._backfill_due = self.backfill_config is not None and backfill.wanted_on_start(conn)
         now = dt.datetime.now(dt.UTC)
         if last is None:
             return now
@@ -289,6 +299,12 @@ class ScheduledScraper:
         if record.database_error and record.run_id is None:
             log.error("scrape run failed: %s; it will be recorded when the database is back", record.error)
 
+    def _backfill(self) -> None:
+        with self._backfill_busy:
+            if self.backfill_config is not None and self.leadership.leading and not self.stopping.is_set():
+                backfill.run_scheduled(self.database_url, self.backfill_config, should_stop=self._should_stop,
+                                       stopping=self.stopping)
+
     def _should_stop(self) -> bool:
         return self.stopping.is_set() or not self.leadership.leading
 
@@ -297,6 +313,8 @@ def run(database_url: str, conf: Settings) -> None:
     """`fxticker schedule`: schedule scrapes until stopped."""
     scrape_config = ScrapeConfig.from_settings(conf)
     config = ScheduleConfig.from_settings(conf)
+    backfill_config = backfill.BackfillConfig.from_settings(conf) if conf.backfill_on_start else None
     # APScheduler logs every run of the leadership poll at INFO; our listener reports what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    ScheduledScraper(database_url, scrape_config, config, OfficialConfig.from_settings(conf)).run()
+    ScheduledScraper(database_url, scrape_config, config, OfficialConfig.from_settings(conf),
+                     backfill_config=backfill_config).run()

@@ -310,6 +310,12 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Seconds between two requests to the archive (0 for a local mirror).",
     ),
     Setting(
+        "FXTICKER_BACKFILL_ON_START", "backfill_on_start", Whole(0, 1), 0,
+        "1: the scheduler, once it leads, backfills FXTICKER_SOURCES from the archive when the database "
+        "holds no observations, or when a backfill was begun before (it resumes, fetching only what it "
+        "has not stored). 0: it never backfills.",
+    ),
+    Setting(
         "FXTICKER_POOL_SIZE", "pool_size", Whole(1, 100), 10,
         "Largest number of database connections one process keeps open.",
     ),
@@ -364,6 +370,7 @@ class Settings:
     max_page_bytes: int
     archive_url: str
     archive_delay: float
+    backfill_on_start: int
     pool_size: int
     workers: int
     health_max_age: int | None

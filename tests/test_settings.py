@@ -34,6 +34,7 @@ BAD: dict[str, tuple[str, str]] = {
     "FXTICKER_MAX_PAGE_BYTES": ("1e9", "not a whole number"),
     "FXTICKER_ARCHIVE_URL": ("http://archive.example/?collection=1", "must not carry a query or a fragment"),
     "FXTICKER_ARCHIVE_DELAY": ("-0.5", "must be from 0 to 3600"),
+    "FXTICKER_BACKFILL_ON_START": ("yes", "not a whole number (from 0 to 1)"),
     "FXTICKER_POOL_SIZE": ("1000000", "must be from 1 to 100"),
     "FXTICKER_WORKERS": ("100000", "must be from 1 to 64"),
     "FXTICKER_HEALTH_MAX_AGE": ("soon", "not a whole number"),

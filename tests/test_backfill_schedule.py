@@ -1,0 +1,137 @@
+"""The scheduler's backfill on start: behind the leader lock, on an empty or half-backfilled database."""
+
+from __future__ import annotations
+
+import threading
+import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import psycopg
+from pytest_httpserver import HTTPServer
+
+from fxticker.archive import ArchivePolicy
+from fxticker.backfill import BackfillConfig
+from fxticker.fetch import FetchPolicy
+from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
+from fxticker.scrape import ScrapeConfig
+from tests.fix_archive import ORIGINAL, FakeArchive, too_many
+from tests.fix_scrape import allow_all, quotes
+from tests.pages import html_page
+
+T = TypeVar("T")
+ALMATY = zoneinfo.ZoneInfo("Asia/Almaty")
+FAST = FetchPolicy(timeout=2.0, connect_timeout=1.0, attempts=2, backoff=0.01, max_wait=0.1)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def scheduler(db_url: str, server: HTTPServer, fake: FakeArchive, **policy: float) -> ScheduledScraper:
+    server.expect_request("/site").respond_with_data(html_page(quotes("0.00199"), date="1 November 2026"),
+                                                     content_type="text/html; charset=utf-8")
+    allow_all(server)
+    scrape = ScrapeConfig(sources=(server.url_for("/site"),), tz=ALMATY, max_bytes=10**6, policy=FAST)
+    archive = ArchivePolicy(base_url=fake.url, delay=0.0, fetch=FAST, **policy)
+    backfill = BackfillConfig(sources=(ORIGINAL,), tz=ALMATY, max_bytes=10**6, policy=archive)
+    return ScheduledScraper(db_url, scrape, ScheduleConfig(interval=600, jitter=0, poll=0.2),
+                            backfill_config=backfill)
+
+
+def finished(sched: ScheduledScraper) -> None:
+    """What run() does once the scheduler stops: wait for the jobs in flight, then let go of the lock."""
+    with sched._leadership_busy, sched._scrape_busy, sched._official_busy, sched._backfill_busy:
+        pass
+    sched.leadership.release()
+    sched.scraper.close()
+
+
+@contextmanager
+def running(sched: ScheduledScraper) -> Iterator[None]:
+    # The scheduler's own loop in a thread: run() would install signal handlers, which only the main
+    # thread may do.
+    thread = threading.Thread(target=sched.scheduler.start)
+    thread.start()
+    try:
+        yield
+    finally:
+        sched.stop()
+        thread.join(20)
+        finished(sched)
+
+
+def stored(db_url: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT count(*) FROM archive_capture WHERE status = 'stored'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def add_captures(fake: FakeArchive) -> None:
+    for day in (1, 2, 3):
+        fake.add(f"2024020{day}100000", html_page(quotes(f"0.0021{day}"), date=f"{day} February 2024"))
+
+
+def test_only_the_leader_backfills_and_only_once_it_leads(httpserver: HTTPServer, db_url: str) -> None:
+    fake = FakeArchive(httpserver)
+    add_captures(fake)
+    sched = scheduler(db_url, httpserver, fake)
+    with psycopg.connect(db_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LEADER_LOCK,))
+        with running(sched):
+            time.sleep(1.5)  # several polls as a standby
+            assert fake.requests == []
+            holder.close()  # the other leader goes away
+            wait_for("the backfill", lambda: stored(db_url) == 3)
+    with psycopg.connect(db_url) as conn:
+        rates = [r[0] for r in conn.execute(
+            "SELECT rate::text FROM observation WHERE currency = 'KZT' ORDER BY rate_date").fetchall()]
+    assert rates == ["0.00211", "0.00212", "0.00213", "0.00199"]  # the history, then today's scrape
+
+
+def test_no_backfill_when_the_database_already_holds_observations(httpserver: HTTPServer,
+                                                                  db_url: str) -> None:
+    fake = FakeArchive(httpserver)
+    add_captures(fake)
+    sched = scheduler(db_url, httpserver, fake)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
+                     " last_seen, first_source, last_source, first_hash, last_hash) VALUES ('2026-01-05',"
+                     " 'KZT', 0.002, 0, 'flat', now(), now(), 'x', 'x', 'h', 'h')")
+        with running(sched):
+            wait_for("the first scrape", lambda: conn.execute(
+                "SELECT count(*) FROM scrape_run WHERE status = 'ok'").fetchone() == (1,))
+            time.sleep(0.5)
+        assert fake.requests == []
+
+
+def test_a_stop_during_a_429_pause_is_prompt_and_sends_nothing_more(httpserver: HTTPServer,
+                                                                    db_url: str) -> None:
+    fake = FakeArchive(httpserver)
+    add_captures(fake)
+    fake.captures["20240202100000"].script.append(too_many())  # the production pause: at least 60 s
+    sched = scheduler(db_url, httpserver, fake)
+    assert sched.backfill_config is not None and sched.backfill_config.policy.rate_limit_pause >= 60
+    with running(sched):
+        wait_for("the 429", lambda: fake.fetched().count("20240202100000") == 1)
+        time.sleep(0.3)
+        started = time.monotonic()
+        sched.stop()
+        finished(sched)
+        assert time.monotonic() - started < 10
+    assert fake.fetched() == ["20240201100000", "20240202100000"]
+    assert stored(db_url) == 1
+    # The next leader resumes: the half-done backfill is wanted again, though observations exist now.
+    fake.captures["20240202100000"].script.clear()
+    again = scheduler(db_url, httpserver, fake, rate_limit_pause=0.1)
+    with running(again):
+        wait_for("the resumed backfill", lambda: stored(db_url) == 3)
+    assert fake.fetched().count("20240201100000") == 1
