@@ -12,6 +12,7 @@ import logging
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -115,7 +116,35 @@ class EmbeddedCluster:
         for path in paths:
             path.mkdir(parents=True, exist_ok=True)
             if user is not None:
-                os.chown(path, user.pw_uid, user.pw_gid)
+                # A link planted in its place would hand its target to the server's account.
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+    def _private_socket_dir(self) -> None:
+        """Make the socket directory, or accept the one there only if it is a real directory of the
+        server's account; either way only that account may enter it.
+
+        Under /tmp its name is predictable, so anyone could have made it first: a link there would let
+        them choose where the trusting socket goes, a directory of theirs would let them replace it.
+        """
+        path = self.socket_dir
+        user = _system_user()
+        uid, gid = (user.pw_uid, user.pw_gid) if user else (os.geteuid(), os.getegid())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+            os.chown(path, uid, gid, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+            owner = user.pw_name if user else pwd.getpwuid(uid).pw_name
+            raise DatabaseError(
+                f"{path}, the embedded database's socket directory, is not a directory of {owner!r} "
+                "(a link, or another account's): remove it, or give FXTICKER_DATA_DIR a shorter path "
+                "so that the socket stays inside it"
+            )
+        # Ours, and a real directory (lstat): closing it to others follows no link.
+        os.chmod(path, 0o700)
 
     def initialized(self) -> bool:
         return (self.pgdata / "PG_VERSION").exists()
@@ -126,7 +155,8 @@ class EmbeddedCluster:
         if not (self.bindir / "initdb").exists():
             raise DatabaseError(f"{self.bindir}/initdb not found; run 'make setup'")
         self.root.mkdir(parents=True, exist_ok=True)
-        self._own(self.root, self.pgdata, self.socket_dir)
+        self._own(self.root, self.pgdata)
+        self._private_socket_dir()
         log.info("creating the embedded PostgreSQL cluster in %s", self.pgdata)
         self._run(
             "initdb", "-D", str(self.pgdata), "-U", DB_USER, "--auth=trust",
@@ -156,11 +186,8 @@ class EmbeddedCluster:
         self.init()
         if self.running():
             return
-        self._own(self.socket_dir)
-        user = _system_user()
-        if user is not None and not self.logfile.exists():
-            self.logfile.touch()
-            os.chown(self.logfile, user.pw_uid, user.pw_gid)
+        self._private_socket_dir()
+        self._private_logfile()
         result = self._run(
             "pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.logfile), "-w", "-t", "60",
             # Also on clusters created before the setting was written at initdb.
@@ -171,6 +198,21 @@ class EmbeddedCluster:
             tail = self.logfile.read_text(errors="replace").strip().splitlines()[-3:]
             raise DatabaseError(f"the embedded PostgreSQL did not start: {' / '.join(tail)}")
         self._ensure_database()
+
+    def _private_logfile(self) -> None:
+        """The server's log, readable by its account only: it holds statements and connection details."""
+        user = _system_user()
+        try:
+            fd = os.open(self.logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise DatabaseError(f"cannot open {self.logfile}: {exc.strerror}") from None
+        try:
+            # Also a log that an older version left readable by everyone.
+            os.fchmod(fd, 0o600)
+            if user is not None:
+                os.fchown(fd, user.pw_uid, user.pw_gid)
+        finally:
+            os.close(fd)
 
     def _ensure_database(self) -> None:
         deadline = time.monotonic() + 30
