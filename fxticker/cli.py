@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import click
 import psycopg
 
 from fxticker import __version__, db, export, settings, store, ticker
-from fxticker.fetch import FetchError
+from fxticker.fetch import FetchError, display
 from fxticker.ingest import expand, ingest_many, load, load_sample, page_date, site_today
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,7 +36,7 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (db.DatabaseError, store.MigrationError, ValueError) as exc:
+        except (db.DatabaseError, store.MigrationError, ValueError, FetchError) as exc:
             fail(str(exc))
         except psycopg.OperationalError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -52,6 +53,21 @@ def current_settings() -> settings.Settings:
     context = click.get_current_context(silent=True)
     conf = context.find_object(settings.Settings) if context is not None else None
     return conf if conf is not None else settings.load()
+
+
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Data for stdout: a full disk, a closed pipe or any write error is one line on stderr."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        # Whatever is still buffered cannot go out either; pointing stdout at /dev/null keeps the
+        # interpreter's last flush from printing a second error with a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise ValueError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -160,31 +176,33 @@ def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
     conf = current_settings()
     tz, max_bytes = conf.timezone, conf.max_page_bytes
     failed = False
-    for source in expand(list(paths)):
-        try:
-            page = load(source, max_bytes)
-            parsed = ticker.parse(page.body, today=site_today(tz), content_type=page.content_type,
-                                  max_bytes=max_bytes)
+    with writing_stdout():
+        for source in expand(list(paths)):
             try:
-                date: dt.date | None = page_date(parsed, page, fallback_date, tz)
-            except ticker.TickerError:
-                date = None
-        except (FetchError, ticker.TickerError) as exc:
-            click.echo(f"{source}: {str(exc).removeprefix(source + ': ')}", err=True)
-            failed = True
-            continue
-        for quote in parsed.quotes:
-            low, high = quote.rate_bounds
-            click.echo(json.dumps({
-                "source": source,
-                "date": date.isoformat() if date else None,
-                "currency": quote.currency,
-                "rate": quote.rate_text,
-                "change_pct": quote.change_text,
-                "direction": quote.direction,
-                "rate_low": format(low, "f"),
-                "rate_high": format(high, "f"),
-            }))
+                page = load(source, max_bytes)
+                parsed = ticker.parse(page.body, today=site_today(tz), content_type=page.content_type,
+                                      max_bytes=max_bytes)
+                try:
+                    date: dt.date | None = page_date(parsed, page, fallback_date, tz)
+                except ticker.TickerError:
+                    date = None
+            except (FetchError, ticker.TickerError) as exc:
+                name = display(source)
+                click.echo(f"{name}: {str(exc).removeprefix(name + ': ')}", err=True)
+                failed = True
+                continue
+            for quote in parsed.quotes:
+                low, high = quote.rate_bounds
+                click.echo(json.dumps({
+                    "source": page.source,
+                    "date": date.isoformat() if date else None,
+                    "currency": quote.currency,
+                    "rate": quote.rate_text,
+                    "change_pct": quote.change_text,
+                    "direction": quote.direction,
+                    "rate_low": format(low, "f"),
+                    "rate_high": format(high, "f"),
+                }))
     sys.exit(1 if failed else 0)
 
 
@@ -293,7 +311,8 @@ def export_csv(currencies: str | None, start: str | None, end: str | None, resol
     with connect() as conn:
         conn.read_only = True
         if output is None:
-            export.write(conn, query, sys.stdout.buffer, bom=bom)
+            with writing_stdout():
+                export.write(conn, query, sys.stdout.buffer, bom=bom)
             return
         try:
             with output.open("wb") as out:

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import re
+import stat
 import sys
 import threading
 import zoneinfo
@@ -28,7 +29,7 @@ from pathlib import Path
 import psycopg
 
 from fxticker import db, settings, store, ticker
-from fxticker.fetch import FetchError, Page, fetch_url, is_url, read_file
+from fxticker.fetch import FetchError, Page, check_source, display, fetch_url, is_url, read_file
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,34 @@ class Summary:
 
 
 def expand(sources: list[str]) -> Iterator[str]:
-    """Paths and URLs as given, directories replaced by their files (recursively, sorted)."""
-    for source in sources:
-        path = Path(source)
-        if not is_url(source) and path.is_dir():
-            yield from (str(p) for p in sorted(path.rglob("*")) if p.is_file())
+    """Paths and URLs as given, directories replaced by their files (recursively, sorted).
+
+    Every source is checked (fetch.check_source) before any is yielded, so one bad argument refuses the
+    run before anything is stored. What cannot be listed or read is yielded as it is, for read_file to
+    reject with its reason: one page rejected, not the run stopped.
+    """
+    checked = [check_source(source) for source in sources]
+    for source in checked:
+        if not is_url(source) and _is_dir(source):
+            yield from _files_under(source)
         else:
             yield source
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # too long, not searchable, a NUL byte: read_file says which
+        return False
+
+
+def _files_under(top: str) -> list[str]:
+    found: list[str] = []
+    # onerror: a subdirectory that cannot be listed becomes a source of its own, rejected with the reason.
+    for folder, dirs, files in os.walk(top, onerror=lambda exc: found.append(str(exc.filename))):
+        dirs.sort()
+        found.extend(os.path.join(folder, name) for name in files)
+    return sorted(found)
 
 
 def page_date(
@@ -151,7 +173,8 @@ def read_source(
     try:
         page = load(source, max_bytes)
     except FetchError as exc:
-        return PageOutcome(source, error=str(exc).removeprefix(f"{source}: "))
+        name = display(source)
+        return PageOutcome(name, error=str(exc).removeprefix(f"{name}: "))
     return parse_page(page, fallback_date=fallback_date, tz=tz, max_bytes=max_bytes, today=today)
 
 

@@ -154,12 +154,12 @@ def _sources(raw: str) -> tuple[str, ...]:
     found = tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
     if not found:
         raise ValueError("no source: give at least one http(s) URL or file path")
-    for source in found:
-        if "://" in source:
-            parts = urlsplit(source)
-            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{_shown(source)} is neither an http(s) URL nor a file path")
-    return found
+    from fxticker.fetch import FetchError, check_source
+
+    try:
+        return tuple(check_source(source) for source in found)
+    except FetchError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _archive_url(raw: str) -> str:
