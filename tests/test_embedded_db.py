@@ -150,7 +150,7 @@ def test_a_socket_directory_of_another_account_is_refused(tmp_path: Path) -> Non
 
 
 def test_the_server_log_is_readable_by_its_account_only(data_env: dict[str, str]) -> None:
-    cluster = db.EmbeddedCluster.from_settings(data_env)
+    cluster = db.EmbeddedCluster.from_settings(settings.load(data_env))
     cluster.root.mkdir(parents=True)
     cluster.logfile.write_text("")
     cluster.logfile.chmod(0o644)  # as earlier versions left it
