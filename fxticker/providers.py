@@ -14,6 +14,9 @@ instance: keys NBK, CBU, NBKR, NBT, and pegs), with three functions that read it
   have one (a provider quoting against another pivot converts to USD per unit here);
 - `latest_day(conn, day)`: the latest day on or before `day` with any of its quotes, or None.
 
+The API keeps what it computed per data version (sql/004_data_version.sql): a provider whose quotes
+change must bump data_version in the same transaction, as every change to `observation` does.
+
 The API computes every rate from these quotes (fxticker.rates): with several providers selected, a
 currency's quote on a day comes from the first of them in registration order that has one, and each row
 names that provider under `expand=providers`. `providers=` selects by key (case-insensitive); without it

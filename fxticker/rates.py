@@ -46,9 +46,10 @@ NAMES: dict[str, tuple[str, str]] = {
     "UZS": ("Uzbekistani Som", "soʻm"),
 }
 
-# Frankfurter's magnitude bands (lib/roundable.rb): above each floor, this many decimal places.
-_BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
-_FINEST = 6
+# Frankfurter's magnitude bands (lib/roundable.rb): above 5000 a whole number, above 80 two decimals,
+# above 20 three, above 1 four, above 0.0001 five, else six.
+_WHOLE, _TWO, _THREE, _FOUR, _FIVE, _SIX = (Decimal(1).scaleb(-p) for p in (0, 2, 3, 4, 5, 6))
+_5000, _80, _20, _1, _TEN_THOUSANDTH = Decimal(5000), Decimal(80), Decimal(20), Decimal(1), Decimal("0.0001")
 
 
 def iso_currency(code: str) -> iso4217.Currency | None:
@@ -65,12 +66,19 @@ def iso_currency(code: str) -> iso4217.Currency | None:
 
 def band_round(value: Decimal) -> Decimal:
     """Frankfurter's Roundable: decimals by magnitude; half-even as printf, whole numbers half-up as Ruby."""
-    for floor, places in _BANDS:
-        if value > floor:
-            if places == 0:
-                return value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_PRICE)
-            return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN, context=_PRICE)
-    return value.quantize(Decimal(1).scaleb(-_FINEST), rounding=ROUND_HALF_EVEN, context=_PRICE)
+    if value > _5000:
+        return value.quantize(_WHOLE, ROUND_HALF_UP, _PRICE)
+    if value > _80:
+        places = _TWO
+    elif value > _20:
+        places = _THREE
+    elif value > _1:
+        places = _FOUR
+    elif value > _TEN_THOUSANDTH:
+        places = _FIVE
+    else:
+        places = _SIX
+    return value.quantize(places, ROUND_HALF_EVEN, _PRICE)
 
 
 def priced(value: Decimal, amount: Decimal) -> Decimal:

@@ -13,11 +13,11 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from cachetools import LRUCache
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from fxticker import providers, rates
 from fxticker.providers import Provider
@@ -26,6 +26,7 @@ from fxticker.web import cache, headers, params, read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
+T = TypeVar("T")
 
 _RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group", "providers", "expand")
 _GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
@@ -48,11 +49,11 @@ class Computed:
 
     def __init__(self, max_rows: int = COMPUTED_ROWS) -> None:
         self._lock = threading.Lock()
-        self._rows: LRUCache[tuple[Any, ...], list[Rate]] = LRUCache(maxsize=max_rows,
-                                                                      getsizeof=lambda r: max(1, len(r)))
+        self._rows: LRUCache[tuple[Any, ...], list[Any]] = LRUCache(maxsize=max_rows,
+                                                                     getsizeof=lambda r: max(1, len(r)))
         self._version = 0
 
-    def get(self, version: int, key: tuple[Any, ...], compute: Callable[[], list[Rate]]) -> list[Rate]:
+    def get(self, version: int, key: tuple[Any, ...], compute: Callable[[], list[T]]) -> list[T]:
         with self._lock:
             if version > self._version:
                 self._rows.clear()
@@ -68,10 +69,15 @@ class Computed:
         return found
 
 
-def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[], list[Rate]]) -> list[Rate]:
-    """compute(), or its rows from this app's (this worker's, this database's) earlier call with key."""
+def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[], list[T]]) -> list[T]:
+    """compute(), or its rows from this app's (this worker's, this database's) earlier call with key.
+
+    The data version is read once per request (the response cache has just read it too).
+    """
     store: Computed = current_app.extensions.setdefault("fxticker_computed_rates", Computed())
-    return store.get(cache.data_version(conn), key, compute)
+    if "fxticker_rates_version" not in g:
+        g.fxticker_rates_version = cache.data_version(conn)
+    return store.get(g.fxticker_rates_version, key, compute)
 
 
 def selected_providers(raw: str | None) -> list[Provider]:
@@ -92,7 +98,8 @@ def selected_providers(raw: str | None) -> list[Provider]:
 
 def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> list[str]:
     """USD and every code the providers quote, sorted; a 404 while nothing is stored at all."""
-    codes = sorted({USD, *(c for p in sources for c in p.currencies(conn))})
+    codes = computed(conn, ("currencies", *(p.key for p in sources)),
+                     lambda: sorted({USD, *(c for p in sources for c in p.currencies(conn))}))
     if codes == [USD]:
         raise NotFound("no rates are stored yet")
     return codes
