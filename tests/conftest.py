@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from fxticker import db, store
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 
 pytest_plugins = ["tests.fix_api"]
 
@@ -105,7 +106,7 @@ def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
     """The web app reading this test's database."""
     application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
     yield application
-    application.extensions["fxticker_pool"].close()
+    web_db.close(application)
 
 
 @pytest.fixture

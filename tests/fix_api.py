@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.test import TestResponse
 
 from fxticker.ingest import ingest_many
+from fxticker.web import db as web_db
 from tests.pages import FIVE, text_page
 
 DOC_URI = "urn:fxticker:openapi"
@@ -147,7 +148,7 @@ class CheckedClient:
 def api_app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
     application = create_app_for(db_url)
     yield application
-    application.extensions["fxticker_pool"].close()
+    web_db.close(application)
 
 
 def create_app_for(url: str) -> Flask:
@@ -180,5 +181,5 @@ def days_api(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         ingest_sample_days(directory)
     app = create_app_for(url)
     yield CheckedClient(app.test_client())
-    app.extensions["fxticker_pool"].close()
+    web_db.close(app)
     drop_database(cluster, url)

@@ -17,8 +17,9 @@ from flask import Flask
 
 from fxticker import store
 from fxticker.ticker import Quote
-from fxticker.web import read_connection
+from fxticker.web import db as web_db
 from fxticker.web.cache import Entry, ResponseCache, current
+from fxticker.web.db import read_connection
 from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
 from tests.fix_serve import free_port, wait_until_serving
 
@@ -166,7 +167,7 @@ def test_switched_off_it_computes_every_time(env: dict[str, str], db_url: str, s
         assert client.get("/v1/latest").data == client.get("/v1/latest").data
         assert app.extensions["fxticker_response_cache"].stats().entries == 0
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
 
 
 # The cache as a data structure.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fxticker.web import db as web_db
 from tests.fix_api import DAY2_LATE, CheckedClient, create_app_for, ingest_pages
 
 # 1 / USD-per-unit of DAY2_LATE, worked by hand and rounded in Frankfurter's bands (above 80: two
@@ -148,7 +149,7 @@ def test_unreachable_database_is_503() -> None:
         api = CheckedClient(app.test_client())
         response = api.get("/v2/rates")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert response.status_code == 503
     assert response.json == {"status": 503, "message": "the database is unavailable; try again shortly"}
     assert response.headers["Cache-Control"] == "no-store" and response.headers["ETag"]

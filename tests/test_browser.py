@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from benchmarks import data
 from fxticker.ingest import ingest_many
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 from tests.fix_browser import chromium
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -62,7 +63,7 @@ def serving(db_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(10)
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
 
 
 @pytest.fixture

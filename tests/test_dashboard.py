@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from benchmarks import data
 from fxticker.ingest import ingest_many
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 from fxticker.web.dashboard import CSP, MAX_POINTS, MAX_REVISION_ROWS
 from tests.pages import FIVE, text_page
 
@@ -173,7 +174,7 @@ def test_unreachable_database_is_a_503_page() -> None:
     try:
         response = app.test_client().get("/")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert response.status_code == 503 and response.mimetype == "text/html"
     assert "the database is unavailable; try again shortly" in response.text
 

@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 from tests.fix_ops import add_scrape_run
 
 
@@ -46,7 +47,7 @@ def test_stale_scrape_is_degraded_with_the_limit_named(
     try:
         response = app.test_client().get("/healthz")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert response.status_code == 200
     body = response.json
     assert body is not None
@@ -63,7 +64,7 @@ def test_default_limit_is_three_scrape_intervals(
     try:
         body = app.test_client().get("/healthz").json
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert body is not None and body["max_scrape_age_seconds"] == 360
 
 
@@ -72,7 +73,7 @@ def test_unmigrated_database_is_down_and_says_so(empty_db_url: str) -> None:
     try:
         response = bare.test_client().get("/healthz")
     finally:
-        bare.extensions["fxticker_pool"].close()
+        web_db.close(bare)
     assert response.status_code == 503
     assert response.json == {"status": "down", "database": "not migrated",
                              "message": "the database has no fxticker schema; run 'fxticker migrate'"}
@@ -86,6 +87,6 @@ def test_livez_answers_at_once_with_the_database_unreachable() -> None:
         response = app.test_client().get("/livez")
         elapsed = time.monotonic() - started
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert (response.status_code, response.json) == (200, {"status": "alive"})
     assert elapsed < 1, "a liveness probe must not wait for the database pool (5 s)"

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 from tests.fix_ops import add_scrape_run, store_days
 
 
@@ -72,7 +73,7 @@ def test_metrics_still_served_when_the_database_is_down() -> None:
         client.get("/nothing")
         response = client.get("/metrics")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert response.status_code == 200
     got = samples(response.get_data(as_text=True))
     assert got[("fxticker_database_up", ())] == 0

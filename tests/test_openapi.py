@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.serving import make_server
 
+from fxticker.web import db as web_db
 from tests.fix_api import CheckedClient, OpenApiChecker, create_app_for, ingest_sample_days
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -78,7 +79,7 @@ def live_url(env: dict[str, str], db_url: str, tmp_path: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
 
 
 @pytest.mark.timeout(120)

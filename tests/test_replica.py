@@ -17,13 +17,14 @@ import pytest
 
 from fxticker import db, store
 from fxticker.ingest import ingest_many
-from fxticker.web import _as_reader, create_app
+from fxticker.web import create_app
+from fxticker.web import db as web_db
 from tests.pages import text_page
 
 
 def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_url: str) -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
-    pool = app.extensions["fxticker_pool"]
+    pool = web_db.pool(app)
     try:
         with pool.connection() as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("fxticker_reader",)
@@ -45,7 +46,7 @@ def test_a_login_outside_the_reader_role_gets_no_connection(
                  " CREATE ROLE fxt_outsider LOGIN; END IF; END $$")
     outsider_url = db_url.replace(f"{db.DB_USER}@", "fxt_outsider@")
     with psycopg.connect(outsider_url) as outsider, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        _as_reader(outsider)
+        web_db._as_reader(outsider)
     assert "grant fxticker_reader to the read URL's user" in caplog.text
 
 
@@ -136,10 +137,10 @@ def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
         body = client.get("/api/observations?from=2025-12-01&currency=KZT,UZS").json
         assert [(r["currency"], r["rate"], r["date"]) for r in body] == [
             ("KZT", "0.00193", "2025-12-19"), ("UZS", "0.00008", "2025-12-19")]
-        with app.extensions["fxticker_pool"].connection() as conn:
+        with web_db.pool(app).connection() as conn:
             assert conn.execute("SELECT pg_is_in_recovery(), current_user").fetchone() == (
                 True, "fxticker_reader")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     with psycopg.connect(replica.url()) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 
 from fxticker.ingest import ingest_many
 from fxticker.web import create_app
+from fxticker.web import db as web_db
 from tests.pages import text_page
 
 
@@ -30,7 +31,7 @@ def test_healthz_is_503_when_the_database_is_unreachable() -> None:
     try:
         response = app.test_client().get("/healthz")
     finally:
-        app.extensions["fxticker_pool"].close()
+        web_db.close(app)
     assert response.status_code == 503
     assert response.json == {"status": "down", "database": "unreachable",
                              "message": "the database is unavailable; try again shortly"}

@@ -12,9 +12,10 @@ from flask import Blueprint, Response, jsonify, request
 
 from fxticker import providers, rates
 from fxticker.rates import USD, Rate
-from fxticker.web import params, read_connection
+from fxticker.web import params
 from fxticker.web.api_v2 import computed, known_currencies, number, resolve_base, resolve_quotes
 from fxticker.web.cache import cached
+from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")

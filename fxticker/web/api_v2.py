@@ -22,7 +22,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from fxticker import providers, rates
 from fxticker.providers import Provider
 from fxticker.rates import USD, Group, Rate
-from fxticker.web import cache, headers, params, read_connection
+from fxticker.web import cache, headers, params
+from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")

@@ -37,7 +37,8 @@ from cachetools import LRUCache
 from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
-from fxticker.web import headers, holding_read_connection, params
+from fxticker.web import headers, params
+from fxticker.web.db import holding_read_connection
 from fxticker.web.errors import Unavailable
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from werkzeug.wrappers import Response
 
 from fxticker import export
-from fxticker.web import read_connection
+from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 # Templates and static files are the app's own (fxticker/web/templates and static, served at /static).

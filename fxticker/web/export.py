@@ -11,7 +11,7 @@ from flask import Blueprint, request
 from werkzeug.wrappers import Response
 
 from fxticker import export
-from fxticker.web import read_connection
+from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, Unavailable
 
 bp = Blueprint("export", __name__)

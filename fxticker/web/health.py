@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from fxticker import store
-from fxticker.web import read_connection
+from fxticker.web.db import read_connection
 from fxticker.web.errors import Unavailable
 
 bp = Blueprint("health", __name__)

@@ -24,6 +24,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response
 
+from fxticker.web.db import checked_connection
+
 log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
@@ -45,7 +47,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("fxticker_database_up", "1 when /metrics could read the database.")
         try:
-            with self._pool.connection(timeout=self._timeout) as conn:
+            with checked_connection(self._pool, self._timeout) as conn:
                 conn.read_only = True
                 runs = conn.execute(_RUNS_BY_STATUS).fetchall()
                 sources = conn.execute(_SOURCES_BY_STATUS).fetchall()

@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from fxticker import rates, store
-from fxticker.web import params, read_connection
+from fxticker.web import params
 from fxticker.web.cache import cached
+from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput
 
 bp = Blueprint("native", __name__, url_prefix="/api")

@@ -1,0 +1,142 @@
+"""The web tier's database: the read pool of one app, the connections it hands out, and its closing.
+
+`init_app` opens the pool when the app is built (never at import) and `close` closes it when the app
+stops (a gunicorn worker exiting, a test's fixture). A view takes a connection with `read_connection()`;
+an unreachable database is the 503 `Unavailable`, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import psycopg_pool
+from flask import Flask, current_app, g
+
+from fxticker.web.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+POOL_TIMEOUT = 5.0
+# How the web tier's sessions show in pg_stat_activity.
+APPLICATION_NAME = "fxticker-web"
+_POOL = "fxticker_pool"
+# The connection a cached view holds while it runs (fxticker.web.cache): read_connection reuses it.
+_HELD = "fxticker_held_connection"
+
+
+def init_app(app: Flask, url: str, max_size: int) -> None:
+    """Give app its read pool; it connects in the background, so an app starts with the database down."""
+    pool = psycopg_pool.ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"connect_timeout": 5, "application_name": APPLICATION_NAME},
+        configure=_as_reader,
+        open=False,
+        name="fxticker-read",
+    )
+    pool.open(wait=False)
+    app.extensions[_POOL] = pool
+
+
+def pool(app: Flask | None = None) -> psycopg_pool.ConnectionPool:
+    """The read pool of app (default: the current one)."""
+    found: psycopg_pool.ConnectionPool = (app or current_app).extensions[_POOL]
+    return found
+
+
+def close(app: Flask) -> None:
+    """Close app's pool and its connections; requests after this fail."""
+    pool(app).close()
+
+
+def _as_reader(conn: psycopg.Connection) -> None:
+    """Every read connection acts as the SELECT-only role that migrate creates (sql/003_*.sql).
+
+    SET ROLE rather than trusting the URL's account: on one machine the web tier shares the owner's URL
+    and still cannot write; a dedicated read login (a member of the role) passes through it unchanged.
+    A login that may not take the role, or a cluster never migrated, gets no connection: fail closed
+    (requests answer 503), with the reason in the log.
+
+    Autocommit with read-only transactions by default: each statement of a request runs on its own, read
+    committed, without the two round trips of BEGIN and COMMIT. A reader that needs a transaction (the
+    export's server-side cursor) opens one with conn.transaction(), and it is read-only too.
+    """
+    conn.autocommit = True
+    try:
+        conn.execute("SET ROLE fxticker_reader")
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue) as exc:
+        log.error("the web tier reads as fxticker_reader, but %s; run 'fxticker migrate' and grant "
+                  "fxticker_reader to the read URL's user", exc.diag.message_primary)
+        raise
+    conn.execute("SET default_transaction_read_only = on")
+
+
+@contextmanager
+def checked_connection(
+    read_pool: psycopg_pool.ConnectionPool, timeout: float = POOL_TIMEOUT
+) -> Iterator[psycopg.Connection]:
+    """A connection of read_pool that answered a ping just now; back to the pool after the block.
+
+    A connection the server dropped (a restart, an idle timeout) is found here, not by the request that
+    would fail on it. One broken connection means the others most likely are too (after a restart they
+    all are): the idle ones are tested at once and replaced, and the request takes a fresh connection.
+    Not the pool's own `check=`: between two broken connections it waits 1, 2, 4 s..., so a pool of
+    several dropped connections would outlast the request's timeout, which is the 503 this avoids.
+    """
+    conn = read_pool.getconn(timeout=timeout)
+    try:
+        read_pool.check_connection(conn)
+    except psycopg.OperationalError as exc:
+        log.warning("a pooled connection was broken (%s); testing the idle ones", _first_line(exc))
+        read_pool.putconn(conn)  # broken: the pool closes it and opens another
+        read_pool.check()
+        conn = read_pool.getconn(timeout=timeout)
+    try:
+        yield conn
+    finally:
+        read_pool.putconn(conn)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _pooled() -> Iterator[psycopg.Connection]:
+    try:
+        with checked_connection(pool()) as conn:
+            yield conn
+    except (psycopg_pool.PoolTimeout, psycopg.OperationalError) as exc:
+        log.warning("database unavailable: %s", exc)
+        raise Unavailable("the database is unavailable; try again shortly") from None
+
+
+@contextmanager
+def read_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection (autocommit, read-only) for one request; an unreachable database is a 503.
+
+    Inside holding_read_connection it is that same connection: a cached view's miss runs on the
+    connection its data version was read on rather than taking a second one from the pool.
+    """
+    held: psycopg.Connection | None = g.get(_HELD)
+    if held is not None:
+        yield held
+        return
+    with _pooled() as conn:
+        yield conn
+
+
+@contextmanager
+def holding_read_connection() -> Iterator[psycopg.Connection]:
+    """A pooled connection that read_connection hands out again until the block ends (same request)."""
+    with _pooled() as conn:
+        setattr(g, _HELD, conn)
+        try:
+            yield conn
+        finally:
+            g.pop(_HELD, None)
