@@ -5,17 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from pathlib import Path
 from typing import Any
 
+import lxml.html
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from fxticker import archive, backfill, settings
 from fxticker.archive import ArchivePolicy
 from fxticker.backfill import BackfillConfig, Plan, Summary
-from fxticker.fetch import FetchPolicy
+from fxticker.fetch import FetchPolicy, read_file
+from fxticker.ingest import store_page
 from tests.fix_archive import ORIGINAL, FakeArchive, memento_datetime, redirect_to, too_many, unavailable
 from tests.fix_scrape import quotes
 from tests.pages import html_page, text_page
@@ -334,3 +338,30 @@ def test_archive_settings_make_the_archive_policy() -> None:
     policy = BackfillConfig.from_settings(conf).policy
     assert (policy.base_url, policy.delay, policy.fetch.attempts) == ("http://127.0.0.1:8080/pywb", 0.0, 7)
     assert BackfillConfig.from_settings(settings.load({})).policy.delay == 2.5
+
+
+def test_the_dashboard_and_the_native_api_show_the_capture_as_the_source(
+        fake: FakeArchive, conn: psycopg.Connection, client: FlaskClient) -> None:
+    fake.add("20250201100000", html_page(quotes("0.00341"), date="1 February 2025"))
+    run(conn, fake)
+    source = replay(fake, "20250201100000")
+
+    page = lxml.html.fromstring(client.get("/").text)
+    [link] = page.xpath('//table[@class="latest"]/tbody/tr[@data-currency="KZT"]/td[@class="source"]/a')
+    assert link.get("href") == source and link.text_content() == "localhost"
+
+    rows = client.get("/api/observations?currency=KZT").get_json()
+    assert [(r["rate"], r["source"], r["first_source"]) for r in rows] == [("0.00341", source, source)]
+    csv_text = client.get("/api/observations.csv?currency=KZT").text
+    assert f",{source},{source}\n" in csv_text
+
+
+def test_a_file_source_is_shown_as_text_not_a_link(conn: psycopg.Connection, client: FlaskClient,
+                                                   tmp_path: Path) -> None:
+    page = tmp_path / "saved.html"
+    page.write_text(html_page(quotes("0.00351"), date="3 February 2025"), encoding="utf-8")
+    outcome = store_page(conn, read_file(page, 10**6), fallback_date=None, tz=ALMATY, max_bytes=10**6)
+    assert outcome.ok
+    tree = lxml.html.fromstring(client.get("/").text)
+    [cell] = tree.xpath('//table[@class="latest"]/tbody/tr[@data-currency="KZT"]/td[@class="source"]')
+    assert cell.text_content().strip() == "saved.html" and cell.xpath(".//a") == []

@@ -10,6 +10,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import plotly
 import psycopg
@@ -152,8 +153,23 @@ def _latest(conn: psycopg.Connection) -> list[dict[str, Any]]:
             "direction": row["direction"],
             "date": row["rate_date"].isoformat(),
             "revisions": row["revisions"],
+            **source_link(row["last_source"]),
         })
     return table
+
+
+def source_link(source: str) -> dict[str, str | None]:
+    """A quote's source for the table: an http(s) URL (a page, an archive's capture) becomes a link
+    labelled with its host; a file path stays text, labelled with its name."""
+    try:
+        parts = urlsplit(source)
+        host = parts.hostname if parts.scheme.lower() in ("http", "https") else None
+    except ValueError:  # a malformed URL (an unclosed IPv6 bracket) is shown, not linked
+        host = None
+    if host:
+        return {"source_url": source, "source_label": host}
+    label = Path(source).name or source
+    return {"source_url": None, "source_label": label[:MAX_SOURCE_CHARS]}
 
 
 def bucket_days(start: dt.date, end: dt.date) -> int:
