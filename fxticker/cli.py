@@ -404,9 +404,12 @@ def official_fetch(keys: str | None, since: dt.date | None, until: dt.date | Non
 @click.option("--since", callback=_parse_date, metavar="YYYY-MM-DD", help="First day of captures (UTC).")
 @click.option("--until", callback=_parse_date, metavar="YYYY-MM-DD", help="Last day of captures (UTC).")
 @click.option("--dry-run", is_flag=True, help="List what would be fetched (count per month); fetch nothing.")
+@click.option("--official/--no-official", default=True, show_default=True,
+              help="Then fetch the official rates of the days the stored quotes of the range cover.")
 @click.argument("urls", nargs=-1)
 @friendly_errors
-def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, urls: tuple[str, ...]) -> None:
+def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, official: bool,
+             urls: tuple[str, ...]) -> None:
     """Store the ticker of a web archive's captures of URLs (default: FXTICKER_SOURCES); resumable."""
     from fxticker import backfill as backfilling
     from fxticker.archive import ArchiveError
@@ -444,4 +447,24 @@ def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, urls: 
     click.echo(summary.line(), err=True)
     if summary.stopped:
         fail(f"stopped: {summary.stopped}")
-    sys.exit(0 if summary.ok else 1)
+    official_ok = _official_history(since, until) if official else True
+    sys.exit(0 if summary.ok and official_ok else 1)
+
+
+def _official_history(since: dt.date | None, until: dt.date | None) -> bool:
+    """The backfill's second part: official rates for the days of the stored quotes in the range."""
+    from fxticker.official.providers import PROVIDERS
+    from fxticker.official.run import OfficialConfig, history_window, outcome_line, run
+
+    conf = current_settings()
+    today = site_today(conf.timezone)
+    with connect(conf) as conn:
+        window = history_window(conn, since, until, today)
+    if window is None:
+        click.echo("official rates: no stored quotes in the range, nothing to fetch", err=True)
+        return True
+    record = run(db.database_url(conf), list(PROVIDERS.values()), *window, today=today,
+                 config=OfficialConfig.from_settings(conf), trigger="backfill")
+    for outcome in record.outcomes:
+        click.echo(f"official {outcome_line(outcome, *window)}", err=True)
+    return record.ok

@@ -38,8 +38,9 @@ def archive_env(env: dict[str, str], fake: FakeArchive) -> dict[str, str]:
 
 
 def backfill(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FXTICKER, "backfill", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    # --no-official: the official rates' part of a backfill is tested in test_official_backfill.py.
+    return subprocess.run([*FXTICKER, "backfill", "--no-official", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
 
 
 def errors(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -115,8 +116,8 @@ def test_a_run_killed_midway_and_run_again_loses_nothing_and_refetches_nothing_s
         return Response("too late", status=503)
 
     fifth.script.append(hang)
-    process = subprocess.Popen([*FXTICKER, "backfill"], env=archive_env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([*FXTICKER, "backfill", "--no-official"], env=archive_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert reached.wait(60), "the backfill never reached the fifth capture"
         os.kill(process.pid, signal.SIGKILL)

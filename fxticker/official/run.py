@@ -156,3 +156,16 @@ def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
         "SELECT p.provider, max(p.started_at) FROM official_run_provider p"
         " JOIN official_run r ON r.id = p.run_id WHERE r.trigger = 'schedule' GROUP BY p.provider").fetchall()
     return {str(key): when for key, when in rows}
+
+
+def history_window(conn: psycopg.Connection, since: dt.date | None, until: dt.date | None,
+                   today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The days `fxticker backfill` fetches official rates for: those of the stored ticker quotes within
+    [since, until], a week earlier included (the check reaches 7 days back); None when there are none."""
+    row = conn.execute(
+        "SELECT min(rate_date), max(rate_date) FROM observation"
+        " WHERE rate_date >= coalesce(%s::date, '-infinity') AND rate_date <= coalesce(%s::date, 'infinity')",
+        (since, until)).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0] - DAILY_LOOKBACK, min(row[1], today)
