@@ -33,6 +33,19 @@ def test_a_day_without_data_answers_with_the_last_quote_before_it(
     assert days_api.json("/v2/rates?date=2025-12-16") == []
 
 
+def test_a_quote_is_carried_forward_at_most_fourteen_days(api: CheckedClient, tmp_path: Path) -> None:
+    four = [q for q in DAY2_LATE if q[0] != "TMT"]
+    ingest_pages(tmp_path, [
+        ("01 December 2025", DAY2_LATE, dt.datetime(2025, 12, 1, 6, tzinfo=dt.UTC)),
+        ("20 December 2025", four, dt.datetime(2025, 12, 20, 6, tzinfo=dt.UTC)),
+    ])
+    assert api.json("/v2/rates?date=2025-12-15&quotes=TMT") == rows("2025-12-01", "USD", {"TMT": 3.51})
+    assert api.json("/v2/rates?date=2025-12-16&quotes=TMT") == []  # 15 days: nothing to carry
+    assert api.get("/v2/rate/USD/TMT?date=2025-12-16").status_code == 404
+    assert api.json("/v2/rates?date=2025-12-20&quotes=TMT,KZT") == rows("2025-12-20", "USD", {"KZT": 515.46})
+    assert api.get("/v1/2025-12-16").status_code == 404
+
+
 def test_cross_rates_between_stored_currencies(days_api: CheckedClient) -> None:
     assert days_api.json("/v2/rates?base=KZT&quotes=UZS,USD,TMT") == [
         {"date": "2025-12-19", "base": "KZT", "quote": "TMT", "rate": 0.00681},
