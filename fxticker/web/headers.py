@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, request
 from werkzeug.wrappers import Response
@@ -61,5 +62,24 @@ def _api_headers(response: Response) -> Response:
     return response
 
 
+def _safe_headers(response: Response) -> Response:
+    """On every answer: no content sniffing, and no Location that names the host the client claimed.
+
+    A browser that sniffs could run a JSON or CSV body holding markup as a page. The Host header is the
+    client's to forge (werkzeug builds an absolute Location from it, e.g. for /v1//latest), so a
+    redirect says only the path: the client resolves it against the host it really reached.
+    """
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    location = response.headers.get("Location")
+    if location:
+        parts = urlsplit(location)
+        if parts.scheme or parts.netloc:
+            # One leading slash: "//x" would itself name a host.
+            path = "/" + parts.path.lstrip("/")
+            response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response
+
+
 def install(app: Flask) -> None:
     app.after_request(_api_headers)
+    app.after_request(_safe_headers)

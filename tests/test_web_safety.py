@@ -1,0 +1,24 @@
+"""Headers every answer carries whatever the client sends (issue 14): nosniff, and no forged host."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+PATHS = ["/api/observations", "/api/observations.csv", "/export.csv", "/v1/latest", "/v2/currencies",
+         "/openapi.json", "/livez", "/healthz", "/metrics", "/", "/no-such-page", "/api/observations?x=1"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_answer_forbids_content_sniffing(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.headers["X-Content-Type-Options"] == "nosniff", response.status
+
+
+@pytest.mark.parametrize("path", ["/v1//latest", "/api//observations", "/v2//currencies?base=EUR"])
+def test_a_forged_host_never_reaches_a_redirect(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 308
+    location = response.headers["Location"]
+    assert "evil.example" not in location
+    assert location == path.replace("//", "/")
