@@ -57,7 +57,7 @@ def test_requests_counted_and_timed_by_endpoint(client: FlaskClient) -> None:
     assert got[(count, (("endpoint", "/healthz"), ("method", "GET"), ("status", "200")))] == 3
     assert got[(count, (("endpoint", "/api/observations"), ("method", "GET"), ("status", "422")))] == 1
     # Unknown paths share one label value, so clients cannot blow up the number of series.
-    assert got[(count, (("endpoint", "(unmatched)"), ("method", "GET"), ("status", "404")))] == 2
+    assert got[(count, (("endpoint", "other"), ("method", "GET"), ("status", "404")))] == 2
     healthz = (("endpoint", "/healthz"), ("method", "GET"))
     assert got[("fxticker_http_request_duration_seconds_count", healthz)] == 3
     assert got[("fxticker_http_request_duration_seconds_sum", healthz)] > 0
@@ -77,5 +77,29 @@ def test_metrics_still_served_when_the_database_is_down() -> None:
     assert response.status_code == 200
     got = samples(response.get_data(as_text=True))
     assert got[("fxticker_database_up", ())] == 0
-    unmatched = (("endpoint", "(unmatched)"), ("method", "GET"), ("status", "404"))
+    unmatched = (("endpoint", "other"), ("method", "GET"), ("status", "404"))
     assert got[("fxticker_http_requests_total", unmatched)] == 1
+
+
+def series(client: FlaskClient) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {key for key in samples(client.get("/metrics").get_data(as_text=True))
+            if key[0].startswith("fxticker_http_")}
+
+
+def test_made_up_methods_and_paths_add_no_series(client: FlaskClient) -> None:
+    """3,000 requests, each with a method and a path of its own, count under one label value, `other`."""
+    assert client.open("/healthz", method="BREW").status_code == 405
+    assert client.open("/made/up/0", method="WHEN").status_code == 404
+    series(client)  # the first look at /metrics adds /metrics' own series
+    before = series(client)
+    for n in range(1, 3001):
+        client.open(f"/made/up/{n}", method=f"M{n}")
+    after = series(client)
+    assert after == before
+    got = samples(client.get("/metrics").get_data(as_text=True))
+    made_up = (("endpoint", "other"), ("method", "other"), ("status", "404"))
+    assert got[("fxticker_http_requests_total", made_up)] == 3001
+    assert got[("fxticker_http_requests_total",
+                (("endpoint", "other"), ("method", "other"), ("status", "405")))] == 1
+    assert not [labels for _, labels in after
+                if ("method", "M7") in labels or ("endpoint", "/made/up/7") in labels]

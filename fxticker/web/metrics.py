@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
+# The label value of every path, method or status outside the bounded sets below.
+OTHER = "other"
+# RFC 9110's methods and PATCH (RFC 5789).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+
 _RUNS_BY_STATUS = "SELECT status, count(*) FROM scrape_run GROUP BY status"
 _SOURCES_BY_STATUS = "SELECT status, count(*) FROM scrape_source_run GROUP BY status"
 _LAST_SUCCESS = "SELECT extract(epoch FROM max(finished_at)) FROM scrape_run WHERE status = 'ok'"
@@ -130,11 +135,23 @@ def _record(response: Response) -> Response:
     if started is None:
         return response
     metrics: RequestMetrics = current_app.extensions["fxticker_metrics"][0]
-    # The URL rule, not the path, keeps the label set bounded whatever paths clients send.
-    endpoint = request.url_rule.rule if request.url_rule is not None else "(unmatched)"
-    metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
-    metrics.duration.labels(endpoint, request.method).observe(time.perf_counter() - started)
+    endpoint, method, status = labels(response.status_code)
+    metrics.requests.labels(endpoint, method, status).inc()
+    metrics.duration.labels(endpoint, method).observe(time.perf_counter() - started)
     return response
+
+
+def labels(status_code: int) -> tuple[str, str, str]:
+    """The request's endpoint, method and status as label values, each from a bounded set.
+
+    Clients choose the path and the method: taken as they come, every made-up one would be a new series
+    kept for the life of the process. The endpoint is the URL rule that matched; a path that matched
+    none, and a method outside HTTP's standard ones, count as OTHER.
+    """
+    endpoint = request.url_rule.rule if request.url_rule is not None else OTHER
+    method = request.method if request.method in METHODS else OTHER
+    status = str(status_code) if 100 <= status_code <= 599 else OTHER
+    return endpoint, method, status
 
 
 @bp.get("/metrics")
