@@ -229,7 +229,7 @@ class Archive:
 
         An inexact timestamp redirects to the nearest capture; Memento-Datetime says which one was served.
         """
-        url = capture.replay_url(self.policy.base_url)
+        url = start = capture.replay_url(self.policy.base_url)
         for _hop in range(MAX_REDIRECTS + 1):
             try:
                 answer = self._get(url)
@@ -242,10 +242,9 @@ class Archive:
                 raise CaptureRejected(f"{url}: HTTP {answer.status} without a Location")
             url = urljoin(url, location)
             if self._replayed(url) is None:
-                raise CaptureRejected(f"redirected to {url}, which is not an original capture (id_) "
-                                      f"on {self.policy.base_url}")
-        raise CaptureRejected(f"{capture.replay_url(self.policy.base_url)}: more than {MAX_REDIRECTS} "
-                              "redirects")
+                raise CaptureRejected(f"{start}: redirected to {url}, which is not an original capture "
+                                      f"(id_) on {self.policy.base_url}")
+        raise CaptureRejected(f"{start}: more than {MAX_REDIRECTS} redirects")
 
     def _replayed(self, url: str) -> tuple[str, str] | None:
         """(timestamp, original) of an `id_` URL on this archive; None for any other URL."""

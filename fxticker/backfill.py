@@ -76,14 +76,14 @@ class Summary:
     stored: int = 0
     new: int = 0
     duplicate: int = 0
-    rejected: int = 0
-    failed: list[str] = field(default_factory=list)  # one line per capture: its URL and why
+    rejected: list[str] = field(default_factory=list)  # one line per capture: its URL and why
+    failed: list[str] = field(default_factory=list)  # the same
     stopped: str | None = None  # why the run stopped before the end, if it did
 
     def line(self) -> str:
         return (f"{self.listed} capture(s) listed, {self.known} already known, {self.fetched} fetched: "
                 f"{self.stored} stored ({self.new} new, {self.duplicate} duplicate quote(s)), "
-                f"{self.rejected} rejected, {len(self.failed)} failed")
+                f"{len(self.rejected)} rejected, {len(self.failed)} failed")
 
     @property
     def ok(self) -> bool:
@@ -193,14 +193,13 @@ def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.Z
 
 def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture, summary: Summary, *,
          tz: zoneinfo.ZoneInfo, max_bytes: int) -> None:
-    url = capture.replay_url(base)
     try:
         page = source.fetch(capture)
     except archive.CaptureRejected as exc:
-        summary.rejected += 1
+        # The archive's messages name the URL they concern (a redirect's target, say).
+        summary.rejected.append(str(exc))
         with conn.transaction():
             _record(conn, base, capture, "rejected", reason=str(exc))
-        log.info("rejected %s: %s", url, exc)
         return
     except archive.CaptureFailed as exc:
         summary.failed.append(str(exc))
@@ -214,8 +213,7 @@ def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture,
         summary.new += outcome.new
         summary.duplicate += outcome.duplicate
     else:
-        summary.rejected += 1
-        log.info("rejected %s: %s", page.source, outcome.error)
+        summary.rejected.append(f"{page.source}: {outcome.error}")
 
 
 def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[str], since: dt.date | None,

@@ -442,6 +442,8 @@ def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, offici
         click.echo(f"dry run: {work.listed} capture(s) listed, {work.known} already known, "
                    f"{len(work.todo)} to fetch", err=True)
         return
+    for line in summary.rejected:
+        click.echo(f"rejected {line}", err=True)
     for line in summary.failed:
         click.echo(f"failed {line}", err=True)
     click.echo(summary.line(), err=True)

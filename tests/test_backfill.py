@@ -83,7 +83,8 @@ def test_every_capture_is_stored_dated_and_sourced_by_its_capture(fake: FakeArch
     cdx = [path for _, path in fake.requests if path.startswith("/cdx/")]
     assert len(cdx) == 3 and "resumeKey=key-2" in cdx[1] and "resumeKey=key-4" in cdx[2]
     # 11 June was shown twice: its other four quotes are duplicates.
-    assert summary.ok and (summary.fetched, summary.stored, summary.new, summary.rejected) == (5, 5, 21, 0)
+    assert summary.ok and not summary.rejected
+    assert (summary.fetched, summary.stored, summary.new) == (5, 5, 21)
     assert summary.line() == ("5 capture(s) listed, 0 already known, 5 fetched: 5 stored (21 new, "
                               "4 duplicate quote(s)), 0 rejected, 0 failed")
     expected = [
@@ -141,7 +142,7 @@ def test_a_capture_without_a_ticker_is_rejected_with_its_reason_and_remembered(
 
     _, summary = run(conn, fake)
 
-    assert summary.ok and (summary.stored, summary.rejected) == (1, 2)
+    assert summary.ok and (summary.stored, len(summary.rejected)) == (1, 2)
     found = outcomes(conn)
     assert found["20240501100000"][0] == "rejected" and "ticker" in str(found["20240501100000"][1])
     assert found["20240502100000"][0] == "rejected" and "disagree" in str(found["20240502100000"][1])
@@ -163,7 +164,7 @@ def test_an_archived_404_is_neither_fetched_from_the_listing_nor_stored(fake: Fa
     _, summary = run(conn, fake)
 
     assert "20240601100000" not in fake.fetched()
-    assert summary.ok and (summary.stored, summary.rejected) == (1, 1)
+    assert summary.ok and (summary.stored, len(summary.rejected)) == (1, 1)
     assert outcomes(conn)["20240602100000"][:2] == (
         "rejected", f"{replay(fake, '20240602100000')}: the archived page is an HTTP 404")
     assert [row[1] for row in kzt(conn)] == ["0.00253"]
@@ -262,7 +263,7 @@ def test_the_toolbar_page_is_never_read_even_when_its_numbers_differ(fake: FakeA
     _, summary = run(conn, fake)
 
     assert [row[1] for row in kzt(conn)] == ["0.00311"]
-    assert summary.ok and (summary.stored, summary.rejected) == (1, 1)
+    assert summary.ok and (summary.stored, len(summary.rejected)) == (1, 1)
     assert "not an original capture (id_)" in str(outcomes(conn)["20241202100000"][1])
     assert not any("0.00399" in str(row) or "0.00398" in str(row) for row in kzt(conn))
 

@@ -201,3 +201,5 @@ def test_an_archived_404_listed_as_200_is_rejected_not_failed(archive_env: dict[
     result = backfill([], archive_env)
     assert result.returncode == 0, result.stderr
     assert "1 stored" in result.stderr and "1 rejected, 0 failed" in result.stderr
+    assert (f"rejected {fake.url}/web/{stamps[0]}id_/{ORIGINAL}: the archived page is an HTTP 404\n"
+            in result.stderr)
