@@ -287,8 +287,9 @@ def last_seen(conn: psycopg.Connection) -> dt.datetime | None:
 _OBSERVATIONS = sql.SQL("""
 SELECT rate_date, currency, rate, change_pct, direction, rate_low, rate_high,
        revisions, revision_rank, sightings, first_seen, last_seen,
-       first_source, last_source, first_hash, last_hash
-FROM observation_detail
+       first_source, last_source, first_hash, last_hash,
+       official_per_usd, official_provider, official_date, deviation_pct, official_check
+FROM observation_checked
 WHERE ({currency_filter})
   AND rate_date >= %(start)s AND rate_date <= %(end)s
   AND ({revision_filter})
@@ -304,7 +305,7 @@ def observations(
     end: dt.date,
     all_revisions: bool,
 ) -> list[dict[str, object]]:
-    """Stored quotes as scraped, with their bounds, revision counts and provenance."""
+    """Stored quotes as scraped, with their bounds, revision counts, provenance and official check."""
     query = _OBSERVATIONS.format(
         currency_filter=sql.SQL("currency = ANY(%(currencies)s)" if currencies else "true"),
         revision_filter=sql.SQL("true" if all_revisions else "revision_rank = 1"),

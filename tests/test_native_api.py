@@ -47,7 +47,8 @@ def test_csv_carries_the_same_fields(days_api: CheckedClient) -> None:
     ]
     assert response.text.splitlines()[0] == (
         "date,currency,rate,change_pct,direction,usd_per_unit_low,usd_per_unit_high,units_per_usd_low,"
-        "units_per_usd_high,revisions,revision,sightings,first_seen,last_seen,source,first_source")
+        "units_per_usd_high,revisions,revision,sightings,first_seen,last_seen,source,first_source,"
+        "official_per_usd,official_provider,official_date,deviation_pct,check")
 
 
 def test_usd_alone_has_no_observations(days_api: CheckedClient) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from fxticker import rates, store
+from fxticker.official.web import OFFICIAL_COLUMNS, official_fields
 from fxticker.web import params
 from fxticker.web.cache import cached
 from fxticker.web.db import read_connection
@@ -26,10 +27,10 @@ INVERSE_DIGITS = 8
 _DOWN = Context(prec=INVERSE_DIGITS, rounding=ROUND_FLOOR)
 _UP = Context(prec=INVERSE_DIGITS, rounding=ROUND_CEILING)
 
-COLUMNS = (
+COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
     "units_per_usd_low", "units_per_usd_high", "revisions", "revision", "sightings", "first_seen",
-    "last_seen", "source", "first_source",
+    "last_seen", "source", "first_source", *OFFICIAL_COLUMNS,
 )
 
 
@@ -59,6 +60,7 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
         "last_seen": row["last_seen"].isoformat(),
         "source": row["last_source"],
         "first_source": row["first_source"],
+        **official_fields(row),
     }
 
 

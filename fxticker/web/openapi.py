@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from fxticker import rates
+from fxticker.official.web import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
 from fxticker.web import headers
 
 bp = Blueprint("openapi", __name__)
@@ -195,7 +196,8 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low",
                          "usd_per_unit_high", "units_per_usd_low", "units_per_usd_high", "revisions",
-                         "revision", "sightings", "first_seen", "last_seen", "source", "first_source"],
+                         "revision", "sightings", "first_seen", "last_seen", "source", "first_source",
+                         *OFFICIAL_COLUMNS],
             "properties": {
                 "date": _DATE,
                 "currency": _ref("schemas", "Code"),
@@ -219,6 +221,7 @@ def _schemas() -> dict[str, Any]:
                 "last_seen": {"type": "string", "format": "date-time"},
                 "source": {"type": "string", "description": "URL or path of the latest capture."},
                 "first_source": {"type": "string", "description": "URL or path of the first capture."},
+                **OFFICIAL_PROPERTIES,
             },
         },
     }

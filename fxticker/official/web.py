@@ -1,0 +1,44 @@
+"""The official rate and the check as the web shows them beside a quote: one set of names and formats."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+# The fields a quote gains, in this order (the JSON keys and the CSV columns alike).
+OFFICIAL_COLUMNS = ("official_per_usd", "official_provider", "official_date", "deviation_pct", "check")
+
+
+def _text(value: Decimal | None) -> str | None:
+    # Strings, like the quote's own rate: exact, and no JSON reader rounds them.
+    return None if value is None else format(value, "f")
+
+
+def official_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of observation_checked or daily_checked (sql/008) as the API's official fields."""
+    day = row["official_date"]
+    return {
+        "official_per_usd": _text(row["official_per_usd"]),
+        "official_provider": row["official_provider"],
+        "official_date": day.isoformat() if day is not None else None,
+        "deviation_pct": _text(row["deviation_pct"]),
+        "check": row["official_check"],
+    }
+
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+# The fields' OpenAPI schema, spliced into the Observation schema of /openapi.json.
+OFFICIAL_PROPERTIES: dict[str, Any] = {
+    "official_per_usd": {**_NULLABLE_STRING, "description": "The official rate compared with: units of "
+                         "the currency per USD, exact (null: none within 7 days).", "examples": ["478.77"]},
+    "official_provider": {**_NULLABLE_STRING, "description": "Its provider (nbk, cbu, nbkr, nbt, peg)."},
+    "official_date": {"type": ["string", "null"], "format": "date", "description": "The day the official "
+                      "rate is for: the quote's day, or the latest earlier one within 7 days."},
+    "deviation_pct": {**_NULLABLE_STRING, "description": "The quote's units per USD against the official "
+                      "rate, in percent, signed (positive: the ticker makes the dollar dearer).",
+                      "examples": ["-0.063"]},
+    "check": {"enum": ["agrees", "differs", "suspect", "no_reference"], "description": "agrees: the "
+              "official rate lies inside the quote's band widened by 1%; differs: within 5%; suspect: "
+              "further; no_reference: no official rate within 7 days."},
+}
