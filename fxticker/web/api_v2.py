@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from cachetools import LRUCache
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from fxticker import providers, rates
 from fxticker.providers import Provider
@@ -73,12 +73,10 @@ class Computed:
 def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[], list[T]]) -> list[T]:
     """compute(), or its rows from this app's (this worker's, this database's) earlier call with key.
 
-    The data version is read once per request (the response cache has just read it too).
+    The data version is the one the response cache read for this request.
     """
     store: Computed = current_app.extensions.setdefault("fxticker_computed_rates", Computed())
-    if "fxticker_rates_version" not in g:
-        g.fxticker_rates_version = cache.data_version(conn)
-    return store.get(g.fxticker_rates_version, key, compute)
+    return store.get(cache.request_version(conn), key, compute)
 
 
 def selected_providers(raw: str | None) -> list[Provider]:

@@ -34,7 +34,7 @@ from typing import ParamSpec
 
 import psycopg
 from cachetools import LRUCache
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 from fxticker.web import headers, params
@@ -52,6 +52,7 @@ MAX_ENTRY_BYTES = MAX_BYTES // 8
 _OVERHEAD = 256
 
 _VERSION = "SELECT version FROM data_version"
+_REQUEST_VERSION = "fxticker_data_version"
 
 Key = tuple[int, dt.date, str, tuple[tuple[str, str], ...]]
 P = ParamSpec("P")
@@ -151,6 +152,15 @@ def data_version(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
+def request_version(conn: psycopg.Connection) -> int:
+    """The data version this request reads at: read once, so views keying their own work by it (the
+    API's amount-free rates) agree with the response cache and cost no second query."""
+    if _REQUEST_VERSION not in g:
+        setattr(g, _REQUEST_VERSION, data_version(conn))
+    version: int = getattr(g, _REQUEST_VERSION)
+    return version
+
+
 def _key(version: int) -> Key:
     # Arguments sorted by name: their order never changes an answer. Values of a repeated name keep
     # their order (a stable sort), though the APIs reject repeats anyway, and with a 422 nothing is kept.
@@ -170,7 +180,7 @@ def cached(view: Callable[P, Response]) -> Callable[P, Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         cache = current()
         with holding_read_connection() as conn:
-            key = _key(data_version(conn))
+            key = _key(request_version(conn))
             entry = cache.get(key)
             if entry is not None:
                 return entry.response()
