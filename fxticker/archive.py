@@ -322,7 +322,7 @@ class Archive:
             raise ArchiveUnavailable(
                 f"{url}: HTTP 429 ({self._rate_limited} in a row); the next pause would be {pause:.0f} s, "
                 f"over {self.policy.max_rate_limit_pause:.0f} s: stopped, run again later to resume")
-        log.warning("%s: HTTP 429 (%d in a row): pausing every request to the archive for %.0f s%s", url,
+        log.warning("%s: HTTP 429 (%d in a row): pausing every request to the archive for %.1f s%s", url,
                     self._rate_limited, pause, " (Retry-After)" if retry_after is not None else "")
         self._next_request = max(self._next_request, self._clock() + pause)
 

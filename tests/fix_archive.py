@@ -61,6 +61,7 @@ class FakeArchive:
         self.captures: dict[str, Stored] = {}
         self.requests: list[tuple[float, str]] = []
         self.cdx_answer: Callable[[], Response] | None = None  # replaces the listing when set
+        self.cdx_script: list[Callable[[], Response]] = []  # answers used up one per listing request
         self.honour_filter = True  # False: list every status, as a server that ignores `filter` would
         self.lock = threading.Lock()
         server.expect_request("/cdx/search/cdx").respond_with_handler(self._cdx)
@@ -91,6 +92,10 @@ class FakeArchive:
 
     def _cdx(self, request: Request) -> Response:
         self._log(request)
+        with self.lock:
+            scripted = self.cdx_script.pop(0) if self.cdx_script else None
+        if scripted is not None:
+            return scripted()
         if self.cdx_answer is not None:
             return self.cdx_answer()
         args = request.args

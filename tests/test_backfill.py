@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import zoneinfo
 from pathlib import Path
@@ -186,16 +187,37 @@ def test_a_429_with_retry_after_pauses_every_request_for_that_long(fake: FakeArc
 
 
 def test_429s_without_retry_after_pause_at_least_the_floor_and_back_off_further(
-        fake: FakeArchive, conn: psycopg.Connection) -> None:
+        fake: FakeArchive, conn: psycopg.Connection, caplog: pytest.LogCaptureFixture) -> None:
     first = fake.add("20240801100000", html_page(quotes("0.00271"), date="1 August 2024"))
     first.script += [too_many(), too_many()]
 
-    _, summary = run(conn, fake, rate_limit_pause=0.4)
+    with caplog.at_level(logging.WARNING, logger="fxticker.archive"):
+        _, summary = run(conn, fake, rate_limit_pause=0.4)
 
     assert summary.ok and summary.stored == 1
     times = fake.times()  # the listing, two 429s, the capture
     assert times[2] - times[1] >= 0.4
     assert times[3] - times[2] >= 0.8  # doubled: repeated 429s back off further
+    waits = [r.getMessage() for r in caplog.records if "HTTP 429" in r.getMessage()]
+    assert [w.split(": ", 1)[1] for w in waits] == [
+        "HTTP 429 (1 in a row): pausing every request to the archive for 0.4 s",
+        "HTTP 429 (2 in a row): pausing every request to the archive for 0.8 s",
+    ]
+
+
+def test_a_429_on_the_listing_pauses_it_too(fake: FakeArchive, conn: psycopg.Connection) -> None:
+    fake.page_size = 1
+    fake.add("20240811100000", html_page(quotes("0.00272"), date="11 August 2024"))
+    fake.add("20240812100000", html_page(quotes("0.00273"), date="12 August 2024"))
+    fake.cdx_script.append(too_many("1"))
+
+    work, summary = run(conn, fake)
+
+    assert work.listed == 2 and summary.ok and summary.stored == 2
+    paths = [path for _, path in fake.requests]
+    assert paths[0] == paths[1] and paths[0].startswith("/cdx/")  # the refused page asked again
+    times = fake.times()
+    assert times[1] - times[0] >= 1.0
 
 
 def test_the_production_pause_after_a_429_is_at_least_a_minute() -> None:
@@ -366,3 +388,19 @@ def test_a_file_source_is_shown_as_text_not_a_link(conn: psycopg.Connection, cli
     tree = lxml.html.fromstring(client.get("/").text)
     [cell] = tree.xpath('//table[@class="latest"]/tbody/tr[@data-currency="KZT"]/td[@class="source"]')
     assert cell.text_content().strip() == "saved.html" and cell.xpath(".//a") == []
+
+
+def test_a_pages_quotes_and_its_outcome_commit_together(fake: FakeArchive, conn: psycopg.Connection) -> None:
+    fake.add("20250301100000", html_page(quotes("0.00361"), date="1 March 2025"))
+    # The database refuses the outcome, as a full disk or a lost connection would: the quotes go too.
+    conn.execute("""
+        CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'outcome refused'; END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON archive_capture FOR EACH ROW EXECUTE FUNCTION refuse();
+    """)
+    with pytest.raises(psycopg.errors.RaiseException, match="outcome refused"):
+        run(conn, fake)
+    assert kzt(conn) == [] and outcomes(conn) == {}
+    conn.execute("DROP TRIGGER refuse ON archive_capture")
+    _, summary = run(conn, fake)
+    assert summary.stored == 1 and [row[1] for row in kzt(conn)] == ["0.00361"]
