@@ -174,7 +174,7 @@ def daily_quotes(
 ) -> dict[dt.date, dict[str, Decimal]]:
     """Each day's latest USD-per-unit quote per currency, for days in [start, end] that have one."""
     days: dict[dt.date, dict[str, Decimal]] = {}
-    rows = conn.execute(_DAILY, {"currencies": list(currencies), "start": start, "end": end})
+    rows = conn.execute(_DAILY, {"currencies": list(currencies), "start": start, "end": end}).fetchall()
     for day, currency, rate in rows:
         days.setdefault(day, {})[currency] = rate
     return days
@@ -315,7 +315,9 @@ def series(
         quoted.update(days[day])
         if day < first:
             continue
-        current = {c: q for c, q in quoted.items() if day - q[0] <= LOOKBACK}
+        # Only the base's quote is read from earlier days; the others must be the day's own (fresh).
+        carried = base in quoted and day - quoted[base][0] <= LOOKBACK
+        current = quoted if base == USD or carried else {c: q for c, q in quoted.items() if c != base}
         rows = _rows_for_day(base, quotes, current, days[day].keys(), day)
         found.extend(sorted(rows, key=lambda r: r.quote))
     return found
