@@ -302,8 +302,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     ),
     Setting(
         "FXTICKER_ARCHIVE_URL", "archive_url", ARCHIVE_URL, "https://web.archive.org",
-        "Base URL of the web archive `fxticker backfill` reads (Wayback Machine CDX and `id_` protocol); "
-        "a self-hosted pywb or OpenWayback stands in by changing it.",
+        "Base URL of the web archive `fxticker backfill` reads (the Wayback Machine's CDX and `id_` "
+        "requests); an archive of your own that answers them stands in by changing it.",
     ),
     Setting(
         "FXTICKER_ARCHIVE_DELAY", "archive_delay", Number(0, 3600), 2.5,
