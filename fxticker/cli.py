@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 import psycopg
 
-from fxticker import __version__, db, export, settings, store, ticker
+from fxticker import __version__, db, export, settings, store, ticker, vocab
 from fxticker.fetch import FetchError, display
 from fxticker.ingest import expand, ingest_many, load, load_sample, page_date, site_today
 
@@ -157,12 +157,11 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
     if value is None:
         return None
     try:
-        date = dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date of the form YYYY-MM-DD") from None
-    if date < ticker.EARLIEST_DATE:
-        # The same floor as a date line's: no ticker showed a rate that early.
-        raise click.BadParameter(f"{value!r} is before {ticker.EARLIEST_DATE}, older than any ticker")
+        date = vocab.parse_date(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{vocab.shown(value)} is {exc}") from None
+    if date < vocab.EARLIEST:
+        raise click.BadParameter(f"{vocab.shown(value)} is before {vocab.EARLIEST}, older than any ticker")
     return date
 
 
@@ -192,7 +191,7 @@ def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
                 failed = True
                 continue
             for quote in parsed.quotes:
-                low, high = quote.rate_bounds
+                bounds = quote.bounds
                 click.echo(json.dumps({
                     "source": page.source,
                     "date": date.isoformat() if date else None,
@@ -200,8 +199,8 @@ def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
                     "rate": quote.rate_text,
                     "change_pct": quote.change_text,
                     "direction": quote.direction,
-                    "rate_low": format(low, "f"),
-                    "rate_high": format(high, "f"),
+                    "rate_low": vocab.decimal_text(bounds.usd_per_unit_low),
+                    "rate_high": vocab.decimal_text(bounds.usd_per_unit_high),
                 }))
     sys.exit(1 if failed else 0)
 

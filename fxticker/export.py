@@ -15,13 +15,14 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import sql
 
+from fxticker import vocab
+
 log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
 BOM = "\ufeff"
 BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
-_CODE = re.compile(r"^[A-Z]{3}$")
 # OWASP's list: a spreadsheet may run a cell starting with these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -56,7 +57,7 @@ def parse_currencies(raw: str | None) -> tuple[str, ...]:
     if raw is None or not raw.strip():
         return ()
     codes = tuple(dict.fromkeys(c.strip().upper() for c in raw.split(",") if c.strip()))
-    if not all(_CODE.match(c) for c in codes):
+    if not all(vocab.CODE.fullmatch(c) for c in codes):
         raise ExportError("'currencies' takes three-letter codes such as KZT, separated by commas")
     return codes
 
@@ -65,9 +66,9 @@ def parse_date(name: str, raw: str | None) -> dt.date | None:
     if raw is None or not raw.strip():
         return None
     try:
-        return dt.date.fromisoformat(raw.strip())
+        return vocab.parse_date(raw.strip())
     except ValueError:
-        raise ExportError(f"'{name}' must be a date of the form YYYY-MM-DD") from None
+        raise ExportError(f"'{name}' must be a date of the form {vocab.DATE_FORMAT}") from None
 
 
 def make_query(
@@ -110,21 +111,17 @@ def _utc(column: str) -> str:
             "'.000000+', '+')")
 
 
-# A quoted "-0%" is a fall rounded to zero: keep its sign, as the ticker showed it.
-_CHANGE = ("CASE WHEN direction = 'down' AND left(change_pct::text, 1) <> '-' THEN '-' || change_pct::text "
-           "ELSE change_pct::text END")
+_CHANGE = vocab.sql_signed_change("change_pct", "direction")
+_USD_LOW, _USD_HIGH, _UNITS_LOW, _UNITS_HIGH = vocab.sql_bounds("rate")
 
-# Units per USD is 1/rate; its bounds swap: the highest rate gives the fewest units. Six decimals keep
-# the reciprocal of a five-decimal quote well inside its own precision range.
 _VALUES = {
     "usd_per_unit": (
         ["usd_per_unit", "usd_per_unit_low", "usd_per_unit_high"],
-        "rate::text, rate_low::text, rate_high::text",
+        f"rate::text, {_USD_LOW}, {_USD_HIGH}",
     ),
     "per_usd": (
         ["units_per_usd", "units_per_usd_low", "units_per_usd_high"],
-        "trim_scale(round(1 / rate, 6))::text, trim_scale(round(1 / rate_high, 6))::text, "
-        "trim_scale(round(1 / rate_low, 6))::text",
+        f"{vocab.sql_units_per_usd('rate')}, {_UNITS_LOW}, {_UNITS_HIGH}",
     ),
 }
 
@@ -133,9 +130,9 @@ _SELECT = {
     "daily": (
         ["change_pct", "direction", "revisions", "last_seen", "source"],
         # A day's latest revision is its rank 1 in observation_detail, ranked as daily_rate picks it
-        # (last_seen, then first_seen, latest first); the same window counts the day's revisions. One
-        # pass over the rows: a count(*) subquery per row, planned across every chunk of the hypertable,
-        # took 28 s for 100,000 rows of 27 years where this takes about 1 s.
+        # (last_seen, then first_seen, latest first); the same window counts the day's revisions in
+        # the same pass over the rows, rather than a count(*) subquery per row planned across every
+        # chunk of the hypertable.
         f"""
 SELECT {_DAY}, currency, {{values}}, {_CHANGE}, direction, revisions::text, {_utc("last_seen")},
        last_source
@@ -185,7 +182,7 @@ def _statement(query: ExportQuery) -> tuple[sql.Composed, dict[str, Any]]:
     return statement, params
 
 
-def cell(value: object, column: str = "") -> str:
+def cell(value: object) -> str:
     """One CSV cell: ISO dates and times, '.' decimals, and no text a spreadsheet would run as a formula."""
     if value is None:
         return ""

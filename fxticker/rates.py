@@ -26,7 +26,8 @@ from typing import Literal, Protocol
 import iso4217
 import psycopg
 
-USD = "USD"
+from fxticker.vocab import USD as USD  # re-exported: callers name it rates.USD
+
 # Frankfurter's carry-forward window (lib/carry_forward.rb LOOKBACK_DAYS).
 LOOKBACK = dt.timedelta(days=14)
 _COMPUTE = Context(prec=28)
@@ -34,17 +35,6 @@ _COMPUTE = Context(prec=28)
 _PRICE = Context(prec=80)
 
 Group = Literal["day", "week", "month"]
-
-# Names and symbols for the currencies the ticker shows; a stored code not listed here is named by
-# the ISO 4217 table and has no symbol.
-NAMES: dict[str, tuple[str, str]] = {
-    "USD": ("United States Dollar", "$"),
-    "KGS": ("Kyrgyzstani Som", "сом"),
-    "KZT": ("Kazakhstani Tenge", "₸"),
-    "TJS": ("Tajikistani Somoni", "ЅМ"),
-    "TMT": ("Turkmenistani Manat", "m"),
-    "UZS": ("Uzbekistani Som", "soʻm"),
-}
 
 # Frankfurter's magnitude bands (lib/roundable.rb): above 5000 a whole number, above 80 two decimals,
 # above 20 three, above 1 four, above 0.0001 five, else six.

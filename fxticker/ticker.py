@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from lxml import etree
 from lxml import html as lxml_html
 
+from fxticker import vocab
+
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
-# The ticker began long after this; an older date line is not a date the site could have shown.
-EARLIEST_DATE = dt.date(2000, 1, 1)
 
 # A ticker item: optional bullet, then "CCC/QQQ = <rate> <change>%". Spaces may be ordinary or no-break.
 _SP = r"[ \t\u00a0\u202f]"
@@ -96,26 +96,20 @@ class Quote:
     currency: str
     rate: Decimal
     change_pct: Decimal
-    direction: str  # "up", "down" or "flat"; a quoted "-0%" is "down": a fall rounded to zero
+    direction: str  # one of vocab.DIRECTIONS; see vocab.read_change for a quoted "-0%"
 
     @property
     def rate_text(self) -> str:
-        return format(self.rate, "f")
+        return vocab.decimal_text(self.rate)
 
     @property
     def change_text(self) -> str:
-        text = format(self.change_pct, "f")
-        if self.direction == "down" and not text.startswith("-"):
-            return "-" + text
-        return text
+        return vocab.change_text(self.change_pct, self.direction)
 
     @property
-    def rate_bounds(self) -> tuple[Decimal, Decimal]:
-        """The interval of true rates that round to the quoted one (half a unit in the last place)."""
-        exponent = self.rate.as_tuple().exponent
-        assert isinstance(exponent, int)
-        half = Decimal(5).scaleb(exponent - 1)
-        return self.rate - half, self.rate + half
+    def bounds(self) -> vocab.Bounds:
+        """The interval of true rates that round to the quoted one."""
+        return vocab.bounds(self.rate)
 
 
 @dataclass(frozen=True)
@@ -270,20 +264,14 @@ def _quote(currency: str, value: str) -> Quote:
             raise TickerError(f"{currency}/USD: {_show(number)} has more than {_MAX_DIGITS} digits, "
                               "more than any quote")
     try:
-        rate, change = Decimal(rate_text), Decimal(change_text)
+        rate, (change, direction) = Decimal(rate_text), vocab.read_change(change_text)
     except InvalidOperation:
         raise TickerError(f"{currency}/USD: malformed number in {_show(value)}") from None
     if rate == 0:
         raise TickerError(f"{currency}/USD: zero rate {rate_text}")
     if change <= -100:
         raise TickerError(f"{currency}/USD: impossible change {change_text}% (a rate cannot fall 100%)")
-    if change_text.startswith("-"):
-        direction = "down"
-    elif change > 0:
-        direction = "up"
-    else:
-        direction = "flat"
-    return Quote(currency, rate, change.copy_abs() if change == 0 else change, direction)
+    return Quote(currency, rate, change, direction)
 
 
 def _collapse(items: list[tuple[str, str]]) -> tuple[Quote, ...]:
@@ -326,6 +314,6 @@ def _date_after(text: str, end: int, today: dt.date) -> dt.date | None:
         raise TickerError(f"the date line {line.strip()!r} is not a real date") from None
     if date > today:
         raise TickerError(f"the date line {line.strip()!r} is in the future (today is {today})")
-    if date < EARLIEST_DATE:
-        raise TickerError(f"the date line {line.strip()!r} is before {EARLIEST_DATE}, older than any ticker")
+    if date < vocab.EARLIEST:
+        raise TickerError(f"the date line {line.strip()!r} is before {vocab.EARLIEST}, older than any ticker")
     return date

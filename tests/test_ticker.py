@@ -56,7 +56,8 @@ def test_negative_change_is_down_and_positive_is_up() -> None:
 
 def test_bounds_follow_the_quoted_precision() -> None:
     uzs = parse(text_page(), today=TODAY).quotes[3]
-    low, high = uzs.rate_bounds
+    bounds = uzs.bounds
+    low, high = bounds.usd_per_unit_low, bounds.usd_per_unit_high
     assert (low, high) == (Decimal("0.000075"), Decimal("0.000085"))
     # one significant digit: 1 USD is between 11,765 and 13,333 sum
     assert int(1 / high) == 11764 and round(1 / high) == 11765

@@ -10,8 +10,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from fxticker import providers, rates
-from fxticker.rates import USD, Rate
+from fxticker import providers, rates, vocab
+from fxticker.rates import Rate
+from fxticker.vocab import USD
 from fxticker.web import params
 from fxticker.web.api_v2 import computed, known_currencies, number, resolve_base, resolve_quotes
 from fxticker.web.cache import cached
@@ -127,7 +128,7 @@ def currencies() -> Response:
     with read_connection() as conn:
         stored = sorted({c for p in providers.registered() for c in p.currencies(conn)})
     codes = sorted({USD, *stored}) if stored else []
-    return jsonify({c: rates.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
+    return jsonify({c: vocab.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
 
 
 def _iso_name(code: str) -> str:

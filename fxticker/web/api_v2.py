@@ -19,9 +19,10 @@ import psycopg
 from cachetools import LRUCache
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from fxticker import providers, rates
+from fxticker import providers, rates, vocab
 from fxticker.providers import Provider
-from fxticker.rates import USD, Group, Rate
+from fxticker.rates import Group, Rate
+from fxticker.vocab import USD
 from fxticker.web import cache, headers, params
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
@@ -235,7 +236,7 @@ def one_rate(base: str, quote: str) -> Response:
 def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
     """Frankfurter's currency fields: ISO numeric (three digits), name, symbol, first and last day."""
     entry = rates.iso_currency(code)
-    name, symbol = rates.NAMES.get(code, (entry.currency_name if entry else code, None))
+    name, symbol = vocab.NAMES.get(code, (entry.currency_name if entry else code, None))
     return {
         "iso_code": code,
         "iso_numeric": f"{entry.number:03d}" if entry else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -18,21 +18,13 @@ from flask import Blueprint, render_template, request, send_file, url_for
 from psycopg.rows import dict_row
 from werkzeug.wrappers import Response
 
-from fxticker import export
+from fxticker import export, vocab
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 
 # Templates and static files are the app's own (fxticker/web/templates and static, served at /static).
 bp = Blueprint("dashboard", __name__)
 
-# The ticker's order, then any other code alphabetically.
-CURRENCY_NAMES = {
-    "KGS": "Kyrgyz som",
-    "KZT": "Kazakh tenge",
-    "TJS": "Tajik somoni",
-    "UZS": "Uzbek sum",
-    "TMT": "Turkmen manat",
-}
 # Enough points per currency for a chart as wide as a screen; ten years at daily resolution would be 3,650.
 MAX_POINTS = 800
 # Days without data, in bucket widths, that the line does not bridge: a weekend is not a gap, a week is.
@@ -42,7 +34,6 @@ GAP_BUCKETS = 3
 MAX_REVISION_ROWS = 2000
 # A source is a URL or a path; a longer one is cut rather than let one row swell the page.
 MAX_SOURCE_CHARS = 120
-SIGNIFICANT_DIGITS = 5
 
 # Scripts only from this app. Styles must allow 'unsafe-inline': plotly.js injects its own stylesheet and
 # style attributes at runtime (a strict style-src blocks them and logs errors); styles cannot run code.
@@ -53,33 +44,14 @@ CSP = (
 _PARAMS = {"currencies", "from", "to"}
 
 
-def display_name(code: str) -> str:
-    return CURRENCY_NAMES.get(code, code)
-
-
-def _order(code: str) -> tuple[int, str]:
-    known = list(CURRENCY_NAMES)
-    return (known.index(code) if code in known else len(known), code)
-
-
-def significant(value: Decimal, digits: int = SIGNIFICANT_DIGITS) -> str:
-    """A number rounded to a few significant digits, with thousands separators: 11764.705... -> 11,765."""
-    exponent = min(value.adjusted() - digits + 1, 0)
-    rounded = value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
-    return f"{rounded:,}"
-
-
 def change_text(change: Decimal, direction: str) -> str:
-    text = format(change, "f")
-    if direction == "down" and not text.startswith("-"):
-        text = "-" + text  # a quoted "-0%" is a fall rounded to zero
-    return text + "%"
+    return vocab.change_text(change, direction) + "%"
 
 
 # ---- queries -------------------------------------------------------------------------------------------
 
 _LATEST = """
-SELECT l.currency, l.rate_date, l.rate, l.change_pct, l.direction, l.rate_low, l.rate_high,
+SELECT l.currency, l.rate_date, l.rate, l.change_pct, l.direction,
        l.last_seen, l.last_source,
        (SELECT count(*) FROM observation o
          WHERE o.currency = l.currency AND o.rate_date = l.rate_date) AS revisions
@@ -140,15 +112,16 @@ def _latest(conn: psycopg.Connection) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = list(cur.execute(_LATEST))
     table = []
-    for row in sorted(rows, key=lambda r: _order(r["currency"])):
+    for row in sorted(rows, key=lambda r: vocab.ticker_order(r["currency"])):
+        usd_low, usd_high, per_usd_low, per_usd_high = vocab.bounds(row["rate"]).texts()
         table.append({
             "code": row["currency"],
-            "name": display_name(row["currency"]),
-            "rate": format(row["rate"], "f"),
-            "usd_low": format(row["rate_low"], "f"),
-            "usd_high": format(row["rate_high"], "f"),
-            "per_usd_low": significant(1 / row["rate_high"]),
-            "per_usd_high": significant(1 / row["rate_low"]),
+            "name": vocab.currency_name(row["currency"]),
+            "rate": vocab.decimal_text(row["rate"]),
+            "usd_low": usd_low,
+            "usd_high": usd_high,
+            "per_usd_low": per_usd_low,
+            "per_usd_high": per_usd_high,
             "change": change_text(row["change_pct"], row["direction"]),
             "direction": row["direction"],
             "date": row["rate_date"].isoformat(),
@@ -244,7 +217,7 @@ def _revision_lists(conn: psycopg.Connection, series: dict[str, dict[str, list[A
     params = {"currencies": list(series), "start": start, "end": end, "limit": MAX_REVISION_ROWS}
     for date, code, rate, change, direction, seen, source in conn.execute(_REVISIONS, params):
         found[(code, date.isoformat())].append([
-            format(rate, "f"), change_text(change, direction),
+            vocab.decimal_text(rate), change_text(change, direction),
             seen.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M"),
             sources.setdefault(source[:MAX_SOURCE_CHARS], len(sources)),
         ])
@@ -300,7 +273,7 @@ def index() -> str:
     with read_connection() as conn:
         latest = _latest(conn)
         available = [row["code"] for row in latest]
-        codes = sorted((c for c in (chosen or available) if c in available), key=_order)
+        codes = sorted((c for c in (chosen or available) if c in available), key=vocab.ticker_order)
         span = conn.execute(_SPAN, {"currencies": codes}).fetchone()
         first, last = span if span else (None, None)
         start, end = start or first, end or last
@@ -318,7 +291,7 @@ def index() -> str:
                 "end": end.isoformat(),
                 "sources": sources,
                 "currencies": [
-                    {"code": c, "name": display_name(c), **series[c], "rev": marks[c]} for c in codes
+                    {"code": c, "name": vocab.currency_name(c), **series[c], "rev": marks[c]} for c in codes
                 ],
             }
         provenance = _provenance(conn)
@@ -326,7 +299,7 @@ def index() -> str:
     return render_template(
         "dashboard.html",
         latest=latest,
-        available=[(c, display_name(c)) for c in available],
+        available=[(c, vocab.currency_name(c)) for c in available],
         chosen=set(codes),
         start=start,
         end=end,

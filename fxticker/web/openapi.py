@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from fxticker import rates
+from fxticker import rates, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
 from fxticker.web import headers
 
@@ -211,9 +211,9 @@ def _schemas() -> dict[str, Any]:
                 "usd_per_unit_high": {"type": "string", "description": "Highest USD per unit that rounds "
                                       "to the quote (exact)."},
                 "units_per_usd_low": {"type": "string", "description": "Lowest units per USD the quote "
-                                      "allows, rounded down to 8 significant digits."},
+                                      f"allows, rounded down to {vocab.INVERSE_DIGITS} significant digits."},
                 "units_per_usd_high": {"type": "string", "description": "Highest units per USD the quote "
-                                       "allows, rounded up to 8 significant digits."},
+                                       f"allows, rounded up to {vocab.INVERSE_DIGITS} significant digits."},
                 "revisions": {"type": "integer", "minimum": 1, "description": "Distinct quotes that day."},
                 "revision": {"type": "integer", "minimum": 1, "description": "1 = the day's latest."},
                 "sightings": {"type": "integer", "minimum": 1},
@@ -293,7 +293,7 @@ def _paths() -> dict[str, Any]:
     observations = [
         _query("currency", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
                "Comma-separated currencies; default all."),
-        _query("from", _DATE, "First day; default 2000-01-01."),
+        _query("from", _DATE, f"First day; default {vocab.EARLIEST}."),
         _query("to", _DATE, "Last day; default today."),
         _query("revisions", {"enum": ["latest", "all"]},
                "latest: each day's latest quote (default); all: every distinct quote of the day."),

@@ -9,12 +9,11 @@ from decimal import Decimal, InvalidOperation
 
 from werkzeug.datastructures import MultiDict
 
-from fxticker.rates import USD
+from fxticker import vocab
+from fxticker.vocab import USD
 from fxticker.web.errors import BadInput, NotFound
 
-# re.ASCII: \d and [A-Z] with IGNORECASE would otherwise accept other scripts' digits and letters.
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-_CODE = re.compile(r"[A-Z]{3}", re.ASCII)
+# re.ASCII: \d would otherwise accept other scripts' digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?", re.ASCII)
 # Only names of this form are repeated back in messages; anything else is described, not echoed.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,30}", re.ASCII)
@@ -43,13 +42,10 @@ def reject_unknown(args: MultiDict[str, str], allowed: Collection[str]) -> None:
 
 def parse_date(name: str, raw: str, today: dt.date) -> dt.date:
     """A YYYY-MM-DD date not after today."""
-    message = f"'{name}' must be a date of the form YYYY-MM-DD"
-    if not _DATE.fullmatch(raw):
-        raise BadInput(message)
     try:
-        value = dt.date.fromisoformat(raw)
+        value = vocab.parse_date(raw)
     except ValueError:
-        raise BadInput(message) from None
+        raise BadInput(f"'{name}' must be a date of the form {vocab.DATE_FORMAT}") from None
     if value > today:
         raise BadInput(f"'{name}' is in the future")
     return value
@@ -64,7 +60,7 @@ def parse_range(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
 def parse_code(name: str, raw: str) -> str:
     """A three-letter currency code, any case."""
     code = raw.strip().upper()
-    if not _CODE.fullmatch(code):
+    if not vocab.CODE.fullmatch(code):
         raise BadInput(f"'{name}' takes a three-letter currency code such as KZT")
     return code
 
@@ -73,7 +69,7 @@ def parse_codes(name: str, raw: str) -> list[str]:
     """Comma-separated currency codes, duplicates dropped, in the order given."""
     codes: list[str] = []
     for part in raw.split(","):
-        if not _CODE.fullmatch(part.strip().upper()):
+        if not vocab.CODE.fullmatch(part.strip().upper()):
             raise BadInput(f"'{name}' takes three-letter codes such as KZT, separated by commas")
         code = part.strip().upper()
         if code not in codes:

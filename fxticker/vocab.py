@@ -1,0 +1,199 @@
+"""The product's vocabulary, defined once: currency codes and names, the sign of a change, a quote's
+precision bounds, rounding and dates, for the parser, the store, the APIs, the export and the dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
+
+# ---- currencies ----------------------------------------------------------------------------------------
+
+USD = "USD"
+# re.ASCII: with IGNORECASE or \w other scripts' letters would pass.
+CODE = re.compile(r"[A-Z]{3}", re.ASCII)
+
+# Name and symbol of each currency the ticker shows, in the ticker's order.
+CURRENCIES: dict[str, tuple[str, str]] = {
+    "KGS": ("Kyrgyz som", "сом"),
+    "KZT": ("Kazakh tenge", "₸"),
+    "TJS": ("Tajik somoni", "ЅМ"),
+    "UZS": ("Uzbek sum", "soʻm"),
+    "TMT": ("Turkmen manat", "m"),
+}
+# USD's name is Frankfurter's own, which clients of the Frankfurter-compatible APIs compare against.
+NAMES: dict[str, tuple[str, str]] = {USD: ("United States Dollar", "$"), **CURRENCIES}
+
+
+def currency_name(code: str) -> str:
+    """The currency's name; a code not listed is named by its code rather than guessed."""
+    return NAMES.get(code, (code, code))[0]
+
+
+def ticker_order(code: str) -> tuple[int, str]:
+    """Sort key: the ticker's own order, then any other code alphabetically."""
+    known = list(CURRENCIES)
+    return (known.index(code) if code in known else len(known), code)
+
+
+# ---- the sign of a change ------------------------------------------------------------------------------
+
+DIRECTIONS = ("up", "down", "flat")
+
+
+def read_change(text: str) -> tuple[Decimal, str]:
+    """A quoted change ("-0.14", "0", "-0") as the value stored and its direction.
+
+    A quoted "-0%" is a fall rounded to zero: direction "down" with change 0 (stored without a sign,
+    since numeric has no negative zero); change_text puts the sign back.
+    """
+    change = Decimal(text)
+    if text.startswith("-"):
+        direction = "down"
+    elif change > 0:
+        direction = "up"
+    else:
+        direction = "flat"
+    return (change.copy_abs() if change == 0 else change), direction
+
+
+def signed_change(text: str, direction: str) -> str:
+    """A change's text as quoted: a fall rounded to zero keeps its minus sign."""
+    return "-" + text if direction == "down" and not text.startswith("-") else text
+
+
+def change_text(change: Decimal, direction: str) -> str:
+    return signed_change(format(change, "f"), direction)
+
+
+# ---- numbers -------------------------------------------------------------------------------------------
+
+# Units per USD is 1/rate, which rarely has a finite decimal: it is given to this many significant
+# digits, ties away from zero (as PostgreSQL's round), and its bounds are rounded outward, so the
+# interval shown always contains every rate that rounds to the quote.
+INVERSE_DIGITS = 8
+_NEAREST = Context(prec=INVERSE_DIGITS, rounding=ROUND_HALF_UP)
+_FLOOR = Context(prec=INVERSE_DIGITS, rounding=ROUND_FLOOR)
+_CEILING = Context(prec=INVERSE_DIGITS, rounding=ROUND_CEILING)
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain digits, never an exponent: 0.00008, 12000000."""
+    return format(value, "f")
+
+
+def units_per_usd(rate: Decimal) -> Decimal:
+    return _plain(_NEAREST.divide(1, rate))
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The interval of true rates that round to a quoted one, in both directions."""
+
+    usd_per_unit_low: Decimal
+    usd_per_unit_high: Decimal
+    units_per_usd_low: Decimal
+    units_per_usd_high: Decimal
+
+    def texts(self) -> tuple[str, str, str, str]:
+        return (decimal_text(self.usd_per_unit_low), decimal_text(self.usd_per_unit_high),
+                decimal_text(self.units_per_usd_low), decimal_text(self.units_per_usd_high))
+
+
+def bounds(rate: Decimal) -> Bounds:
+    """Half a unit in the rate's last quoted place either side; inverted, the bounds swap (the highest
+    rate gives the fewest units) and are rounded outward to INVERSE_DIGITS significant digits."""
+    exponent = rate.as_tuple().exponent
+    assert isinstance(exponent, int), "a quoted rate is finite"
+    half = Decimal(5).scaleb(exponent - 1)
+    low, high = rate - half, rate + half
+    return Bounds(
+        usd_per_unit_low=_plain(low),
+        usd_per_unit_high=_plain(high),
+        units_per_usd_low=_plain(_FLOOR.divide(1, high)),
+        units_per_usd_high=_plain(_CEILING.divide(1, low)),
+    )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros (as PostgreSQL's trim_scale), and without an exponent for whole numbers."""
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return value.quantize(Decimal(1)) if exponent > 0 else value
+
+
+# ---- the same rules in SQL -----------------------------------------------------------------------------
+# For queries that format every cell in PostgreSQL: the export streams a million rows at close to
+# psql's own speed, and a Python pass over each row would cost it about a third more. Each expression
+# below gives the same text as the Python above (tests/test_vocab.py compares them in PostgreSQL).
+
+
+def sql_signed_change(change: str, direction: str) -> str:
+    """signed_change of a numeric column's text."""
+    return (f"CASE WHEN {direction} = 'down' AND left({change}::text, 1) <> '-' "
+            f"THEN '-' || {change}::text ELSE {change}::text END")
+
+
+def _sql_half(rate: str) -> str:
+    return f"0.5 * power(10::numeric, -scale({rate}))"
+
+
+def _sql_inverse(rate: str, rounding: str) -> str:
+    # 1/x to 40 decimal places, far past the place where the inverses of two quotes of at most 12
+    # digits could differ; then rounded where its INVERSE_DIGITS significant digits end.
+    inverse = f"(1.{'0' * 40} / {rate})"
+    # The magnitude in floating point: numeric's log costs ten times the rest of the export. A float
+    # is off by one only within 1e-15 of a power of ten, closer than 1/x of a 12-digit quote can be
+    # to one without being one (which it then reads exactly).
+    place = f"({INVERSE_DIGITS - 1} - floor(log({inverse}::float8)))::int"
+    if rounding == "nearest":
+        return f"trim_scale(round({inverse}, {place}))::text"
+    if rounding == "floor":
+        return f"trim_scale(trunc({inverse}, {place}))::text"
+    # Divided, not multiplied by 10^-place: power() gives a negative power to 16 decimals only.
+    return f"trim_scale(ceil({inverse} * power(10::numeric, {place})) / power(10::numeric, {place}))::text"
+
+
+def sql_units_per_usd(rate: str) -> str:
+    """units_per_usd of a numeric column, as text."""
+    return _sql_inverse(rate, "nearest")
+
+
+def sql_bounds(rate: str) -> tuple[str, str, str, str]:
+    """bounds(rate).texts() as four SQL expressions of a numeric column."""
+    low, high = f"({rate} - {_sql_half(rate)})", f"({rate} + {_sql_half(rate)})"
+    return (f"trim_scale({low})::text", f"trim_scale({high})::text",
+            _sql_inverse(high, "floor"), _sql_inverse(low, "ceil"))
+
+
+# ---- dates ---------------------------------------------------------------------------------------------
+
+# The ticker began long after this; an older date is not one the site could have shown.
+EARLIEST = dt.date(2000, 1, 1)
+DATE_FORMAT = "YYYY-MM-DD"
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def parse_date(text: str) -> dt.date:
+    """A date written YYYY-MM-DD and nothing else: date.fromisoformat alone also takes 20251201 and
+    2025-W49-1, forms no endpoint or command documents."""
+    if not _DATE.fullmatch(text):
+        raise ValueError(f"not a date of the form {DATE_FORMAT}")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a real date of the form {DATE_FORMAT}") from None
+
+
+# ---- input quoted back in messages ---------------------------------------------------------------------
+
+# Only these characters are echoed: no markup, no control or bidi characters, nothing a terminal or a
+# page would act on.
+_SAFE = re.compile(r"[A-Za-z0-9_.,:/+-]{1,40}", re.ASCII)
+
+
+def shown(text: str) -> str:
+    """The input, quoted for a message when it is short and plain; otherwise only described."""
+    return f"'{text}'" if _SAFE.fullmatch(text) else "(a value with unusual characters or too long)"
