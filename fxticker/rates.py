@@ -12,7 +12,10 @@ Which day's quote answers (after lib/carry_forward.rb and lib/rate_scopes.rb of 
 - a series starts on the nearest day with data on or before its first day, and lists, per day, the
   currencies quoted that day, the base's quote carried forward up to LOOKBACK when the base was silent;
 - a grouped series (week from Monday, or calendar month) gives one row per quote and period, dated by
-  the period's first day, whose rate is computed from the period's average units per USD.
+  the period's first day, whose rate is computed from the period's average units per USD. Frankfurter's
+  week is its CHANGELOG's "a past Monday"; its SQLite expression (lib/bucket.rb: Jan 1 + 7 x %W) also
+  splits the week that spans a new year and can date a week a few days after its Monday, which is not
+  copied here.
 """
 
 from __future__ import annotations
