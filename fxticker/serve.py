@@ -10,17 +10,106 @@ from __future__ import annotations
 
 import logging
 import os
+import selectors
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import NoMoreData
+from gunicorn.workers.gthread import ThreadWorker
 
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# What one client may take of a worker thread. gunicorn 27 waits for a new connection's first byte in
+# its poller (5 s, then back to the poller), but once a byte came it reads the request head in a thread
+# with no deadline: a client sending a header line a second held a thread as long as it liked, and 16
+# such clients held all 8. REQUEST_READ_TIMEOUT bounds the whole read of one request (head and body),
+# from its first byte; a client that misses it is disconnected. Behind nginx (docker-compose.yml),
+# which buffers whole requests, no client ever comes near it.
+REQUEST_READ_TIMEOUT = 5
+# Seconds an idle kept-alive connection is kept (gunicorn's keepalive; it waits in the poller, not in a
+# thread). Behind a proxy a little longer than the default 2 s saves reconnections.
+KEEPALIVE = 5
+# gunicorn's own bounds on a request head, stated here so that the README and the tests read them from
+# one place: the request line (414 beyond it), the number of header fields and each field's size (431).
+LIMIT_REQUEST_LINE = 4094
+LIMIT_REQUEST_FIELDS = 100
+LIMIT_REQUEST_FIELD_SIZE = 8190
+
+
+class _TooSlow(NoMoreData):  # type: ignore[misc]
+    """A client that did not send its request within REQUEST_READ_TIMEOUT: gunicorn closes it quietly."""
+
+
+class _DeadlineSocket(socket.socket):
+    """A client socket whose reads for one request end at a deadline set by the first of them."""
+
+    deadline: float | None = None
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + REQUEST_READ_TIMEOUT
+        remaining = self.deadline - now
+        if remaining <= 0:
+            raise self._too_slow()
+        previous = self.gettimeout()
+        self.settimeout(remaining)
+        try:
+            return super().recv(bufsize, flags)
+        except TimeoutError:
+            raise self._too_slow() from None
+        finally:
+            self.settimeout(previous)
+
+    def _too_slow(self) -> _TooSlow:
+        try:
+            peer = self.getpeername()
+        except OSError:
+            peer = "?"
+        log.info("closed the connection of %s: no whole request within %d s", peer, REQUEST_READ_TIMEOUT)
+        return _TooSlow()
+
+
+class SheddingWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, where a thread serves only a client that is sending: a connection
+    waits for its first byte in the poller, and the read of each request ends at REQUEST_READ_TIMEOUT.
+
+    It uses gunicorn's gthread internals (pending_conns, poller), pinned in requirements.lock; the
+    tests of tests/test_serve_limits.py fail if a new gunicorn changes them.
+    """
+
+    def enqueue_req(self, conn: Any) -> None:
+        # Runs in the worker's main thread, like every caller of gunicorn's own enqueue_req.
+        if not isinstance(conn.sock, _DeadlineSocket):
+            blocking = conn.sock.getblocking()
+            conn.sock = _DeadlineSocket(fileno=conn.sock.detach())
+            conn.sock.setblocking(blocking)
+        if not conn.initialized and not conn.data_ready:
+            # A new connection waits for its first byte in the poller, as gunicorn's deferred ones do
+            # (closed after keepalive seconds), not for up to 5 s in a thread: 16 silent connections
+            # held all 8 threads for 5 s at a time.
+            conn.sock.setblocking(False)
+            conn.timeout = time.monotonic() + self.cfg.keepalive
+            self.pending_conns.append(conn)
+            self.poller.register(conn.sock, selectors.EVENT_READ,
+                                 partial(self.on_pending_socket_readable, conn))
+            return
+        super().enqueue_req(conn)
+
+    def handle(self, conn: Any) -> Any:
+        # Each request on a kept-alive connection gets the whole time again.
+        if isinstance(conn.sock, _DeadlineSocket):
+            conn.sock.deadline = None
+        return super().handle(conn)
 
 
 @dataclass(frozen=True)
@@ -31,6 +120,7 @@ class ServeOptions:
     threads: int = 4
     graceful_timeout: int = 30
     timeout: int = 60
+    runtime_dir: Path | None = None  # private to one serve: its gunicorn control socket
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
@@ -65,8 +155,16 @@ class FxtickerApplication(BaseApplication):  # type: ignore[misc]
             "bind": [f"[{o.host}]:{o.port}" if ":" in o.host else f"{o.host}:{o.port}"],
             "workers": o.workers,
             # Threads let one worker wait on the database for several requests at once.
-            "worker_class": "gthread",
+            "worker_class": f"{__name__}.SheddingWorker",
             "threads": o.threads,
+            "keepalive": KEEPALIVE,
+            "limit_request_line": LIMIT_REQUEST_LINE,
+            "limit_request_fields": LIMIT_REQUEST_FIELDS,
+            "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+            # Each serve its own control socket (gunicornc): gunicorn's default, one path per user,
+            # let a second serve replace the first one's. Without a private directory, none.
+            **({"control_socket": str(o.runtime_dir / "gunicorn.ctl")} if o.runtime_dir
+               else {"control_socket_disable": True}),
             "graceful_timeout": o.graceful_timeout,
             "timeout": o.timeout,
             "proc_name": "fxticker-web",
@@ -107,9 +205,14 @@ def run(options: ServeOptions, conf: Settings) -> None:
     """Serve until SIGTERM or SIGINT; return after the workers have stopped."""
     created_here = conf.prometheus_multiproc_dir is None
     metrics_dir = prepare_metrics_dir(conf.prometheus_multiproc_dir)
-    log.info("serving on %s:%d with %d worker(s)", options.host, options.port, options.workers)
+    # mkdtemp: a new directory only this account may enter, so no other serve or user shares it.
+    runtime_dir = Path(tempfile.mkdtemp(prefix="fxticker-serve-"))
+    options = replace(options, runtime_dir=runtime_dir)
+    log.info("serving on %s:%d with %d worker(s); control socket %s", options.host, options.port,
+             options.workers, runtime_dir / "gunicorn.ctl")
     try:
         FxtickerApplication(options, replace(conf, prometheus_multiproc_dir=metrics_dir)).run()
     finally:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
         if created_here:
             shutil.rmtree(metrics_dir, ignore_errors=True)
