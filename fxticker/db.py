@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "fxticker"
 DB_USER = "fxticker"
+# The embedded cluster's login for the web tier: not a superuser, a member of the SELECT-only
+# fxticker_reader (sql/003_*.sql), so a web connection that leaves that role (RESET ROLE) still cannot
+# write. The cluster trusts its private socket, so neither login has a password.
+WEB_USER = "fxticker_web"
 PORT = 5432
 # Unix socket paths are limited to about 107 bytes, the socket file name included.
 _MAX_SOCKET_DIR = 80
@@ -97,8 +101,8 @@ class EmbeddedCluster:
     def logfile(self) -> Path:
         return self.root / "postgresql.log"
 
-    def url(self, dbname: str = DB_NAME) -> str:
-        return f"postgresql://{DB_USER}@/{dbname}?host={quote(str(self.socket_dir), safe='/')}&port={PORT}"
+    def url(self, dbname: str = DB_NAME, user: str = DB_USER) -> str:
+        return f"postgresql://{user}@/{dbname}?host={quote(str(self.socket_dir), safe='/')}&port={PORT}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -185,6 +189,8 @@ class EmbeddedCluster:
         """Initialise if needed and start; return once the server accepts connections."""
         self.init()
         if self.running():
+            # Also for a cluster created before the web login existed.
+            self._ensure_database()
             return
         self._private_socket_dir()
         self._private_logfile()
@@ -224,8 +230,11 @@ class EmbeddedCluster:
                     ).fetchone()
                     if not exists:
                         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+                    _ensure_web_login(conn)
                     return
-            except psycopg.errors.DuplicateDatabase:
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.DuplicateObject,
+                    psycopg.errors.UniqueViolation):
+                # Another process created it at the same moment.
                 return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
@@ -252,6 +261,33 @@ def database_url(conf: Settings, *, start: bool = True) -> str:
 
 
 def read_url(conf: Settings, *, start: bool = True) -> str:
-    """The URL to read from: DATABASE_READ_URL when set (a replica), else the write URL."""
-    return conf.database_read_url or database_url(conf, start=start)
+    """The URL the web tier reads from: DATABASE_READ_URL when set (a replica), else DATABASE_URL, else the
+    embedded cluster's, as its web login."""
+    configured = conf.database_read_url or conf.database_url
+    if configured:
+        return configured
+    cluster = EmbeddedCluster.from_settings(conf)
+    if start:
+        cluster.start()
+    return cluster.url(user=WEB_USER)
+
+
+# Roles are cluster-wide; the reader's grants are per database, made by migrate (sql/003_*.sql), which
+# creates fxticker_reader the same way when it is missing.
+_WEB_LOGIN = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fxticker_reader') THEN
+        CREATE ROLE fxticker_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{WEB_USER}') THEN
+        CREATE ROLE {WEB_USER} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE IN ROLE fxticker_reader;
+    END IF;
+END
+$$
+"""
+
+
+def _ensure_web_login(conn: psycopg.Connection) -> None:
+    conn.execute(_WEB_LOGIN)
 

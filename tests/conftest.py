@@ -64,6 +64,13 @@ def fresh_database(cluster: db.EmbeddedCluster, *, migrated: bool = True) -> str
     return cluster.url(name)
 
 
+def web_login(url: str) -> str:
+    """The same database as the web tier logs in to it: as the embedded cluster's web login."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["user"] = db.WEB_USER
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
+
+
 def drop_database(cluster: db.EmbeddedCluster, url: str) -> None:
     name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
@@ -104,7 +111,7 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
 @pytest.fixture
 def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
     """The web app reading this test's database."""
-    application = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})
+    application = create_app({"TESTING": True, "DATABASE_READ_URL": web_login(db_url)})
     yield application
     web_db.close(application)
 

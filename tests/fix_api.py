@@ -153,8 +153,9 @@ def api_app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
 
 def create_app_for(url: str) -> Flask:
     from fxticker.web import create_app
+    from tests.conftest import web_login
 
-    return create_app({"TESTING": True, "DATABASE_READ_URL": url})
+    return create_app({"TESTING": True, "DATABASE_READ_URL": web_login(url)})
 
 
 @pytest.fixture

@@ -60,6 +60,23 @@ def test_commands_start_the_database_when_needed(data_env: dict[str, str]) -> No
     assert "already holds observations" in again.stderr
 
 
+def test_the_web_tier_reads_the_embedded_cluster_as_a_login_that_cannot_write(
+        data_env: dict[str, str]) -> None:
+    assert fx(data_env, "migrate").returncode == 0
+    url = db.read_url(settings.load(data_env), start=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT session_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+                            ).fetchone() == (db.WEB_USER, False)
+        conn.execute("SET ROLE fxticker_reader")
+        assert conn.execute("SELECT count(*) FROM observation").fetchone() == (0,)
+        # What an injected statement could try: leave the reader role, and write as the login.
+        conn.execute("RESET ROLE")
+        for statement in ("INSERT INTO scrape_run (started_at) VALUES (now())", "DELETE FROM observation",
+                          "CREATE TABLE planted (x int)", f"SET ROLE {db.DB_USER}"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+
+
 def test_the_server_listens_on_no_tcp_port(data_env: dict[str, str]) -> None:
     assert fx(data_env, "db", "start").returncode == 0
     url = fx(data_env, "db", "url").stdout.strip()

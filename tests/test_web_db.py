@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask import Flask
 
 from fxticker import db
 from fxticker.web import create_app
@@ -76,3 +77,16 @@ def test_closing_the_app_ends_its_database_sessions(
     while sessions() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sessions() == 0
+
+
+def test_a_web_connection_that_resets_its_role_still_cannot_write(app: Flask) -> None:
+    with app.test_request_context("/"), web_db.read_connection() as conn:
+        assert conn.execute(
+            "SELECT session_user, current_user, rolsuper FROM pg_roles WHERE rolname = session_user"
+        ).fetchone() == (db.WEB_USER, "fxticker_reader", False)
+        conn.execute("RESET ROLE")
+        conn.execute("SET default_transaction_read_only = off")
+        for statement in ("INSERT INTO scrape_run (started_at) VALUES (now())", "DELETE FROM observation",
+                          "CREATE TABLE planted (x int)", f"SET ROLE {db.DB_USER}"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)

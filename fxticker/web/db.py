@@ -15,6 +15,7 @@ import psycopg
 import psycopg_pool
 from flask import Flask, current_app, g
 
+from fxticker.db import WEB_USER
 from fxticker.web.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,10 @@ def close(app: Flask) -> None:
 def _as_reader(conn: psycopg.Connection) -> None:
     """Every read connection acts as the SELECT-only role that migrate creates (sql/003_*.sql).
 
-    SET ROLE rather than trusting the URL's account: on one machine the web tier shares the owner's URL
-    and still cannot write; a dedicated read login (a member of the role) passes through it unchanged.
-    A login that may not take the role, or a cluster never migrated, gets no connection: fail closed
-    (requests answer 503), with the reason in the log.
+    The login itself should be no more than a member of that role (the embedded cluster's fxticker_web,
+    compose's fxticker_web): SET ROLE alone can be undone by RESET ROLE, so a superuser login is logged
+    as a warning. A login that may not take the role, or a cluster never migrated, gets no connection:
+    fail closed (requests answer 503), with the reason in the log.
 
     Autocommit with read-only transactions by default: each statement of a request runs on its own, read
     committed, without the two round trips of BEGIN and COMMIT. A reader that needs a transaction (the
@@ -73,6 +74,10 @@ def _as_reader(conn: psycopg.Connection) -> None:
                   "fxticker_reader to the read URL's user", exc.diag.message_primary)
         raise
     conn.execute("SET default_transaction_read_only = on")
+    if conn.info.parameter_status("is_superuser") == "on":
+        # A superuser may RESET ROLE: an injected statement could undo all of the above.
+        log.warning("the web tier logs in to the database as a superuser; give it a login that is a member "
+                    "of fxticker_reader and nothing more (as the embedded cluster's %s)", WEB_USER)
 
 
 @contextmanager
