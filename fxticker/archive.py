@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 import tenacity
@@ -52,6 +52,7 @@ _TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _TIMESTAMP = re.compile(r"[0-9]{14}")
 _REPLAY = re.compile(r"/web/([0-9]{14})id_/(https?://.+)", re.IGNORECASE)
 _REDIRECTS = (301, 302, 303, 307, 308)
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # a space too: a listed URL or a Location never holds one
 
 
 class ArchiveError(RuntimeError):
@@ -151,7 +152,7 @@ def parse_cdx(body: bytes, where: str) -> tuple[list[Capture], str | None]:
             parse_timestamp(values["timestamp"])
         except ValueError as exc:
             raise ArchiveUnavailable(f"{where}: CDX row {number}: {exc}") from None
-        if urlsplit(values["original"]).scheme.lower() not in ("http", "https") or not values["digest"]:
+        if not _is_http_url(values["original"]) or not values["digest"]:
             raise ArchiveUnavailable(f"{where}: CDX row {number} has no http(s) URL or no digest")
         captures.append(Capture(values["timestamp"], values["original"], values["digest"],
                                 values["mimetype"]))
@@ -240,8 +241,11 @@ class Archive:
             location = answer.headers.get("location")
             if not location:
                 raise CaptureRejected(f"{url}: HTTP {answer.status} without a Location")
-            url = urljoin(url, location)
-            if self._replayed(url) is None:
+            try:
+                url = urljoin(url, location)
+            except ValueError:  # an unclosed IPv6 bracket, say
+                raise CaptureRejected(f"{start}: redirected to an invalid URL {location!r}") from None
+            if self._replayed(url) is None or not _is_http_url(url):
                 raise CaptureRejected(f"{start}: redirected to {url}, which is not an original capture "
                                       f"(id_) on {self.policy.base_url}")
         raise CaptureRejected(f"{start}: more than {MAX_REDIRECTS} redirects")
@@ -325,6 +329,17 @@ class Archive:
         log.warning("%s: HTTP 429 (%d in a row): pausing every request to the archive for %.1f s%s", url,
                     self._rate_limited, pause, " (Retry-After)" if retry_after is not None else "")
         self._next_request = max(self._next_request, self._clock() + pause)
+
+
+def _is_http_url(text: str) -> bool:
+    """An http(s) URL a request can be made to (no control characters, a host)."""
+    if _CONTROL.search(text):
+        return False
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
 
 
 def _within(day: dt.date, since: dt.date | None, until: dt.date | None) -> bool:
