@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import psycopg
 
-from fxticker import __version__, db, export, settings, store, ticker, vocab
-from fxticker.fetch import FetchError, display
-from fxticker.ingest import expand, ingest_many, load, load_sample, page_date, site_today
+from fxticker import __version__, db, export, settings, store, vocab
+from fxticker.fetch import FetchError
+from fxticker.ingest import expand, ingest_many, load_sample, parsed_batches, quote_lines, site_today
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("fxticker")
@@ -173,35 +172,18 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
 def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
     """Print the ticker of each page as JSON lines (one per currency); store nothing."""
     conf = current_settings()
-    tz, max_bytes = conf.timezone, conf.max_page_bytes
+    read: Callable[[str, dt.date], tuple[str, str | None]] = partial(
+        quote_lines, fallback_date=fallback_date, tz=conf.timezone, max_bytes=conf.max_page_bytes)
     failed = False
+    # One write per page into the buffered stdout, rather than click.echo's flush per line.
     with writing_stdout():
-        for source in expand(list(paths)):
-            try:
-                page = load(source, max_bytes)
-                parsed = ticker.parse(page.body, today=site_today(tz), content_type=page.content_type,
-                                      max_bytes=max_bytes)
-                try:
-                    date: dt.date | None = page_date(parsed, page, fallback_date, tz)
-                except ticker.TickerError:
-                    date = None
-            except (FetchError, ticker.TickerError) as exc:
-                name = display(source)
-                click.echo(f"{name}: {str(exc).removeprefix(name + ': ')}", err=True)
-                failed = True
-                continue
-            for quote in parsed.quotes:
-                bounds = quote.bounds
-                click.echo(json.dumps({
-                    "source": page.source,
-                    "date": date.isoformat() if date else None,
-                    "currency": quote.currency,
-                    "rate": quote.rate_text,
-                    "change_pct": quote.change_text,
-                    "direction": quote.direction,
-                    "rate_low": vocab.decimal_text(bounds.usd_per_unit_low),
-                    "rate_high": vocab.decimal_text(bounds.usd_per_unit_high),
-                }))
+        for batch in parsed_batches(list(expand(list(paths))), read, conf.timezone):
+            for lines, error in batch:
+                if error is not None:
+                    sys.stdout.flush()
+                    click.echo(error, err=True)
+                    failed = True
+                sys.stdout.write(lines)
     sys.exit(1 if failed else 0)
 
 

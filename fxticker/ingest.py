@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import json
 import logging
 import multiprocessing
 import os
@@ -25,10 +26,11 @@ from functools import partial
 from importlib import resources
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
-from fxticker import db, settings, store, ticker
+from fxticker import db, settings, store, ticker, vocab
 from fxticker.fetch import FetchError, Page, check_source, display, fetch_url, is_url, read_file
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,7 @@ def site_today(tz: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.date
 
 # A page ready to store, or the outcome that says why it is not.
 Parsed = store.PageQuotes | PageOutcome
+T = TypeVar("T")
 
 
 def parse_page(
@@ -179,9 +182,9 @@ def read_source(
 
 
 def parsed_batches(
-    items: Sequence[str], read: Callable[[str, dt.date], Parsed], tz: zoneinfo.ZoneInfo,
+    items: Sequence[str], read: Callable[[str, dt.date], T], tz: zoneinfo.ZoneInfo,
     batch_pages: int = BATCH_PAGES,
-) -> Iterator[list[Parsed]]:
+) -> Iterator[list[T]]:
     """Each batch of items read and parsed, in order: on every core when there are enough of them.
 
     At most one batch per worker is parsed ahead of the one being stored, so memory stays flat however
@@ -198,7 +201,7 @@ def parsed_batches(
     # threads (a test server, a progress bar's monitor) must not fork: a lock held there would stay held.
     method = "fork" if threading.active_count() == 1 and sys.platform == "linux" else "forkserver"
     with multiprocessing.get_context(method).Pool(workers) as pool:
-        pending: deque[AsyncResult[list[Parsed]]] = deque()
+        pending: deque[AsyncResult[list[T]]] = deque()
         for chunk in batches:
             today = site_today(tz)
             pending.append(pool.starmap_async(read, [(source, today) for source in chunk],
@@ -207,6 +210,35 @@ def parsed_batches(
                 yield pending.popleft().get()
         while pending:
             yield pending.popleft().get()
+
+
+def quote_lines(
+    source: str, today: dt.date, *, fallback_date: dt.date | None, tz: zoneinfo.ZoneInfo, max_bytes: int,
+) -> tuple[str, str | None]:
+    """`fxticker parse` of one file or URL: its quotes as JSON lines, or a line saying why there are none.
+
+    Nothing is stored, and a page without a date shows a null date rather than being refused.
+    """
+    try:
+        page = load(source, max_bytes)
+        parsed = ticker.parse(page.body, today=today, content_type=page.content_type, max_bytes=max_bytes)
+    except (FetchError, ticker.TickerError) as exc:
+        name = display(source)
+        return "", f"{name}: {str(exc).removeprefix(name + ': ')}"
+    try:
+        date: str | None = page_date(parsed, page, fallback_date, tz).isoformat()
+    except ticker.TickerError:
+        date = None
+    lines = []
+    for quote in parsed.quotes:
+        bounds = quote.bounds
+        lines.append(json.dumps({
+            "source": page.source, "date": date, "currency": quote.currency, "rate": quote.rate_text,
+            "change_pct": quote.change_text, "direction": quote.direction,
+            "rate_low": vocab.decimal_text(bounds.usd_per_unit_low),
+            "rate_high": vocab.decimal_text(bounds.usd_per_unit_high),
+        }) + "\n")
+    return "".join(lines), None
 
 
 def store_batch(conn: psycopg.Connection, batch: Sequence[Parsed]) -> list[PageOutcome]:
