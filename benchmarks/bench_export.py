@@ -30,7 +30,7 @@ streamed with httpx (`iter_bytes`, counted and dropped); the number of lines mus
 header. Memory: the worker's VmHWM after that size's runs, on a fresh server per size; the 100k figure
 is compared with an idle worker's (after one `GET /livez`), the 1M figure with the 100k one.
 
-**Floor.** `psql -c "\\copy (SELECT <the export's columns, typed> FROM observation_detail WHERE
+**Floor.** `psql -c "\\copy (SELECT <the export's columns, typed> FROM observation_checked WHERE
 revision_rank = 1 AND rate_date >= ... ORDER BY rate_date, currency) to '/dev/null' with (format csv,
 header)"`: the same rows and columns, selected as the export selects them, formatted as CSV by
 PostgreSQL's COPY and written by psql, with nothing in between. The typed columns make the floor as
@@ -53,8 +53,8 @@ def _rows_fetched(url: str, query: export.ExportQuery) -> int:
 # to_char and casts, as the CSV must show them, and is slower through psql than this).
 _FLOOR = """
 SELECT rate_date, currency, rate, rate_low, rate_high, change_pct, direction, revisions, last_seen,
-       last_source
-FROM observation_detail
+       last_source, official_per_usd, official_provider, official_date, deviation_pct, official_check
+FROM observation_checked
 WHERE revision_rank = 1 AND rate_date >= %(start)s
 ORDER BY rate_date, currency
 """

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from fxticker import vocab
+from fxticker.official.web import OFFICIAL_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -125,29 +126,33 @@ _VALUES = {
     ),
 }
 
+# The quote's official rate and check (sql/008's observation_checked), named as the API names them.
+_OFFICIAL = ("official_per_usd::text, official_provider, to_char(official_date, 'YYYY-MM-DD'), "
+             "deviation_pct::text, official_check")
+
 # Output columns stay unnamed: ORDER BY must see the typed columns (a text revision_rank sorts 10 < 2).
 _SELECT = {
     "daily": (
-        ["change_pct", "direction", "revisions", "last_seen", "source"],
+        ["change_pct", "direction", "revisions", "last_seen", "source", *OFFICIAL_COLUMNS],
         # A day's latest revision is its rank 1 in observation_detail, ranked as daily_rate picks it
         # (last_seen, then first_seen, latest first); the same window counts the day's revisions in
         # the same pass over the rows, rather than a count(*) subquery per row planned across every
         # chunk of the hypertable.
         f"""
 SELECT {_DAY}, currency, {{values}}, {_CHANGE}, direction, revisions::text, {_utc("last_seen")},
-       last_source
-FROM observation_detail
+       last_source, {_OFFICIAL}
+FROM observation_checked
 WHERE revision_rank = 1 AND {{where}}
 ORDER BY rate_date, currency
 """,
     ),
     "raw": (
         ["change_pct", "direction", "revision", "revisions", "sightings", "first_seen", "last_seen",
-         "first_source", "source"],
+         "first_source", "source", *OFFICIAL_COLUMNS],
         f"""
 SELECT {_DAY}, currency, {{values}}, {_CHANGE}, direction, revision_rank::text, revisions::text,
-       sightings::text, {_utc("first_seen")}, {_utc("last_seen")}, first_source, last_source
-FROM observation_detail
+       sightings::text, {_utc("first_seen")}, {_utc("last_seen")}, first_source, last_source, {_OFFICIAL}
+FROM observation_checked
 WHERE {{where}}
 ORDER BY rate_date, currency, revision_rank
 """,

@@ -50,7 +50,8 @@ def test_daily_export_headers_and_rows(client: FlaskClient, two_days: list[str])
     )
     lines = body.decode("utf-8").split("\r\n")
     assert lines[0] == ("date,currency,usd_per_unit,usd_per_unit_low,usd_per_unit_high,change_pct,direction,"
-                        "revisions,last_seen,source")
+                        "revisions,last_seen,source,official_per_usd,official_provider,official_date,"
+                        "deviation_pct,check")
     rows = list(csv.reader(lines[1:-1]))
     assert [r[:8] for r in rows] == [
         ["2025-12-09", "KZT", "0.00193", "0.001925", "0.001935", "-0", "down", "1"],
@@ -70,7 +71,8 @@ def test_raw_export_has_every_revision(client: FlaskClient, two_days: list[str])
     assert list(frame.columns) == [
         "date", "currency", "usd_per_unit", "usd_per_unit_low", "usd_per_unit_high", "change_pct",
         "direction", "revision", "revisions", "sightings", "first_seen", "last_seen",
-        "first_source", "source",
+        "first_source", "source", "official_per_usd", "official_provider", "official_date",
+        "deviation_pct", "check",
     ]
     assert frame[["date", "usd_per_unit", "revision", "source"]].values.tolist() == [
         ["2025-12-09", "0.00193", "1", two_days[0]],
@@ -129,7 +131,8 @@ def test_cells_that_look_like_formulas_are_neutralised(
         ingest_many([name], None)
     body, _ = get_csv(client, "currencies=KZT")
     rows = list(csv.reader(io.StringIO(body.decode())))
-    assert [r[-1] for r in rows[1:]] == ["'=HYPERLINK(1).txt", "'@SUM(1).txt", "'+1+1.txt", "'-2.txt"]
+    source = rows[0].index("source")
+    assert [r[source] for r in rows[1:]] == ["'=HYPERLINK(1).txt", "'@SUM(1).txt", "'+1+1.txt", "'-2.txt"]
     assert {r[5] for r in rows[1:]} == {"-0"}  # a negative number stays a number
 
 

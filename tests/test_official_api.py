@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import psycopg
+from flask.testing import FlaskClient
 
 from fxticker.official import store
 from fxticker.official.parse import OfficialRate
@@ -60,3 +61,15 @@ def test_a_stale_or_slipped_quote_is_suspect_and_a_new_official_rate_shows_at_on
     [row] = api.json("/api/observations?currency=KZT&from=2025-12-19")
     assert (row["official_per_usd"], row["check"]) == ("51.60", "suspect")
     assert Decimal(row["deviation_pct"]) > 800
+
+
+def test_the_export_carries_the_official_columns(client: FlaskClient, sample_days: None, db_url: str) -> None:
+    official(db_url, ("nbk", "KZT", "2025-12-19", "516.00"))
+    for resolution in ("daily", "raw"):
+        with client.get(f"/export.csv?currencies=KZT&resolution={resolution}&direction=per_usd") as response:
+            rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        latest = {r["date"]: r for r in rows if r.get("revision", "1") == "1"}
+        assert [(d, r["official_per_usd"], r["official_provider"], r["official_date"], r["deviation_pct"],
+                 r["check"]) for d, r in sorted(latest.items())] == [
+            ("2025-12-17", "", "", "", "", "no_reference"),
+            ("2025-12-19", "516.00", "nbk", "2025-12-19", "-0.104", "agrees")], resolution
