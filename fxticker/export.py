@@ -126,7 +126,7 @@ _VALUES = {
     ),
 }
 
-# The quote's official rate and check (sql/008's observation_checked), named as the API names them.
+# The quote's official rate and check (sql/009's observation_checked), named as the API names them.
 _OFFICIAL = ("official_per_usd::text, official_provider, to_char(official_date, 'YYYY-MM-DD'), "
              "deviation_pct::text, official_check")
 
