@@ -31,14 +31,8 @@ from fxticker.official import run as official_run
 from fxticker.official import store as official_store
 from fxticker.official.providers import PROVIDERS
 from fxticker.official.run import OfficialConfig
-from fxticker.scrape import (
-    CONNECT_TIMEOUT,
-    ScrapeConfig,
-    Scraper,
-    close_abandoned,
-    first_line,
-    last_scheduled_start,
-)
+from fxticker.runs import close_abandoned, last_scheduled_start
+from fxticker.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import httpx
 import psycopg
 
+from fxticker import runs
 from fxticker.fetch import (
     FetchError,
     FetchPolicy,
@@ -34,12 +32,11 @@ from fxticker.fetch import (
     read_file,
 )
 from fxticker.ingest import store_page
+from fxticker.runs import RunRecord, SourceResult, Trigger, host_id, now
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Trigger = Literal["manual", "schedule"]
-SourceStatus = Literal["ok", "not_modified", "failed"]
 # A long outage must not grow memory without bound: beyond this many unrecorded runs the oldest are logged
 # and dropped.
 MAX_PENDING = 100
@@ -68,71 +65,6 @@ class ScrapeConfig:
             backoff=conf.retry_backoff,
         )
         return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes, policy=policy)
-
-
-@dataclass(frozen=True)
-class SourceResult:
-    source: str
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    status: SourceStatus
-    http_status: int | None = None
-    new: int = 0
-    duplicate: int = 0
-    rate_date: dt.date | None = None
-    error: str | None = None
-
-    def line(self) -> str:
-        http = f" HTTP {self.http_status}" if self.http_status is not None else ""
-        if self.status == "failed":
-            return f"failed        {self.source}{http}: {self.error}"
-        if self.status == "not_modified":
-            return f"not modified  {self.source}{http}: unchanged since the last scrape, nothing stored"
-        counts = f"{self.new} new, {self.duplicate} duplicate"
-        return f"ok            {self.source}{http}: {self.rate_date}, {counts}"
-
-
-@dataclass
-class RunRecord:
-    """One run as it happened; `recorded` tells which parts the database already holds."""
-
-    started_at: dt.datetime
-    trigger: Trigger
-    host: str
-    sources_total: int
-    run_id: int | None = None
-    finished_at: dt.datetime | None = None
-    results: list[SourceResult] = field(default_factory=list)
-    error: str | None = None
-    database_error: bool = False
-    recorded_sources: set[str] = field(default_factory=set)
-    recorded: bool = False
-
-    @property
-    def sources_failed(self) -> int:
-        return sum(1 for r in self.results if r.status == "failed")
-
-    @property
-    def status(self) -> Literal["running", "ok", "failed"]:
-        if self.finished_at is None:
-            return "running"
-        ok = self.error is None and self.sources_failed == 0 and len(self.results) == self.sources_total
-        return "ok" if ok else "failed"
-
-    def line(self) -> str:
-        done = len(self.results) - self.sources_failed
-        text = (f"started {self.started_at:%Y-%m-%d %H:%M:%S} UTC, {self.status}: "
-                f"{done} of {self.sources_total} source(s) succeeded")
-        return f"{text}; {self.error}" if self.error else text
-
-
-def host_id() -> str:
-    """Which process ran a run: host name and process id (replicas may share a host)."""
-    return f"{socket.gethostname()}/{os.getpid()}"
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class DatabaseDown(RuntimeError):
@@ -180,7 +112,7 @@ class Scraper:
     def _run(self, conn: psycopg.Connection, record: RunRecord, should_stop: Callable[[], bool]) -> None:
         try:
             self.flush(conn)
-            record.run_id = _insert_run(conn, record)
+            record.run_id = runs.insert_run(conn, record)
             log.info("scrape run %d started: %d source(s)", record.run_id, record.sources_total)
             for index, source in enumerate(self.config.sources):
                 if should_stop():
@@ -196,7 +128,7 @@ class Scraper:
             record.error = f"unexpected error: {first_line(exc)}"
         record.finished_at = now()
         try:
-            _finish_run(conn, record)
+            runs.finish_run(conn, record)
         except _DB_GONE as exc:
             log.warning("scrape run %s could not be recorded (%s); kept to record later",
                         record.run_id, first_line(exc))
@@ -209,7 +141,7 @@ class Scraper:
         """Fetch one source and store it with its accounting row in one transaction."""
         started = now()
         try:
-            validators = _validators(conn, source) if is_url(source) else None
+            validators = runs.validators(conn, source) if is_url(source) else None
             page: Page | None = None
             try:
                 page = self._load(source, validators)
@@ -220,7 +152,7 @@ class Scraper:
                 if page is not None:
                     result = self._store(conn, page, started)
                 assert record.run_id is not None
-                _insert_source_run(conn, record.run_id, result)
+                runs.insert_source_run(conn, record.run_id, result)
             record.recorded_sources.add(source)
         except _DB_GONE as exc:
             error = f"database unreachable mid-run: {first_line(exc)}"
@@ -253,7 +185,7 @@ class Scraper:
         # Validators only of a page that stored well: a bad page must be fetched whole again next time,
         # not answered with a 304 that would count as success.
         if page.validators is not None:
-            _save_validators(conn, page.source, page.validators)
+            runs.save_validators(conn, page.source, page.validators)
         return SourceResult(page.source, started, now(), "ok", page.status, outcome.new, outcome.duplicate,
                             outcome.rate_date)
 
@@ -281,7 +213,7 @@ class Scraper:
             while self.pending:
                 record = self.pending[0]
                 try:
-                    _finish_run(conn, record)
+                    runs.finish_run(conn, record)
                 except _DB_GONE as exc:
                     raise DatabaseDown(f"database unreachable: {first_line(exc)}") from None
                 self.pending.pop(0)
@@ -292,95 +224,3 @@ class Scraper:
 
 def _log_source(result: SourceResult) -> None:
     log.log(logging.WARNING if result.status == "failed" else logging.INFO, "%s", result.line())
-
-
-_INSERT_RUN = """
-INSERT INTO scrape_run (started_at, finished_at, status, trigger, host, sources_total, sources_failed, error)
-VALUES (%(started_at)s, %(finished_at)s, %(status)s, %(trigger)s, %(host)s, %(sources_total)s,
-        %(sources_failed)s, %(error)s)
-RETURNING id
-"""
-
-_UPDATE_RUN = """
-UPDATE scrape_run SET finished_at = %(finished_at)s, status = %(status)s, sources_total = %(sources_total)s,
-    sources_failed = %(sources_failed)s, error = %(error)s
-WHERE id = %(run_id)s
-RETURNING id
-"""
-
-_INSERT_SOURCE_RUN = """
-INSERT INTO scrape_source_run (run_id, source, started_at, finished_at, http_status, status,
-    observations_new, observations_duplicate, error)
-VALUES (%(run_id)s, %(source)s, %(started_at)s, %(finished_at)s, %(http_status)s, %(status)s,
-    %(new)s, %(duplicate)s, %(error)s)
-ON CONFLICT (run_id, source) DO NOTHING
-"""
-
-
-def _run_params(record: RunRecord) -> dict[str, object]:
-    return {
-        "run_id": record.run_id, "started_at": record.started_at, "finished_at": record.finished_at,
-        "status": record.status, "trigger": record.trigger, "host": record.host,
-        "sources_total": record.sources_total, "sources_failed": record.sources_failed,
-        "error": record.error,
-    }
-
-
-def _insert_run(conn: psycopg.Connection, record: RunRecord) -> int:
-    row = conn.execute(_INSERT_RUN, _run_params(record)).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _finish_run(conn: psycopg.Connection, record: RunRecord) -> None:
-    """The run's final state and the source rows not written yet, together."""
-    with conn.transaction():
-        updated = conn.execute(_UPDATE_RUN, _run_params(record)).fetchone() if record.run_id else None
-        if updated is None:
-            # Never written (the database was down at the start) or lost with the database: write it whole.
-            run_id, written = _insert_run(conn, record), set()
-        else:
-            run_id, written = int(updated[0]), record.recorded_sources
-        for result in record.results:
-            if result.source not in written:
-                _insert_source_run(conn, run_id, result)
-    record.run_id = run_id
-    record.recorded_sources = {r.source for r in record.results}
-    record.recorded = True
-
-
-def _insert_source_run(conn: psycopg.Connection, run_id: int, result: SourceResult) -> None:
-    conn.execute(_INSERT_SOURCE_RUN, {
-        "run_id": run_id, "source": result.source, "started_at": result.started_at,
-        "finished_at": result.finished_at, "http_status": result.http_status, "status": result.status,
-        "new": result.new, "duplicate": result.duplicate, "error": result.error,
-    })
-
-
-def _validators(conn: psycopg.Connection, source: str) -> Validators | None:
-    row = conn.execute("SELECT etag, last_modified FROM source_state WHERE source = %s", (source,)).fetchone()
-    return Validators(row[0], row[1]) if row else None
-
-
-def _save_validators(conn: psycopg.Connection, source: str, validators: Validators) -> None:
-    conn.execute(
-        "INSERT INTO source_state (source, etag, last_modified, updated_at) VALUES (%s, %s, %s, now())"
-        " ON CONFLICT (source) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,"
-        " updated_at = excluded.updated_at",
-        (source, validators.etag, validators.last_modified),
-    )
-
-
-def close_abandoned(conn: psycopg.Connection) -> int:
-    """Scheduled runs left 'running' by a scheduler that died; only the new leader may call this."""
-    cur = conn.execute(
-        "UPDATE scrape_run SET status = 'failed', finished_at = now(),"
-        " error = 'abandoned: its scheduler stopped during the run'"
-        " WHERE status = 'running' AND trigger = 'schedule'"
-    )
-    return cur.rowcount
-
-
-def last_scheduled_start(conn: psycopg.Connection) -> dt.datetime | None:
-    row = conn.execute("SELECT max(started_at) FROM scrape_run WHERE trigger = 'schedule'").fetchone()
-    return row[0] if row else None

@@ -1,4 +1,8 @@
-"""Storage: the schema's migrations and every SQL statement fxticker runs against PostgreSQL."""
+"""Storage of the observations: the schema's migrations, and the SQL that writes and reads `observation`.
+
+Other tables' SQL lives with the module that owns them: fxticker.runs (scrape accounting), fxticker.backfill
+(archive_capture), fxticker.official.store (official rates); a web view's read queries sit beside it.
+"""
 
 from __future__ import annotations
 
@@ -277,6 +281,13 @@ def _key(currency: str, rate_date: dt.date, rate: object, change_pct: object,
 def observation_count(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM observation").fetchone()
     return int(row[0]) if row else 0
+
+
+def observation_totals(conn: psycopg.Connection) -> tuple[int, int]:
+    """Rows of observation and their sightings in all."""
+    # count(*) rather than the planner's estimate: the ticker adds five rows a scrape at most.
+    row = conn.execute("SELECT count(*), coalesce(sum(sightings), 0) FROM observation").fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def last_seen(conn: psycopg.Connection) -> dt.datetime | None:

@@ -21,6 +21,7 @@ from fxticker.official import fetch as official_fetch
 from fxticker.official import store
 from fxticker.official.parse import peg_rates
 from fxticker.official.providers import PEGS, Provider, origins
+from fxticker.runs import host_id
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,6 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
     """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
-    from fxticker.scrape import host_id
-
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
         run_id = store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger, host=host_id(),
                                  since=since, until=until)

@@ -18,13 +18,12 @@ import psycopg
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from fxticker import store
+from fxticker import runs, store
 from fxticker.web.db import read_connection
 from fxticker.web.errors import Unavailable
 
 bp = Blueprint("health", __name__)
 
-_LAST_SUCCESSFUL_SCRAPE = "SELECT max(finished_at) FROM scrape_run WHERE status = 'ok'"
 
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> int | None:
@@ -42,13 +41,12 @@ def healthz() -> tuple[Response, int]:
         with read_connection() as conn:
             count = store.observation_count(conn)
             newest = store.last_seen(conn)
-            row = conn.execute(_LAST_SUCCESSFUL_SCRAPE).fetchone()
+            scraped = runs.last_success(conn)
     except Unavailable as exc:
         return jsonify({"status": "down", "database": "unreachable", "message": exc.message}), 503
     except psycopg.errors.UndefinedTable:
         return jsonify({"status": "down", "database": "not migrated",
                         "message": "the database has no fxticker schema; run 'fxticker migrate'"}), 503
-    scraped = row[0] if row else None
     now = dt.datetime.now(dt.UTC)
     limit = int(current_app.config["HEALTH_MAX_AGE"])
     scrape_age = _age(now, scraped)

@@ -24,6 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response
 
+from fxticker import runs, store
 from fxticker.web.db import checked_connection
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,6 @@ OTHER = "other"
 # RFC 9110's methods and PATCH (RFC 5789).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
-_RUNS_BY_STATUS = "SELECT status, count(*) FROM scrape_run GROUP BY status"
-_SOURCES_BY_STATUS = "SELECT status, count(*) FROM scrape_source_run GROUP BY status"
-_LAST_SUCCESS = "SELECT extract(epoch FROM max(finished_at)) FROM scrape_run WHERE status = 'ok'"
-# The planner's estimate would do for a huge table; the ticker adds five rows a scrape at most.
-_OBSERVATIONS = "SELECT count(*), coalesce(sum(sightings), 0) FROM observation"
 
 
 class DatabaseCollector(Collector):
@@ -53,11 +49,10 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("fxticker_database_up", "1 when /metrics could read the database.")
         try:
             with checked_connection(self._pool, self._timeout) as conn:
-                conn.read_only = True
-                runs = conn.execute(_RUNS_BY_STATUS).fetchall()
-                sources = conn.execute(_SOURCES_BY_STATUS).fetchall()
-                last_success = conn.execute(_LAST_SUCCESS).fetchone()
-                stored = conn.execute(_OBSERVATIONS).fetchone()
+                by_run = runs.runs_by_status(conn)
+                by_source = runs.sources_by_status(conn)
+                last_success = runs.last_success(conn)
+                count, sightings = store.observation_totals(conn)
         except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
             log.warning("metrics: database unavailable: %s", exc)
             up.add_metric([], 0)
@@ -69,24 +64,21 @@ class DatabaseCollector(Collector):
             "fxticker_scrape_runs", "Scrape runs recorded, by outcome (running, ok, failed).",
             labels=["status"],
         )
-        counts = dict.fromkeys(("running", "ok", "failed"), 0) | {status: n for status, n in runs}
-        for status, n in sorted(counts.items()):
+        for status, n in sorted(by_run.items()):
             run_family.add_metric([status], n)
         yield run_family
         source_family = CounterMetricFamily(
             "fxticker_scrape_sources", "Sources fetched within scrape runs, by outcome.", labels=["status"]
         )
-        counts = dict.fromkeys(("ok", "not_modified", "failed"), 0) | {status: n for status, n in sources}
-        for status, n in sorted(counts.items()):
+        for status, n in sorted(by_source.items()):
             source_family.add_metric([status], n)
         yield source_family
-        if last_success is not None and last_success[0] is not None:
+        if last_success is not None:
             yield GaugeMetricFamily(
                 "fxticker_last_scrape_success_timestamp_seconds",
                 "Unix time the last successful scrape run finished.",
-                value=float(last_success[0]),
+                value=last_success.timestamp(),
             )
-        count, sightings = stored if stored is not None else (0, 0)
         yield GaugeMetricFamily(
             "fxticker_observations_stored", "Distinct quotes stored (rows of observation).", value=count
         )
