@@ -7,10 +7,14 @@ loses nothing and fetches nothing it had stored.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 
 import psycopg
@@ -205,3 +209,30 @@ def test_an_archived_404_listed_as_200_is_rejected_not_failed(archive_env: dict[
     assert "1 stored" in result.stderr and "1 rejected, 0 failed" in result.stderr
     assert (f"rejected {fake.url}/web/{stamps[0]}id_/{ORIGINAL}: the archived page is an HTTP 404\n"
             in result.stderr)
+
+
+def test_on_a_terminal_a_progress_bar_counts_the_captures_with_an_eta(
+        archive_env: dict[str, str], fake: FakeArchive) -> None:
+    add_days(fake, 3)
+    primary, secondary = pty.openpty()
+    # A terminal of 100 columns: a new pty has none, and the bar fits itself to the width.
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = subprocess.Popen([*FXTICKER, "backfill", "--no-official"], env=archive_env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary)
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert process.wait(60) == 0, output.decode(errors="replace")
+    finally:
+        os.close(primary)
+    text = output.decode(errors="replace")
+    assert "3/3" in text and "capture/s" in text and "<00:00" in text, repr(text)  # done, rate, time left
+    assert "3 capture(s) listed, 0 already known, 3 fetched: 3 stored" in text
