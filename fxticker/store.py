@@ -224,6 +224,9 @@ SELECT rate_date, currency,
        (array_agg(hash ORDER BY seen, ord))[1], (array_agg(hash ORDER BY seen DESC, ord))[1]
 FROM staged
 GROUP BY currency, rate_date, rate, change_pct, direction
+-- Rows are written in the order of the page that set their last_seen: ingest_seq (sql/007) is drawn as
+-- each is written, and breaks a tie in last_seen as a page-by-page ingest would.
+ORDER BY (array_agg(ord ORDER BY seen DESC, ord))[1]
 ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
     sightings = o.sightings + excluded.sightings,
     last_seen = greatest(o.last_seen, excluded.last_seen),
