@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import psycopg
 from pytest_httpserver import HTTPServer
@@ -19,21 +18,11 @@ from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
 from fxticker.scrape import ScrapeConfig
 from tests.fix_archive import ORIGINAL, FakeArchive, too_many
 from tests.fix_scrape import allow_all, quotes
+from tests.fix_wait import wait_for
 from tests.pages import html_page
 
-T = TypeVar("T")
 ALMATY = zoneinfo.ZoneInfo("Asia/Almaty")
 FAST = FetchPolicy(timeout=2.0, connect_timeout=1.0, attempts=2, backoff=0.01, max_wait=0.1)
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def scheduler(db_url: str, server: HTTPServer, fake: FakeArchive, **policy: float) -> ScheduledScraper:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import psycopg
 import pytest
@@ -83,10 +82,9 @@ def test_livez_answers_at_once_with_the_database_unreachable() -> None:
     """Liveness: the process answers without waiting on the database (which /healthz reports as down)."""
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:
-        started = time.monotonic()
         response = app.test_client().get("/livez")
-        elapsed = time.monotonic() - started
+        asked = web_db.pool(app).get_stats().get("requests_num", 0)
     finally:
         web_db.close(app)
     assert (response.status_code, response.json) == (200, {"status": "alive"})
-    assert elapsed < 1, "a liveness probe must not wait for the database pool (5 s)"
+    assert asked == 0, "a liveness probe must not wait for a database connection"

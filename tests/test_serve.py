@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fxticker import serve as serving
 from fxticker.cli import main
 from tests.fix_serve import children, free_port, wait_until_serving
+from tests.fix_wait import wait_for
 
 
 class Server:
@@ -72,7 +73,10 @@ def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) 
         blocker.execute("LOCK TABLE observation IN ACCESS EXCLUSIVE MODE")
         request = threading.Thread(target=lambda: results.append(server.get("/healthz", 20).status_code))
         request.start()
-        time.sleep(0.5)
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            wait_for("the request to wait on the lock", lambda: watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()").fetchone() == (1,))
         server.process.send_signal(signal.SIGTERM)
         time.sleep(1.0)
         assert server.process.poll() is None, "the server stopped with a request in flight"

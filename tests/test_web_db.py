@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from fxticker import db
 from fxticker.web import create_app
 from fxticker.web import db as web_db
 from tests.fix_scrape import fresh, own_cluster
+from tests.fix_wait import wait_for
 
 POOL_SIZE = 4
 
@@ -72,11 +72,8 @@ def test_closing_the_app_ends_its_database_sessions(
 
     assert sessions() == 2
     web_db.close(app)
-    # A backend leaves pg_stat_activity a moment after its client said goodbye: wait for that, briefly.
-    deadline = time.monotonic() + 10
-    while sessions() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sessions() == 0
+    # A backend leaves pg_stat_activity a moment after its client said goodbye.
+    wait_for("the web sessions to end", lambda: sessions() == 0)
 
 
 def test_a_web_connection_that_resets_its_role_still_cannot_write(app: Flask) -> None:
