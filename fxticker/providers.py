@@ -19,8 +19,9 @@ change must bump data_version in the same transaction, as every change to `obser
 
 The API computes every rate from these quotes (fxticker.rates): with several providers selected, a
 currency's quote on a day comes from the first of them in registration order that has one, and each row
-names that provider under `expand=providers`. `providers=` selects by key (case-insensitive); without it
-every registered provider takes part. The ticker registers first, so it stays the default source.
+names that provider under `expand=providers`, beside every other provider's rate for the pair. `providers=`
+selects by key (case-insensitive); without it every provider registered with default=True takes part. The
+ticker registers first, so it stays the default source.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class Provider:
     spans: Callable[[psycopg.Connection, Sequence[str]], Spans]
     quotes: Callable[[psycopg.Connection, Sequence[str], dt.date, dt.date], dict[dt.date, dict[str, Decimal]]]
     latest_day: Callable[[psycopg.Connection, dt.date], dt.date | None]
+    # False: takes part only when a request names it (the official providers: without `providers=`
+    # the API answers with the ticker's rates alone).
+    default: bool = True
 
     def daily_quotes(self, conn: psycopg.Connection, currencies: Sequence[str], start: dt.date,
                      end: dt.date) -> dict[dt.date, dict[str, Decimal]]:
@@ -101,6 +105,11 @@ def register(provider: Provider) -> None:
 def registered() -> list[Provider]:
     """Every provider, in registration order (the order that decides which quote a day uses)."""
     return list(_REGISTRY.values())
+
+
+def defaults() -> list[Provider]:
+    """The providers a request without `providers=` uses, in registration order."""
+    return [p for p in _REGISTRY.values() if p.default]
 
 
 def find(key: str) -> Provider | None:

@@ -73,3 +73,54 @@ def test_the_export_carries_the_official_columns(client: FlaskClient, sample_day
                  r["check"]) for d, r in sorted(latest.items())] == [
             ("2025-12-17", "", "", "", "", "no_reference"),
             ("2025-12-19", "516.00", "nbk", "2025-12-19", "-0.104", "agrees")], resolution
+
+
+def test_v2_providers_lists_the_ticker_and_the_banks_in_frankfurters_shape(
+        api: CheckedClient, sample_days: None, db_url: str) -> None:
+    official(db_url, ("nbk", "KZT", "2025-12-18", "515.00"), ("nbk", "KZT", "2025-12-19", "516.00"),
+             ("peg", "TMT", "2025-12-19", "3.5"))
+    listed = {p["key"]: p for p in api.json("/v2/providers")}
+    # A provider without rates yet is not listed, as in Frankfurter.
+    assert sorted(listed) == ["NBK", "PEG", "TIMESCA"]
+    assert listed["NBK"] == {
+        "key": "NBK", "name": "National Bank of Kazakhstan", "country_code": "KZ", "rate_type": "official",
+        "pivot_currency": "KZT",
+        "data_url": "https://nationalbank.kz/en/exchangerates/ezhednevnye-oficialnye-rynochnye-kursy-valyut",
+        "terms_url": None, "start_date": "2025-12-18", "end_date": "2025-12-19", "publish_cadence": "daily",
+        "publishes_missed": listed["NBK"]["publishes_missed"], "currencies": ["KZT", "USD"]}
+    assert listed["PEG"]["rate_type"] == "fixed" and listed["PEG"]["currencies"] == ["TMT", "USD"]
+
+
+def test_v2_rates_are_the_tickers_unless_providers_names_a_bank(api: CheckedClient, sample_days: None,
+                                                                  db_url: str) -> None:
+    official(db_url, ("nbk", "KZT", "2025-12-18", "515.00"), ("nbk", "KZT", "2025-12-19", "516.00"))
+    before = api.json("/v2/rates?quotes=KZT&from=2025-12-17&to=2025-12-19")
+    # The ticker's days only (no 18th, which only the bank has), at the ticker's rates.
+    assert before == [{"date": "2025-12-17", "base": "USD", "quote": "KZT", "rate": 520.83},
+                      {"date": "2025-12-19", "base": "USD", "quote": "KZT", "rate": 515.46}]
+    assert api.json("/v2/rates?quotes=KZT&from=2025-12-17&to=2025-12-19&providers=nbk") == [
+        {"date": "2025-12-18", "base": "USD", "quote": "KZT", "rate": 515.0},
+        {"date": "2025-12-19", "base": "USD", "quote": "KZT", "rate": 516.0}]
+    assert api.json("/v2/rate/USD/KZT?providers=NBK&date=2025-12-18") == {
+        "date": "2025-12-18", "base": "USD", "quote": "KZT", "rate": 515.0}
+    # KZT to UZS needs both currencies from one provider: NBK has no UZS.
+    assert api.get("/v2/rate/KZT/UZS?providers=NBK").status_code == 404
+
+
+def test_expand_providers_lists_every_providers_rate_for_the_row(api: CheckedClient, sample_days: None,
+                                                                  db_url: str) -> None:
+    official(db_url, ("nbk", "KZT", "2025-12-19", "516.00"))
+    [kzt] = api.json("/v2/rates?quotes=KZT&expand=providers")
+    assert kzt == {"date": "2025-12-19", "base": "USD", "quote": "KZT", "rate": 515.46, "providers": [
+        {"key": "TIMESCA", "date": "2025-12-19", "rate": 515.46},
+        {"key": "NBK", "date": "2025-12-19", "rate": 516.0, "excluded": True}]}
+    series = api.json("/v2/rates?quotes=KZT&from=2025-12-17&expand=providers")
+    assert [(r["date"], [p["key"] for p in r["providers"]]) for r in series] == [
+        ("2025-12-17", ["TIMESCA"]), ("2025-12-19", ["TIMESCA", "NBK"])]
+    one = api.json("/v2/rate/USD/KZT?providers=NBK&expand=providers")
+    assert one["rate"] == 516.0 and one["providers"] == [
+        {"key": "NBK", "date": "2025-12-19", "rate": 516.0},
+        {"key": "TIMESCA", "date": "2025-12-19", "rate": 515.46, "excluded": True}]
+    table = api.get("/v2/rates.csv?quotes=KZT&expand=providers").get_data(as_text=True)
+    assert table.splitlines() == ["date,base,quote,rate,providers",
+                                  "2025-12-19,USD,KZT,515.46,TIMESCA:515.46;NBK!:516.00"]

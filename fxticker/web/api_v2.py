@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from fxticker import providers, rates, vocab
+from fxticker.official import v2 as _official_providers  # noqa: F401  (registers NBK, CBU, NBKR, NBT, PEG)
 from fxticker.providers import Provider
 from fxticker.rates import Group, Rate
 from fxticker.vocab import USD
@@ -81,9 +82,9 @@ def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[
 
 
 def selected_providers(raw: str | None) -> list[Provider]:
-    """`providers=` keys (any case), or every registered provider; an unknown key is a 422."""
+    """`providers=` keys (any case), or the default providers; an unknown key is a 422."""
     if raw is None:
-        return providers.registered()
+        return providers.defaults()
     chosen: list[Provider] = []
     for part in raw.split(","):
         found = providers.find(part.strip())
@@ -142,16 +143,45 @@ def _expand(raw: str | None) -> bool:
     return True
 
 
-def row(rate: Rate, amount: Decimal = Decimal(1), expand: bool = False) -> dict[str, Any]:
+# Under expand=providers, each provider's own rate for a pair: (row date or None for a snapshot, base,
+# quote) -> (provider key, its day, its rate). Frankfurter lists every provider's rate for the row and
+# marks `excluded` the ones that did not make it.
+Others = dict[tuple[dt.date | None, str, str], list[tuple[str, dt.date, Decimal]]]
+
+
+def each_provider(compute: Callable[[list[Provider]], list[Rate]], dated: bool) -> Others:
+    """Every registered provider's rates for the same request, computed from its quotes alone."""
+    found: Others = {}
+    for provider in providers.registered():
+        for r in compute([provider]):
+            if r.base != r.quote:
+                found.setdefault((r.date if dated else None, r.base, r.quote), []).append(
+                    (provider.key, r.date, r.value))
+    return found
+
+
+def _entries(rate: Rate, others: Others | None, amount: Decimal) -> list[tuple[str, dt.date, Decimal, bool]]:
+    """(key, day, priced rate, excluded) per provider, the one that made the row first."""
+    found = others or {}
+    listed = found.get((rate.date, rate.base, rate.quote)) or found.get((None, rate.base, rate.quote)) or []
+    own = [e for e in listed if e[0] == rate.provider] or [(str(rate.provider), rate.date, rate.value)]
+    rest = [e for e in listed if e[0] != rate.provider]
+    return [(key, day, rates.priced(value, amount), key != rate.provider) for key, day, value in own + rest]
+
+
+def row(rate: Rate, amount: Decimal = Decimal(1), expand: bool = False,
+        others: Others | None = None) -> dict[str, Any]:
     value = number(rates.priced(rate.value, amount))
     out: dict[str, Any] = {"date": rate.date.isoformat(), "base": rate.base, "quote": rate.quote,
                            "rate": value}
     if expand and rate.provider is not None:
-        out["providers"] = [{"key": rate.provider, "date": rate.date.isoformat(), "rate": value}]
+        out["providers"] = [{"key": key, "date": day.isoformat(), "rate": number(value),
+                             **({"excluded": True} if excluded else {})}
+                            for key, day, value, excluded in _entries(rate, others, amount)]
     return out
 
 
-def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], bool]:
+def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
     args = request.args
     params.reject_unknown(args, _RATES_PARAMS)
     today = params.latest_today()
@@ -167,29 +197,32 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], bool]:
     group = _GROUPS.get(args.get("group", "day"))
     if group is None:
         raise BadInput("'group' must be 'day', 'week' or 'month'")
-    key = (tuple(p.key for p in sources), base, tuple(quotes))
     if "from" in args:
         # No bound on a date: a future one asks for the latest data (Frankfurter's behaviour).
         start = params.parse_date("from", args["from"], dt.date.max)
         end = params.parse_date("to", args["to"], dt.date.max) if "to" in args else today
         params.parse_range(start, end)
-        found = computed(conn, ("series", *key, start, end, today, group),
-                         lambda: rates.series(conn, sources, base, quotes, start, end, today=today,
-                                              group=group))
-        return found, expand
+        def series(chosen: list[Provider]) -> list[Rate]:
+            return computed(conn, ("series", tuple(p.key for p in chosen), base, tuple(quotes), start, end,
+                                   today, group),
+                            lambda: rates.series(conn, chosen, base, quotes, start, end, today=today,
+                                                 group=group))
+        return series(list(sources)), each_provider(series, dated=True) if expand else None
     if "group" in args:
         raise BadInput("'group' applies to a series: give 'from'")
     on = params.parse_date("date", args["date"], dt.date.max) if "date" in args else today
-    found = computed(conn, ("snapshot", *key, on), lambda: rates.snapshot(conn, sources, base, quotes, on))
-    return found, expand
+    def snapshot(chosen: list[Provider]) -> list[Rate]:
+        return computed(conn, ("snapshot", tuple(p.key for p in chosen), base, tuple(quotes), on),
+                        lambda: rates.snapshot(conn, chosen, base, quotes, on))
+    return snapshot(list(sources)), each_provider(snapshot, dated=False) if expand else None
 
 
 @bp.get("/rates")
 @cache.cached
 def rates_json() -> Response:
     with read_connection() as conn:
-        found, expand = _lookup(conn)
-    rows = [row(r, expand=expand) for r in found]
+        found, others = _lookup(conn)
+    rows = [row(r, expand=others is not None, others=others) for r in found]
     if headers.wants_ndjson():
         # One row per line; built whole so it gets an ETag and a place in the cache like the JSON.
         return Response("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows),
@@ -201,13 +234,16 @@ def rates_json() -> Response:
 @cache.cached
 def rates_csv() -> Response:
     with read_connection() as conn:
-        found, expand = _lookup(conn)
+        found, others = _lookup(conn)
+    expand = others is not None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "base", "quote", "rate", *(["providers"] if expand else [])])
     for r in found:
         value = rates.priced(r.value, Decimal(1))
-        extra = [f"{r.provider}:{format(value, 'f')}" if r.provider else ""] if expand else []
+        # KEY:rate for each provider, the row's own first; '!' marks one that did not make the row.
+        extra = [";".join(f"{key}{'!' if excluded else ''}:{format(priced, 'f')}"
+                          for key, _, priced, excluded in _entries(r, others, Decimal(1)))] if expand else []
         writer.writerow([r.date.isoformat(), r.base, r.quote, format(value, "f"), *extra])
     return Response(out.getvalue(), mimetype="text/csv")
 
@@ -216,7 +252,7 @@ def rates_csv() -> Response:
 @cache.cached
 def one_rate(base: str, quote: str) -> Response:
     """One pair; the same snapshot as /v2/rates, so the two agree. Same-currency pairs answer 1."""
-    params.reject_unknown(request.args, ("date", "providers"))
+    params.reject_unknown(request.args, ("date", "providers", "expand"))
     base_code, quote_code = iso_code("base", base), iso_code("quote", quote)
     today = params.latest_today()
     on = params.parse_date("date", request.args["date"], dt.date.max) if "date" in request.args else today
@@ -226,11 +262,15 @@ def one_rate(base: str, quote: str) -> Response:
         for code in (base_code, quote_code):
             if code not in known:
                 raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
-        key = ("snapshot", tuple(p.key for p in sources), base_code, (quote_code,), on)
-        found = computed(conn, key, lambda: rates.snapshot(conn, sources, base_code, [quote_code], on))
+        def snapshot(chosen: list[Provider]) -> list[Rate]:
+            key = ("snapshot", tuple(p.key for p in chosen), base_code, (quote_code,), on)
+            return computed(conn, key, lambda: rates.snapshot(conn, chosen, base_code, [quote_code], on))
+        found = snapshot(list(sources))
+        expand = _expand(request.args.get("expand"))
+        others = each_provider(snapshot, dated=False) if expand else None
     if not found:
         raise NotFound(f"no {base_code}/{quote_code} rate on or before {on.isoformat()}")
-    return jsonify(row(found[0]))
+    return jsonify(row(found[0], expand=expand, others=others))
 
 
 def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:

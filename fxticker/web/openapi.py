@@ -118,13 +118,15 @@ def _schemas() -> dict[str, Any]:
                          "same). " + ROUNDING},
                 "providers": {
                     "type": "array",
-                    "description": "With expand=providers: the provider whose quote made the row, its day "
-                                   "and rate. Absent on the identity row.",
+                    "description": "With expand=providers: every provider's own rate for the pair, its "
+                                   "day and rate; `excluded` marks those whose quote did not make the "
+                                   "row. Absent on the identity row.",
                     "items": {
                         "type": "object",
                         "required": ["key", "date", "rate"],
                         "additionalProperties": False,
-                        "properties": {"key": {"type": "string"}, "date": _DATE, "rate": number},
+                        "properties": {"key": {"type": "string"}, "date": _DATE, "rate": number,
+                                       "excluded": {"const": True}},
                     },
                 },
             },
@@ -256,7 +258,10 @@ def _components() -> dict[str, Any]:
 
 _PROVIDERS = _query("providers", {"type": "string", "pattern": "^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$",
                                      "examples": ["TIMESCA"]},
-                    "Comma-separated provider keys (see /v2/providers); default all.")
+                    "Comma-separated provider keys (see /v2/providers); default the ticker (TIMESCA) alone: "
+                    "the official providers (NBK, CBU, NBKR, NBT, PEG) answer when named.")
+_EXPAND = _query("expand", {"enum": ["providers"]},
+                 "providers: each row lists every provider's rate for the pair, the one behind it first.")
 
 
 def _v2_rates_parameters() -> list[dict[str, Any]]:
@@ -274,7 +279,7 @@ def _v2_rates_parameters() -> list[dict[str, Any]]:
                "and period, dated by the period's first day, from the period's average units per USD "
                "(a series starting mid-period includes that whole period). day is the default."),
         _PROVIDERS,
-        _query("expand", {"enum": ["providers"]}, "providers: each row lists the provider behind it."),
+        _EXPAND,
     ]
 
 
@@ -308,7 +313,7 @@ def _paths() -> dict[str, Any]:
         "/v2/rate/{base}/{quote}": _get(
             "One rate", ROUNDING + " " + NEAREST,
             [_path("base", _CODE, "From."), _path("quote", _CODE, "To (the base itself answers 1)."),
-             _query("date", _DATE, "The day; default latest."), _PROVIDERS],
+             _query("date", _DATE, "The day; default latest."), _PROVIDERS, _EXPAND],
             _ok(_ref("schemas", "Rate"), "The rate, as /v2/rates gives it."), "v2"),
         "/v2/currencies": _get("Currencies", "USD and every currency with data, sorted by code.",
                                [_PROVIDERS, _query("scope", {"enum": ["all"]},
