@@ -33,6 +33,7 @@ from fxticker.fetch import (
     _wait,
     make_client,
 )
+from fxticker.vocab import shown
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def parse_timestamp(text: str) -> dt.datetime:
             raise ValueError
         return dt.datetime.strptime(text, _TIMESTAMP_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
-        raise ValueError(f"{text!r} is not an archive timestamp (YYYYMMDDhhmmss, UTC)") from None
+        raise ValueError(f"{shown(text)} is not an archive timestamp (YYYYMMDDhhmmss, UTC)") from None
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class Archive:
             if key is None:
                 return found
             if key in keys:
-                raise ArchiveUnavailable(f"{where}: the resume key {key!r} came back twice")
+                raise ArchiveUnavailable(f"{where}: the resume key {shown(key)} came back twice")
             keys.add(key)
             params["resumeKey"] = key
         raise ArchiveUnavailable(f"{cdx}: the capture list of {url} goes on past {MAX_CDX_PAGES} pages")
@@ -244,7 +245,7 @@ class Archive:
             try:
                 url = urljoin(url, location)
             except ValueError:  # an unclosed IPv6 bracket, say
-                raise CaptureRejected(f"{start}: redirected to an invalid URL {location!r}") from None
+                raise CaptureRejected(f"{start}: redirected to an invalid URL {shown(location)}") from None
             if self._replayed(url) is None or not _is_http_url(url):
                 raise CaptureRejected(f"{start}: redirected to {url}, which is not an original capture "
                                       f"(id_) on {self.policy.base_url}")
@@ -272,7 +273,7 @@ class Archive:
             try:
                 served = email.utils.parsedate_to_datetime(memento).astimezone(dt.UTC)
             except (TypeError, ValueError):
-                raise CaptureRejected(f"{url}: unreadable Memento-Datetime {memento!r}") from None
+                raise CaptureRejected(f"{url}: unreadable Memento-Datetime {shown(memento)}") from None
         if timestamp_of(served) != timestamp:
             log.info("%s: the archive served the capture of %s", url, served.isoformat())
         source = f"{self.policy.base_url}/web/{timestamp_of(served)}id_/{original}"

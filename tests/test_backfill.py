@@ -5,16 +5,19 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import logging
 import re
 import zoneinfo
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import lxml.html
 import psycopg
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -410,3 +413,27 @@ def test_a_pages_quotes_and_its_outcome_commit_together(fake: FakeArchive, conn:
     conn.execute("DROP TRIGGER refuse ON archive_capture")
     _, summary = run(conn, fake)
     assert summary.stored == 1 and [row[1] for row in kzt(conn)] == ["0.00361"]
+
+
+_CELLS = st.one_of(st.text(max_size=20), st.sampled_from(["20240101000000", "200", "404", "https://a/", ""]),
+                   st.integers(), st.none(), st.floats(allow_nan=False))
+_ROWS = st.lists(st.one_of(st.lists(_CELLS, max_size=6), _CELLS), max_size=6)
+_HEADER = st.just(list(archive.CDX_FIELDS))
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.one_of(
+    st.binary(max_size=200),
+    _ROWS.map(lambda rows: json.dumps(rows).encode()),
+    st.tuples(_HEADER, _ROWS).map(lambda t: json.dumps([t[0], *t[1]]).encode()),
+))
+def test_any_cdx_answer_gives_captures_or_one_clear_error(body: bytes) -> None:
+    try:
+        captures, key = archive.parse_cdx(body, "cdx")
+    except archive.ArchiveUnavailable as exc:
+        assert str(exc).startswith("cdx: ") and "\n" not in str(exc)
+        return
+    assert key is None or isinstance(key, str)
+    for capture in captures:
+        assert capture.captured_at.tzinfo is dt.UTC
+        assert capture.replay_url("http://archive").startswith("http://archive/web/")
