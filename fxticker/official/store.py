@@ -122,3 +122,10 @@ def latest_rates(conn: psycopg.Connection) -> dict[str, dt.date]:
     """Each provider's newest rate date."""
     rows = conn.execute("SELECT provider, max(rate_date) FROM official_rate GROUP BY provider").fetchall()
     return {str(key): day for key, day in rows}
+
+
+def fetches_by_outcome(conn: psycopg.Connection) -> dict[tuple[str, str], int]:
+    """(provider, ok|failed) -> how many of its fetches (parts of runs) ended so."""
+    rows = conn.execute("SELECT provider, status, count(*) FROM official_run_provider"
+                        " GROUP BY provider, status").fetchall()
+    return {(str(key), str(status)): int(n) for key, status, n in rows}

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from fxticker.official.providers import PROVIDERS
 
 # The fields a quote gains, in this order (the JSON keys and the CSV columns alike).
 OFFICIAL_COLUMNS = ("official_per_usd", "official_provider", "official_date", "deviation_pct", "check")
@@ -42,3 +47,41 @@ OFFICIAL_PROPERTIES: dict[str, Any] = {
               "official rate lies inside the quote's band widened by 1%; differs: within 5%; suspect: "
               "further; no_reference: no official rate within 7 days."},
 }
+
+
+# A provider whose newest rate is older than this is stale: quotes after it get no reference (the
+# check reaches 7 days back).
+STALE_AFTER = dt.timedelta(days=7)
+
+
+def freshness(latest: Mapping[str, dt.date], last_ok: Mapping[str, dt.datetime],
+              today: dt.date) -> dict[str, dict[str, Any]]:
+    """Per provider for /healthz: its newest rate's day, its last successful fetch, and whether stale."""
+    return {
+        key: {
+            "latest_rate_date": latest[key].isoformat() if key in latest else None,
+            "last_fetch_success": last_ok[key].isoformat() if key in last_ok else None,
+            "stale": key not in latest or today - latest[key] > STALE_AFTER,
+        }
+        for key in PROVIDERS
+    }
+
+
+def metric_families(fetches: Mapping[tuple[str, str], int],
+                    last_ok: Mapping[str, dt.datetime]) -> Iterator[Metric]:
+    """/metrics: official fetches by provider and outcome, and each provider's last success."""
+    counts = CounterMetricFamily("fxticker_official_fetches",
+                                 "Official-rate fetches (a provider's part of a run), by provider and "
+                                 "outcome.",
+                                 labels=["provider", "status"])
+    for key in PROVIDERS:
+        for status in ("ok", "failed"):
+            counts.add_metric([key, status], fetches.get((key, status), 0))
+    yield counts
+    last = GaugeMetricFamily("fxticker_official_last_success_timestamp_seconds",
+                             "Unix time a provider's last successful official-rate fetch finished.",
+                             labels=["provider"])
+    for key in PROVIDERS:
+        if key in last_ok:
+            last.add_metric([key], last_ok[key].timestamp())
+    yield last

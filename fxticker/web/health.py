@@ -19,6 +19,8 @@ from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
 from fxticker import runs, store
+from fxticker.official import store as official_store
+from fxticker.official import web as official_web
 from fxticker.web.db import read_connection
 from fxticker.web.errors import Unavailable
 
@@ -42,6 +44,9 @@ def healthz() -> tuple[Response, int]:
             count = store.observation_count(conn)
             newest = store.last_seen(conn)
             scraped = runs.last_success(conn)
+            official = official_web.freshness(official_store.latest_rates(conn),
+                                              official_store.last_success(conn),
+                                              dt.datetime.now(dt.UTC).date())
     except Unavailable as exc:
         return jsonify({"status": "down", "database": "unreachable", "message": exc.message}), 503
     except psycopg.errors.UndefinedTable:
@@ -66,4 +71,7 @@ def healthz() -> tuple[Response, int]:
         "last_scrape_success": scraped.isoformat() if scraped else None,
         "last_scrape_success_age_seconds": scrape_age,
         "max_scrape_age_seconds": limit,
+        # A stale provider leaves the status as it is (the ticker is served either way), and says so.
+        "official": official,
+        "official_stale": sorted(key for key, state in official.items() if state["stale"]),
     }), 200

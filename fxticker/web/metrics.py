@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response
 
 from fxticker import runs, store
+from fxticker.official import store as official_store
+from fxticker.official import web as official_web
 from fxticker.web.db import checked_connection
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class DatabaseCollector(Collector):
                 by_source = runs.sources_by_status(conn)
                 last_success = runs.last_success(conn)
                 count, sightings = store.observation_totals(conn)
+                official_fetches = official_store.fetches_by_outcome(conn)
+                official_ok = official_store.last_success(conn)
         except (psycopg_pool.PoolTimeout, psycopg.Error) as exc:
             log.warning("metrics: database unavailable: %s", exc)
             up.add_metric([], 0)
@@ -86,6 +90,7 @@ class DatabaseCollector(Collector):
             "fxticker_observation_sightings", "Times a stored quote was seen, over all scrapes.",
             value=sightings,
         )
+        yield from official_web.metric_families(official_fetches, official_ok)
 
 
 class RequestMetrics:
