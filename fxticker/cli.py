@@ -291,6 +291,7 @@ def export_csv(currencies: str | None, start: str | None, end: str | None, resol
                               direction=direction)
     with connect() as conn:
         conn.read_only = True
+        vocab.check_known("currencies", query.currencies, export.known_currencies(conn))
         if output is None:
             with writing_stdout():
                 export.write(conn, query, sys.stdout.buffer, bom=bom)

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import psycopg
 from psycopg import sql
 
-from fxticker import vocab
+from fxticker import rates, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-class ExportError(ValueError):
+class ExportError(vocab.BadValue):
     """A parameter of an export is not acceptable; the message names it and says why."""
 
 
@@ -54,24 +54,6 @@ class ExportQuery:
         return "_".join(parts) + ".csv"
 
 
-def parse_currencies(raw: str | None) -> tuple[str, ...]:
-    if raw is None or not raw.strip():
-        return ()
-    codes = tuple(dict.fromkeys(c.strip().upper() for c in raw.split(",") if c.strip()))
-    if not all(vocab.CODE.fullmatch(c) for c in codes):
-        raise ExportError("'currencies' takes three-letter codes such as KZT, separated by commas")
-    return codes
-
-
-def parse_date(name: str, raw: str | None) -> dt.date | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return vocab.parse_date(raw.strip())
-    except ValueError:
-        raise ExportError(f"'{name}' must be a date of the form {vocab.DATE_FORMAT}") from None
-
-
 def make_query(
     *,
     currencies: str | None = None,
@@ -80,23 +62,22 @@ def make_query(
     resolution: str | None = None,
     direction: str | None = None,
 ) -> ExportQuery:
-    """Validate the export's parameters as given by a user (query string or command line)."""
-    resolution = resolution or "daily"
-    if resolution not in RESOLUTIONS:
-        raise ExportError("'resolution' must be 'raw' or 'daily'")
-    direction = direction or "usd_per_unit"
-    if direction not in DIRECTIONS:
-        raise ExportError("'direction' must be 'usd_per_unit' or 'per_usd'")
+    """The export's parameters as a user gave them (query string or command line), by vocab's rules;
+    None is "not given". A bad one raises vocab.BadValue."""
     query = ExportQuery(
-        currencies=parse_currencies(currencies),
-        start=parse_date("from", start),
-        end=parse_date("to", end),
-        resolution=resolution,
-        direction=direction,
+        currencies=tuple(vocab.parse_codes("currencies", currencies)) if currencies is not None else (),
+        start=vocab.date_value("from", start) if start is not None else None,
+        end=vocab.date_value("to", end) if end is not None else None,
+        resolution=vocab.choice("resolution", resolution or "daily", RESOLUTIONS),
+        direction=vocab.choice("direction", direction or "usd_per_unit", DIRECTIONS),
     )
-    if query.start and query.end and query.start > query.end:
-        raise ExportError("'from' is after 'to'")
+    vocab.date_range(query.start, query.end)
     return query
+
+
+def known_currencies(conn: psycopg.Connection) -> list[str]:
+    """The codes an export may name: USD (every quote's unit, so no rows of its own) and those stored."""
+    return [vocab.USD, *rates.stored_currencies(conn)]
 
 
 # Cells are formatted by PostgreSQL, as text, exactly as cell() would format the typed values: numeric's

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
+
+
+class BadValue(ValueError):
+    """An input that breaks one of these rules; the message names the input and says why, and quotes
+    it back only through shown()."""
+
 
 # ---- currencies ----------------------------------------------------------------------------------------
 
@@ -29,6 +36,22 @@ NAMES: dict[str, tuple[str, str]] = {USD: ("United States Dollar", "$"), **CURRE
 def currency_name(code: str) -> str:
     """The currency's name; a code not listed is named by its code rather than guessed."""
     return NAMES.get(code, (code, code))[0]
+
+
+def parse_codes(name: str, text: str) -> list[str]:
+    """Comma-separated three-letter codes, any case, duplicates dropped, in the order given. Only spaces
+    around a code are trimmed: "KZT" with a newline is no code."""
+    codes = [part.strip(" ").upper() for part in text.split(",")]
+    if not all(CODE.fullmatch(code) for code in codes):
+        raise BadValue(f"'{name}' takes three-letter codes such as KZT, separated by commas")
+    return list(dict.fromkeys(codes))
+
+
+def check_known(name: str, codes: Iterable[str], known: Collection[str]) -> None:
+    """Every code is one the data has: an unknown code is an error, never an empty answer."""
+    for code in codes:
+        if code not in known:
+            raise BadValue(f"'{name}': unknown currency {code}; known: {', '.join(known)}")
 
 
 def ticker_order(code: str) -> tuple[int, str]:
@@ -180,11 +203,31 @@ def parse_date(text: str) -> dt.date:
     """A date written YYYY-MM-DD and nothing else: date.fromisoformat alone also takes 20251201 and
     2025-W49-1, forms no endpoint or command documents."""
     if not _DATE.fullmatch(text):
-        raise ValueError(f"not a date of the form {DATE_FORMAT}")
+        raise BadValue(f"not a date of the form {DATE_FORMAT}")
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a real date of the form {DATE_FORMAT}") from None
+        raise BadValue(f"not a real date of the form {DATE_FORMAT}") from None
+
+
+def date_value(name: str, text: str) -> dt.date:
+    """parse_date for an input called name, as the web and the command line both word it."""
+    try:
+        return parse_date(text)
+    except BadValue:
+        raise BadValue(f"'{name}' must be a date of the form {DATE_FORMAT}") from None
+
+
+def date_range(start: dt.date | None, end: dt.date | None) -> None:
+    if start and end and start > end:
+        raise BadValue("'from' is after 'to'")
+
+
+def choice(name: str, text: str, options: Sequence[str]) -> str:
+    if text not in options:
+        words = ", ".join(f"'{o}'" for o in options[:-1]) + f" or '{options[-1]}'"
+        raise BadValue(f"'{name}' must be {words}")
+    return text
 
 
 # ---- input quoted back in messages ---------------------------------------------------------------------

@@ -163,10 +163,22 @@ def test_last_scrape_and_sample_statement(client: FlaskClient, conn: psycopg.Con
 
 def test_selection_without_data_says_so(client: FlaskClient, tmp_path: Path) -> None:
     ingest_many([write_page(tmp_path, "p.txt", "10 December 2025")], None)
-    for query in ("currencies=XYZ", "from=2026-01-01", "to=2020-01-01"):
+    for query in ("from=2026-01-01", "to=2020-01-01"):
         response = client.get(f"/?{query}")
         assert response.status_code == 200
         assert "No quotes stored for this selection." in response.text and "fx-data" not in response.text
+    # A currency nothing is stored for is an error, as in the API and the export, not an empty page.
+    response = client.get("/?currencies=XYZ")
+    assert response.status_code == 422
+    assert "unknown currency XYZ" in response.text
+
+
+def test_the_form_leaves_empty_fields_out_and_repeats_currencies(client: FlaskClient, tmp_path: Path) -> None:
+    ingest_many([write_page(tmp_path, "p.txt", "10 December 2025")], None)
+    response = client.get("/?currencies=KZT&currencies=UZS&from=&to=")
+    assert response.status_code == 200
+    assert [c["code"] for c in page_data(response.text)["currencies"]] == ["KZT", "UZS"]
+    assert client.get("/?from=2025-12-01&from=2025-12-02").status_code == 422
 
 
 def test_unreachable_database_is_a_503_page() -> None:

@@ -161,11 +161,21 @@ def test_cell(value: object, expected: str) -> None:
         ("currencies=KZT,=cmd", "'currencies' takes three-letter codes such as KZT, separated by commas"),
         ("resolution=hourly", "'resolution' must be 'raw' or 'daily'"),
         ("direction=up", "'direction' must be 'usd_per_unit' or 'per_usd'"),
-        ("bom=yes", "'bom' must be 0 or 1"),
+        ("bom=yes", "'bom' must be '0' or '1'"),
         ("format=xlsx", "unknown parameter: format"),
+        ("from=20251201", "'from' must be a date of the form YYYY-MM-DD"),
+        ("from=2025-12-01&from=2025-12-02", "'from' is given more than once"),
+        ("currencies=XXX", "'currencies': unknown currency XXX; known: USD, KGS, KZT, TJS, TMT, UZS"),
+        ("currencies=KZT&currencies=XXX", "'currencies': unknown currency XXX; known: USD, KGS, KZT, TJS, "
+                                          "TMT, UZS"),
+        ("currencies=", "'currencies' is empty; leave it out for the default"),
+        ("to=", "'to' is empty; leave it out for the default"),
+        ("%3Cscript%3E=1", "unknown parameter: (a name with unusual characters)"),
+        ("KZT%E2%80%AE=1", "unknown parameter: (a name with unusual characters)"),
+        ("a%00b=1", "unknown parameter: (a name with unusual characters)"),
     ],
 )
-def test_bad_parameters_are_422(client: FlaskClient, query: str, message: str) -> None:
+def test_bad_parameters_are_422(client: FlaskClient, two_days: list[str], query: str, message: str) -> None:
     response = client.get(f"/export.csv?{query}")
     assert response.status_code == 422
     assert response.json == {"status": 422, "message": message}
@@ -225,6 +235,12 @@ def test_cli_export_rejects_bad_input_with_one_line(env: dict[str, str], tmp_pat
     result = CliRunner().invoke(main, ["export", "--from", "2025-02-30"])
     assert result.exit_code == 1
     assert result.stderr == "fxticker: 'from' must be a date of the form YYYY-MM-DD\n"
+    for args, message in ((["--from", "20251201"], "'from' must be a date of the form YYYY-MM-DD"),
+                          (["--currencies", "XXX"], "'currencies': unknown currency XXX; known: USD"),
+                          (["--currencies", ""], "'currencies' takes three-letter codes such as KZT, "
+                                                 "separated by commas")):
+        result = CliRunner().invoke(main, ["export", *args])
+        assert (result.exit_code, result.stderr) == (1, f"fxticker: {message}\n")
     result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "missing" / "x.csv")])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"fxticker: cannot write {tmp_path / 'missing' / 'x.csv'}: ")

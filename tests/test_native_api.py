@@ -58,11 +58,14 @@ def test_usd_alone_has_no_observations(days_api: CheckedClient) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("currency=XYZ", "unknown currency XYZ; known: USD, KGS, KZT, TJS, TMT, UZS"),
+        ("currency=XYZ", "'currency': unknown currency XYZ; known: USD, KGS, KZT, TJS, TMT, UZS"),
+        ("currency=", "'currency' is empty; leave it out for the default"),
+        ("currency=KZT%0A", "'currency' takes three-letter codes such as KZT, separated by commas"),
         (f"to={FUTURE}", "'to' is in the future"),
         ("from=20251201", "'from' must be a date of the form YYYY-MM-DD"),
         ("from=2025-12-0\u0661", "'from' must be a date of the form YYYY-MM-DD"),
-        ("revisions=", "'revisions' must be 'latest' or 'all'"),
+        ("revisions=", "'revisions' is empty; leave it out for the default"),
+        ("revisions=some", "'revisions' must be 'latest' or 'all'"),
         ("currency=KZT&currency=UZS", "'currency' is given more than once"),
     ],
 )

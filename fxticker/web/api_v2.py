@@ -314,7 +314,7 @@ def currencies() -> Response:
 @cache.cached
 def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
-    code = code.strip().upper()
+    code = params.path_code(code)
     with read_connection() as conn:
         by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in providers.registered()}
     keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]

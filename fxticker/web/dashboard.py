@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 
 import plotly
 import psycopg
-from flask import Blueprint, render_template, request, send_file, url_for
+from flask import Blueprint, render_template, send_file, url_for
 from psycopg.rows import dict_row
 from werkzeug.wrappers import Response
 
 from fxticker import export, vocab
+from fxticker.web import params
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 
@@ -255,14 +256,12 @@ def _utc(moment: dt.datetime) -> str:
 # ---- views ---------------------------------------------------------------------------------------------
 
 def _selection() -> tuple[tuple[str, ...], dt.date | None, dt.date | None]:
-    unknown = sorted(set(request.args) - _PARAMS)
-    if unknown:
-        raise BadInput(f"unknown parameter: {', '.join(unknown)[:100]}")
+    # The page's own form: checkboxes repeat the parameter, and an empty date field means none.
+    args = params.query(_PARAMS, lists=("currencies",), form=True)
     try:
-        # Checkboxes repeat the parameter; links join the codes with commas: take both.
-        query = export.make_query(currencies=",".join(request.args.getlist("currencies")),
-                                  start=request.args.get("from"), end=request.args.get("to"))
-    except export.ExportError as exc:
+        query = export.make_query(currencies=args.get("currencies"), start=args.get("from"),
+                                  end=args.get("to"))
+    except vocab.BadValue as exc:
         raise BadInput(str(exc)) from None
     return query.currencies, query.start, query.end
 
@@ -273,6 +272,8 @@ def index() -> str:
     with read_connection() as conn:
         latest = _latest(conn)
         available = [row["code"] for row in latest]
+        if available:
+            params.known_codes("currencies", chosen, available)
         codes = sorted((c for c in (chosen or available) if c in available), key=vocab.ticker_order)
         span = conn.execute(_SPAN, {"currencies": codes}).fetchone()
         first, last = span if span else (None, None)

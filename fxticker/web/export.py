@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import psycopg
-from flask import Blueprint, request
+from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from fxticker import export
+from fxticker import export, rates, vocab
+from fxticker.web import params
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, Unavailable
 
@@ -21,21 +22,14 @@ _PARAMS = {"currencies", "from", "to", "resolution", "direction", "bom"}
 
 
 def _query() -> tuple[export.ExportQuery, bool]:
-    unknown = sorted(set(request.args) - _PARAMS)
-    if unknown:
-        raise BadInput(f"unknown parameter: {', '.join(unknown)[:100]}")
-    bom = request.args.get("bom", "0")
-    if bom not in ("0", "1"):
-        raise BadInput("'bom' must be 0 or 1")
+    # The dashboard's form sends currencies once per checkbox.
+    args = params.query(_PARAMS, lists=("currencies",))
+    bom = params.parse_choice("bom", args.get("bom", "0"), ("0", "1"))
     try:
-        query = export.make_query(
-            currencies=",".join(request.args.getlist("currencies")),
-            start=request.args.get("from"),
-            end=request.args.get("to"),
-            resolution=request.args.get("resolution"),
-            direction=request.args.get("direction"),
-        )
-    except export.ExportError as exc:
+        query = export.make_query(currencies=args.get("currencies"), start=args.get("from"),
+                                  end=args.get("to"), resolution=args.get("resolution"),
+                                  direction=args.get("direction"))
+    except vocab.BadValue as exc:
         raise BadInput(str(exc)) from None
     return query, bom == "1"
 
@@ -54,6 +48,8 @@ def export_csv() -> Response:
     query, bom = _query()
     with ExitStack() as stack:
         conn = stack.enter_context(read_connection())
+        if query.currencies:
+            params.check_known(query.currencies, rates.stored_currencies(conn), "currencies")
         # Read connections are in autocommit; the server-side cursor needs a (read-only) transaction.
         stack.enter_context(conn.transaction())
         chunks = export.csv_chunks(conn, query, bom=bom)

@@ -6,14 +6,13 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from fxticker import rates, store, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS, official_fields
 from fxticker.web import params
 from fxticker.web.cache import cached
 from fxticker.web.db import read_connection
-from fxticker.web.errors import BadInput
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
@@ -50,19 +49,16 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _observations() -> list[dict[str, Any]]:
-    args = request.args
-    params.reject_unknown(args, _PARAMS)
+    args = params.query(_PARAMS)
     today = params.latest_today()
-    codes = params.parse_codes("currency", args["currency"]) if args.get("currency") else None
+    codes = params.parse_codes("currency", args["currency"]) if "currency" in args else None
     start = params.parse_date("from", args["from"], today) if "from" in args else vocab.EARLIEST
     end = params.parse_date("to", args["to"], today) if "to" in args else today
     params.parse_range(start, end)
-    revisions = args.get("revisions", "latest")
-    if revisions not in ("latest", "all"):
-        raise BadInput("'revisions' must be 'latest' or 'all'")
+    revisions = params.parse_choice("revisions", args.get("revisions", "latest"), ("latest", "all"))
     with read_connection() as conn:
         if codes:
-            params.check_known(codes, rates.stored_currencies(conn))
+            params.check_known(codes, rates.stored_currencies(conn), "currency")
             # USD is every quote's unit, never quoted itself.
             codes = [c for c in codes if c != vocab.USD]
             if not codes:

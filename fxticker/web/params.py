@@ -1,4 +1,6 @@
-"""Query-parameter parsing for the APIs: strict, pure, and every rejection a 422 that names the input."""
+"""The request-parameter layer of every endpoint: which parameters a request may carry, and their values
+(dates, currency codes, choices, amounts) by the rules of fxticker.vocab; every rejection a 422 that
+names the input, quoting it back only when it is plain text."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from collections.abc import Collection, Sequence
 from decimal import Decimal, InvalidOperation
 
+from flask import request
 from werkzeug.datastructures import MultiDict
 
 from fxticker import vocab
@@ -30,51 +33,93 @@ def safe_name(name: str) -> str:
     return name if _SAFE_NAME.fullmatch(name) else "(a name with unusual characters)"
 
 
-def reject_unknown(args: MultiDict[str, str], allowed: Collection[str]) -> None:
-    """422 for a parameter this endpoint does not take, or one given twice."""
+def reject_unknown(args: MultiDict[str, str], allowed: Collection[str],
+                   lists: Collection[str] = ()) -> None:
+    """422 for a parameter this endpoint does not take, or one given twice (but a list's)."""
     unknown = sorted(set(args) - set(allowed))
     if unknown:
         raise BadInput(f"unknown parameter: {', '.join(safe_name(n) for n in unknown[:5])}")
     for name in args:
-        if len(args.getlist(name)) > 1:
+        if name not in lists and len(args.getlist(name)) > 1:
             raise BadInput(f"'{name}' is given more than once")
 
 
-def parse_date(name: str, raw: str, today: dt.date) -> dt.date:
+def query(allowed: Collection[str], *, lists: Collection[str] = (), form: bool = False) -> dict[str, str]:
+    """The request's parameters, one value each, after reject_unknown.
+
+    A list parameter (lists) may be repeated: its values are joined with commas, as an HTML form's
+    checkboxes send them. An empty value is a 422 (`currency=` must not mean "all"), except from an HTML
+    form (form), whose empty fields mean "not given".
+    """
+    args = request.args
+    reject_unknown(args, allowed, lists)
+    values: dict[str, str] = {}
+    for name in args:
+        given = [v for v in args.getlist(name) if v or not form]
+        if not given:
+            continue
+        if not all(given):
+            raise BadInput(f"'{name}' is empty; leave it out for the default")
+        values[name] = ",".join(given)
+    return values
+
+
+def parse_date(name: str, raw: str, today: dt.date = dt.date.max) -> dt.date:
     """A YYYY-MM-DD date not after today."""
     try:
-        value = vocab.parse_date(raw)
-    except ValueError:
-        raise BadInput(f"'{name}' must be a date of the form {vocab.DATE_FORMAT}") from None
+        value = vocab.date_value(name, raw)
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
     if value > today:
         raise BadInput(f"'{name}' is in the future")
     return value
 
 
 def parse_range(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    if start > end:
-        raise BadInput("'from' is after 'to'")
+    try:
+        vocab.date_range(start, end)
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
     return start, end
 
 
 def parse_code(name: str, raw: str) -> str:
     """A three-letter currency code, any case."""
-    code = raw.strip().upper()
+    code = raw.upper()
     if not vocab.CODE.fullmatch(code):
         raise BadInput(f"'{name}' takes a three-letter currency code such as KZT")
     return code
 
 
+def path_code(raw: str) -> str:
+    """A currency code in a URL's path; anything else names no resource there."""
+    code = raw.upper()
+    if not vocab.CODE.fullmatch(code):
+        raise NotFound(f"no currency {vocab.shown(raw)} here")
+    return code
+
+
 def parse_codes(name: str, raw: str) -> list[str]:
     """Comma-separated currency codes, duplicates dropped, in the order given."""
-    codes: list[str] = []
-    for part in raw.split(","):
-        if not vocab.CODE.fullmatch(part.strip().upper()):
-            raise BadInput(f"'{name}' takes three-letter codes such as KZT, separated by commas")
-        code = part.strip().upper()
-        if code not in codes:
-            codes.append(code)
-    return codes
+    try:
+        return vocab.parse_codes(name, raw)
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
+
+
+def known_codes(name: str, codes: Sequence[str], known: Collection[str]) -> None:
+    """422 naming the first code the data does not have."""
+    try:
+        vocab.check_known(name, codes, known)
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
+
+
+def parse_choice(name: str, raw: str, options: Sequence[str]) -> str:
+    try:
+        return vocab.choice(name, raw, options)
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
 
 
 def parse_amount(raw: str) -> Decimal:
@@ -91,19 +136,8 @@ def parse_amount(raw: str) -> Decimal:
     return value
 
 
-def check_known(codes: Sequence[str], stored: Sequence[str]) -> None:
+def check_known(codes: Sequence[str], stored: Sequence[str], name: str = "currency") -> None:
     """404 when nothing is stored at all; 422 naming the first code that is neither USD nor stored."""
     if not stored:
         raise NotFound("no rates are stored yet")
-    for code in codes:
-        if code != USD and code not in stored:
-            raise BadInput(f"unknown currency {code}; known: {', '.join([USD, *stored])}")
-
-
-def quotes_for(base: str, quotes: Sequence[str] | None, stored: Sequence[str]) -> list[str]:
-    """The quotes asked for, or every other currency; asking for the base itself is a 422."""
-    if quotes is None:
-        return [c for c in sorted([USD, *stored]) if c != base]
-    if base in quotes:
-        raise BadInput(f"{base} is the base; ask for other currencies")
-    return list(quotes)
+    known_codes(name, codes, [USD, *stored])
