@@ -180,15 +180,17 @@ def test_a_429_with_retry_after_pauses_every_request_for_that_long(fake: FakeArc
                                                                    conn: psycopg.Connection) -> None:
     first = fake.add("20240701100000", html_page(quotes("0.00261"), date="1 July 2024"))
     first.script.append(too_many("1"))
-    fake.add("20240702100000", html_page(quotes("0.00262"), date="2 July 2024"))
+    second = fake.add("20240702100000", html_page(quotes("0.00262"), date="2 July 2024"))
+    second.script.append(too_many("1"))
 
     _, summary = run(conn, fake)
 
     assert summary.ok and summary.stored == 2
-    assert fake.fetched() == ["20240701100000", "20240701100000", "20240702100000"]
+    assert fake.fetched() == ["20240701100000"] * 2 + ["20240702100000"] * 2
     times = fake.times()
     assert times[2] - times[1] >= 1.0  # the retry waited for the Retry-After
-    assert times[3] - times[2] < 1.0  # and the pause ended with the 429s
+    # A success in between ends the run of 429s: the next one waits its Retry-After again, not double.
+    assert 1.0 <= times[4] - times[3] < 2.0
 
 
 def test_429s_without_retry_after_pause_at_least_the_floor_and_back_off_further(
