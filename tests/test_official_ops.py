@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import psycopg
@@ -57,3 +58,23 @@ def test_healthz_says_which_provider_is_stale(client: FlaskClient, conn: psycopg
     assert body["official"]["nbkr"] == {"latest_rate_date": None, "last_fetch_success": None, "stale": True}
     # The ticker's own state decides the status; a stale bank only says so.
     assert body["status"] == "degraded" and body["message"] == "no successful scrape recorded"
+
+
+def test_the_grafana_panel_shows_each_days_deviation(conn: psycopg.Connection) -> None:
+    from tests.test_grafana import DASHBOARDS, expand, panels
+
+    board = next(json.loads(p.read_text()) for p in DASHBOARDS if p.name == "rates.json")
+    [panel] = [p for p in panels(board) if p["title"] == "Deviation from the official rate %"]
+    for day, rate in ((dt.date(2025, 12, 8), "0.00209"), (dt.date(2025, 12, 9), "0.00190")):
+        conn.execute(
+            "INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
+            " last_seen, first_source, last_source, first_hash, last_hash)"
+            " VALUES (%s, 'KZT', %s::numeric, 0, 'flat', now(), now(), 's', 's', 'h', 'h')", (day, rate))
+    store.save_rates(conn, [OfficialRate("nbk", "KZT", dt.date(2025, 12, 8), Decimal("478.77"), "478.77", 1)],
+                     source="test", fetched_at=NOW)
+    conn.execute("SET ROLE fxticker_reader")
+    sql = expand(panel["targets"][0]["rawSql"], interval=panel["interval"], variables={"currency": ["KZT"]})
+    rows = conn.execute(sql.encode()).fetchall()
+    # The 9th has no official rate of its own: the 8th's is its reference (within 7 days).
+    assert [(str(day)[:10], metric, round(value, 3)) for day, metric, value in rows] == [
+        ("2025-12-08", "KZT", Decimal("-0.063")), ("2025-12-09", "KZT", Decimal("9.931"))]
