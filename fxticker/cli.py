@@ -1,79 +1,34 @@
-"""The command line: thin wiring of fetch, parse, store and serve, with reports on stdout and stderr."""
+"""The command line: thin wiring of fetch, parse, store and serve, with reports on stdout and stderr.
+
+`main` and the everyday commands are here; `fxticker official` is in cli_official, `fxticker backfill` in
+cli_backfill, and what they share (settings, one-line errors, the database, date options) in cli_common.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import partial, wraps
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import psycopg
 
-from fxticker import __version__, db, export, settings, store, vocab
-from fxticker.fetch import FetchError
-from fxticker.ingest import expand, ingest_many, load_sample, parsed_batches, quote_lines, site_today
+from fxticker import __version__, cli_backfill, cli_official, db, export, settings, store, vocab
+from fxticker.cli_common import (
+    checked_date,
+    connect,
+    current_settings,
+    fail,
+    friendly_errors,
+    writing_stdout,
+)
+from fxticker.ingest import expand, ingest_many, load_sample, parsed_batches, quote_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("fxticker")
-
-
-def fail(message: str) -> None:
-    click.echo(f"fxticker: {message}", err=True)
-    sys.exit(1)
-
-
-def friendly_errors(func: F) -> F:
-    """Turn the errors a user can cause or fix into one line on stderr and exit status 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (db.DatabaseError, store.MigrationError, ValueError, FetchError) as exc:
-            fail(str(exc))
-        except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"cannot reach the database: {first}")
-        except psycopg.Error as exc:
-            fail(f"database error: {exc.diag.message_primary or exc}")
-        return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def current_settings() -> settings.Settings:
-    """The settings main() read and checked as the command started; read now outside a command."""
-    context = click.get_current_context(silent=True)
-    conf = context.find_object(settings.Settings) if context is not None else None
-    return conf if conf is not None else settings.load()
-
-
-@contextmanager
-def writing_stdout() -> Iterator[None]:
-    """Data for stdout: a full disk, a closed pipe or any write error is one line on stderr."""
-    try:
-        yield
-        sys.stdout.flush()
-    except OSError as exc:
-        # Whatever is still buffered cannot go out either; pointing stdout at /dev/null keeps the
-        # interpreter's last flush from printing a second error with a traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-        raise ValueError(f"cannot write to standard output: {exc.strerror or exc}") from None
-
-
-@contextmanager
-def connect(conf: settings.Settings | None = None) -> Iterator[psycopg.Connection]:
-    url = db.database_url(conf or current_settings())
-    with psycopg.connect(url, connect_timeout=10) as conn:
-        yield conn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -152,20 +107,8 @@ def migrate() -> None:
                err=True)
 
 
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        date = vocab.parse_date(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{vocab.shown(value)} is {exc}") from None
-    if date < vocab.EARLIEST:
-        raise click.BadParameter(f"{vocab.shown(value)} is before {vocab.EARLIEST}, older than any ticker")
-    return date
-
-
 @main.command()
-@click.option("--date", "fallback_date", callback=_parse_date, metavar="YYYY-MM-DD",
+@click.option("--date", "fallback_date", callback=checked_date, metavar="YYYY-MM-DD",
               help="Date of pages that have no date line.")
 @click.argument("paths", nargs=-1, required=True)
 @friendly_errors
@@ -188,7 +131,7 @@ def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:
 
 
 @main.command()
-@click.option("--date", "fallback_date", callback=_parse_date, metavar="YYYY-MM-DD",
+@click.option("--date", "fallback_date", callback=checked_date, metavar="YYYY-MM-DD",
               help="Date of pages that have no date line.")
 @click.argument("sources", nargs=-1, required=True)
 @friendly_errors
@@ -304,151 +247,5 @@ def export_csv(currencies: str | None, start: str | None, end: str | None, resol
     click.echo(f"wrote {output}", err=True)
 
 
-@main.group("official")
-def official_group() -> None:
-    """Official rates of the central banks (nbk, cbu, nbkr, nbt) and the manat's peg (peg)."""
-
-
-def _official_key(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from fxticker.official.providers import provider
-
-    try:
-        return provider(value).key
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-@official_group.command("parse")
-@click.argument("key", metavar="PROVIDER", callback=_official_key)
-@click.argument("paths", nargs=-1, required=True, metavar="FILE...")
-@friendly_errors
-def official_parse(key: str, paths: tuple[str, ...]) -> None:
-    """Print the rates of saved answers as JSON lines, one per day; store nothing."""
-    from fxticker.official.commands import json_line, read_answers
-
-    failed = False
-    for answer in read_answers(key, paths, current_settings().max_page_bytes):
-        if answer.error is not None:
-            click.echo(f"{answer.path}: {answer.error}", err=True)
-            failed = True
-        for rate in answer.rates:
-            click.echo(json_line(rate))
-    sys.exit(1 if failed else 0)
-
-
-@official_group.command("ingest")
-@click.argument("key", metavar="PROVIDER", callback=_official_key)
-@click.argument("paths", nargs=-1, required=True, metavar="FILE...")
-@friendly_errors
-def official_ingest(key: str, paths: tuple[str, ...]) -> None:
-    """Store the rates of saved answers, one transaction per file."""
-    from fxticker.official import store as official_store
-    from fxticker.official.commands import ingest_answer, read_answers
-
-    total = official_store.Saved()
-    failed = False
-    with connect() as conn:
-        store.migrate(conn)
-        for answer in read_answers(key, paths, current_settings().max_page_bytes):
-            if answer.error is not None:
-                click.echo(f"rejected {answer.path}: {answer.error}", err=True)
-                failed = True
-                continue
-            total += ingest_answer(conn, answer)
-    click.echo(f"{total.new} new, {total.changed} changed, {total.same} unchanged", err=True)
-    sys.exit(1 if failed else 0)
-
-
-@official_group.command("fetch")
-@click.option("--provider", "keys", metavar="P[,P]", help="Providers to fetch (default: all).")
-@click.option("--since", callback=_parse_date, metavar="YYYY-MM-DD", help="First day (default: --until).")
-@click.option("--until", callback=_parse_date, metavar="YYYY-MM-DD",
-              help="Last day (default: today in FXTICKER_TIMEZONE).")
-@friendly_errors
-def official_fetch(keys: str | None, since: dt.date | None, until: dt.date | None) -> None:
-    """Fetch official rates from the banks, politely: a line per provider, exit 1 if any failed."""
-    from fxticker.official.commands import fetch_window
-    from fxticker.official.run import OfficialConfig, outcome_line, run
-
-    conf = current_settings()
-    today = site_today(conf.timezone)
-    chosen, since, until = fetch_window(keys, since, until, today)
-    config = OfficialConfig.from_settings(conf)
-    with connect(conf) as conn:
-        store.migrate(conn)
-    record = run(db.database_url(conf), chosen, since, until, today=today, config=config)
-    for outcome in record.outcomes:
-        click.echo(outcome_line(outcome, since, until))
-    sys.exit(0 if record.ok else 1)
-
-
-@main.command()
-@click.option("--since", callback=_parse_date, metavar="YYYY-MM-DD", help="First day of captures (UTC).")
-@click.option("--until", callback=_parse_date, metavar="YYYY-MM-DD", help="Last day of captures (UTC).")
-@click.option("--dry-run", is_flag=True, help="List what would be fetched (count per month); fetch nothing.")
-@click.option("--official/--no-official", default=True, show_default=True,
-              help="Then fetch the official rates of the days the stored quotes of the range cover.")
-@click.argument("urls", nargs=-1)
-@friendly_errors
-def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, official: bool,
-             urls: tuple[str, ...]) -> None:
-    """Store the ticker of a web archive's captures of URLs (default: FXTICKER_SOURCES); resumable."""
-    from fxticker import backfill as backfilling
-    from fxticker.archive import ArchiveError
-    from fxticker.fetch import FetchError, check_url
-
-    if since and until and since > until:
-        raise click.BadParameter(f"{since} is after --until {until}", param_hint="'--since'")
-    for url in urls:
-        try:
-            check_url(url)
-        except FetchError as exc:
-            raise click.BadParameter(str(exc), param_hint="'URL'") from None
-    config = backfilling.BackfillConfig.from_settings(current_settings())
-    # A line per request would bury the progress bar; retries and 429 pauses are still logged.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    with connect() as conn:
-        store.migrate(conn)
-        try:
-            work, summary = backfilling.backfill(conn, config, urls or config.urls(), since, until,
-                                                 dry_run=dry_run, progress=True)
-        except ArchiveError as exc:
-            fail(str(exc))
-            return
-        except KeyboardInterrupt:
-            fail("interrupted while listing captures; nothing was fetched")
-            return
-    if dry_run:
-        for month, count in work.months().items():
-            click.echo(f"{month}\t{count}")
-        click.echo(f"dry run: {work.listed} capture(s) listed, {work.known} already known, "
-                   f"{len(work.todo)} to fetch", err=True)
-        return
-    for line in summary.rejected:
-        click.echo(f"rejected {line}", err=True)
-    for line in summary.failed:
-        click.echo(f"failed {line}", err=True)
-    click.echo(summary.line(), err=True)
-    if summary.stopped:
-        fail(f"stopped: {summary.stopped}")
-    official_ok = _official_history(since, until) if official else True
-    sys.exit(0 if summary.ok and official_ok else 1)
-
-
-def _official_history(since: dt.date | None, until: dt.date | None) -> bool:
-    """The backfill's second part: official rates for the days of the stored quotes in the range."""
-    from fxticker.official.providers import PROVIDERS
-    from fxticker.official.run import OfficialConfig, history_window, outcome_line, run
-
-    conf = current_settings()
-    today = site_today(conf.timezone)
-    with connect(conf) as conn:
-        window = history_window(conn, since, until, today)
-    if window is None:
-        click.echo("official rates: no stored quotes in the range, nothing to fetch", err=True)
-        return True
-    record = run(db.database_url(conf), list(PROVIDERS.values()), *window, today=today,
-                 config=OfficialConfig.from_settings(conf), trigger="backfill")
-    for outcome in record.outcomes:
-        click.echo(f"official {outcome_line(outcome, *window)}", err=True)
-    return record.ok
+main.add_command(cli_official.official_group)
+main.add_command(cli_backfill.backfill)

@@ -83,7 +83,7 @@ def known_currencies(conn: psycopg.Connection) -> list[str]:
 # Cells are formatted by PostgreSQL, as text, exactly as cell() would format the typed values: numeric's
 # text is the quoted decimal (never an exponent, as format(Decimal, "f")), dates ISO, times UTC ISO
 # 8601 with microseconds only when there are some (as datetime.isoformat). Parsing a million
-# numerics and timestamps into Python objects only to print them again was most of the export's time.
+# numerics and timestamps into Python objects only to print them again would be most of an export's time.
 _DAY = "to_char(rate_date, 'YYYY-MM-DD')"
 
 

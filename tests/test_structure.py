@@ -1,4 +1,4 @@
-"""The house's layout: no import cycles, no imports hidden in functions of the web tier."""
+"""The house's layout: no import cycles, no imports hidden in functions of the web tier, small modules."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import fxticker
 
 PACKAGE = Path(fxticker.__file__).resolve().parent
+MAX_LINES = 400
 
 
 def module_name(path: Path) -> str:
@@ -67,3 +68,7 @@ def test_the_web_tier_imports_at_the_top_of_its_modules() -> None:
                             hidden.append(f"{name}.{function.name}: {module}")
     assert hidden == []
 
+
+def test_no_module_is_over_400_lines() -> None:
+    sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
