@@ -5,9 +5,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 # chromium and its driver run the dashboard's browser test (tests/test_browser.py), part of `make test`;
-# wrk is the load generator of the API benchmark (make bench, and its smoke run in make test).
+# wrk is the load generator of the API benchmark (make bench, and its smoke run in make test); nginx-light
+# runs docker/nginx/fxticker.conf in front of fxticker serve in tests/test_compose.py.
 packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib cmake gcc make libssl-dev dpkg-dev
-          python3-venv docker-compose chromium chromium-driver fonts-dejavu-core wrk
+          python3-venv docker-compose chromium chromium-driver fonts-dejavu-core wrk nginx-light
           debian-archive-keyring)
 
 missing=()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,3 +48,57 @@ def wait_until_serving(base: str, process: subprocess.Popen[Any], output: Callab
             process.kill()
             raise AssertionError(f"serve did not come up:\n{output()}")
         time.sleep(0.1)
+
+
+# The issue's attack: 16 clients sending a request head one line a second, against 8 gunicorn threads.
+SLOW_CLIENTS = 16
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+        self.base = f"http://127.0.0.1:{port}"
+
+    def control_socket(self) -> Path:
+        match = re.search(r"control socket (\S+)", self.log.read_text())
+        assert match, self.log.read_text()
+        return Path(match[1])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_serve(env: dict[str, str], tmp_path: Path) -> Served:
+    """`fxticker serve` with 2 workers of 4 threads (the 8 threads the issue's slow clients starved),
+    its output in a file; stop it with Served.stop."""
+    port = free_port()
+    log = tmp_path / f"serve-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fxticker", "serve", "--port", str(port), "--workers", "2",
+             "--graceful-timeout", "5"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    served = Served(process, port, log)
+    wait_until_serving(served.base, process, lambda: log.read_text()[-2000:])
+    return served
+
+
+def slow_client(port: int, stop: threading.Event, shed: list[float]) -> None:
+    """Send a request head one header line a second, forever; reconnect when the server drops us."""
+    while not stop.is_set():
+        opened = time.monotonic()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
+                line = 0
+                while not stop.wait(1.0):
+                    sock.sendall(f"X-Slow-{line}: {'a' * 10}\r\n".encode())
+                    line += 1
+        except OSError:
+            shed.append(time.monotonic() - opened)  # the server closed us; come back at once

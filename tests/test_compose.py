@@ -11,21 +11,26 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
+import threading
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 import psycopg
 import pytest
 import yaml
 
 from fxticker import db
 from fxticker.cli import main
+from tests.fix_serve import SLOW_CLIENTS, free_port, slow_client, start_serve
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"timescaledb", "migrate", "web", "scheduler", "grafana"}
+SERVICES = {"timescaledb", "migrate", "web", "proxy", "scheduler", "grafana"}
 
 
 def compose_config(tmp_path: Path, env_file: Path | None) -> subprocess.CompletedProcess[str]:
@@ -51,12 +56,13 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return parsed
 
 
-def test_compose_validates_with_the_five_services(config: dict[str, Any]) -> None:
+def test_compose_validates_with_the_six_services(config: dict[str, Any]) -> None:
     services = config["services"]
     assert set(services) == SERVICES
     image = services["timescaledb"]["image"]
     assert re.fullmatch(r"timescale/timescaledb:\d+\.\d+\.\d+-pg15", image), f"{image} is not pinned"
     assert re.fullmatch(r"grafana/grafana-oss:\d+\.\d+\.\d+", services["grafana"]["image"])
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-alpine", services["proxy"]["image"])
     assert services["timescaledb"]["healthcheck"]["test"][0] == "CMD-SHELL"
     assert services["migrate"]["depends_on"] == {"timescaledb": {"condition": "service_healthy"}}
     for name in ("web", "scheduler", "grafana"):
@@ -115,7 +121,7 @@ def test_a_bad_command_would_be_caught() -> None:
 
 def test_image_services_run_their_images_entrypoint_and_real_health_checks(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert "command" not in services["timescaledb"] and "command" not in services["grafana"]
+    assert all("command" not in services[name] for name in ("timescaledb", "grafana", "proxy"))
     # pg_isready ships with PostgreSQL's client tools, in the image as here.
     check = shlex.split(services["timescaledb"]["healthcheck"]["test"][1])
     assert check[0] == "pg_isready" and (db._pg_bindir() / "pg_isready").exists()
@@ -162,3 +168,90 @@ def test_initdb_script_creates_read_only_logins(cluster: db.EmbeddedCluster, db_
         row = conn.execute(
             "SELECT rolconfig FROM pg_roles WHERE rolname = 'fxticker_grafana'").fetchone()
     assert row == (["statement_timeout=30s"],)
+
+
+def test_clients_reach_gunicorn_only_through_nginx(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert "ports" not in services["web"]
+    assert [str(port) for port in services["web"]["expose"]] == ["8000"]
+    [published] = services["proxy"]["ports"]
+    assert (str(published["published"]), published["target"]) == ("8000", 8080)
+    assert services["proxy"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+    # Debian's docker-compose prints the short syntax: host:container:ro.
+    assert services["proxy"]["volumes"] == [f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro"]
+    text = NGINX_CONF.read_text()
+    assert re.search(r"^\s*server web:8000;", text, re.MULTILINE)
+    assert re.search(r"^\s*listen 8080;", text, re.MULTILINE)
+
+
+NGINX_CONF = ROOT / "docker" / "nginx" / "fxticker.conf"
+
+
+def run_nginx(tmp_path: Path, upstream_port: int) -> tuple[subprocess.Popen[str], int]:
+    """docker/nginx/fxticker.conf as the image would run it, but on loopback and before a local serve."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).exists(), "nginx is missing: run 'make setup' (scripts/setup-system.sh installs it)"
+    tmp_path.mkdir()
+    port = free_port()
+    site = NGINX_CONF.read_text()
+    site = site.replace("server web:8000;", f"server 127.0.0.1:{upstream_port};")
+    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    (tmp_path / "site.conf").write_text(site)
+    # The image's nginx.conf around the site: what is outside docker/nginx is nginx's, not ours.
+    (tmp_path / "nginx.conf").write_text(f"""
+daemon off;
+pid {tmp_path}/nginx.pid;
+error_log stderr warn;
+worker_processes 1;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    include {tmp_path}/site.conf;
+}}
+""")
+    args = [nginx, "-p", str(tmp_path), "-e", "stderr", "-c", str(tmp_path / "nginx.conf")]
+    check = subprocess.run([*args, "-t"], capture_output=True, text=True, timeout=30, check=False)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"nginx did not start: {process.communicate()[1]}") from None
+            time.sleep(0.1)
+
+
+def test_behind_nginx_slow_clients_never_reach_gunicorn(env: dict[str, str], tmp_path: Path) -> None:
+    served = start_serve(env, tmp_path)
+    nginx, port = run_nginx(tmp_path / "nginx", served.port)
+    stop = threading.Event()
+    shed: list[float] = []
+    clients = [threading.Thread(target=slow_client, args=(port, stop, shed), daemon=True)
+               for _ in range(4 * SLOW_CLIENTS)]
+    try:
+        for client in clients:
+            client.start()
+        time.sleep(2)
+        latencies = []
+        for _ in range(8):
+            asked = time.monotonic()
+            response = httpx.get(f"http://127.0.0.1:{port}/livez", timeout=10)
+            latencies.append(time.monotonic() - asked)
+            assert response.status_code == 200
+            time.sleep(0.5)
+        # nginx holds the slow clients; gunicorn never saw one, so every /livez went straight through.
+        assert max(latencies) < 1, latencies
+        assert "no whole request within" not in served.log.read_text()
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=10)
+        nginx.terminate()
+        nginx.communicate(timeout=10)
+        served.stop()

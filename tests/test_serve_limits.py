@@ -3,10 +3,7 @@ and each serve keeps its own gunicorn control socket. Real servers and real sock
 
 from __future__ import annotations
 
-import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,30 +13,9 @@ import httpx
 import pytest
 
 from fxticker import serve as serving
-from tests.fix_serve import free_port, wait_until_serving
+from tests.fix_serve import SLOW_CLIENTS, Served, slow_client, start_serve
 
-SLOW_CLIENTS = 16
 ATTACK_SECONDS = 15
-
-
-class Served:
-    def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
-        self.process, self.port, self.log = process, port, log
-        self.base = f"http://127.0.0.1:{port}"
-
-    def control_socket(self) -> Path:
-        match = re.search(r"control socket (\S+)", self.log.read_text())
-        assert match, self.log.read_text()
-        return Path(match[1])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture
@@ -48,37 +24,13 @@ def serve(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], Served]]
     started: list[Served] = []
 
     def start() -> Served:
-        port = free_port()
-        log = tmp_path / f"serve-{port}.log"
-        with log.open("w") as out:
-            # 2 workers of 4 threads: the 8 threads the slow clients of the issue starved.
-            process = subprocess.Popen(
-                [sys.executable, "-m", "fxticker", "serve", "--port", str(port), "--workers", "2",
-                 "--graceful-timeout", "5"],
-                env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        served = Served(process, port, log)
+        served = start_serve(env, tmp_path)
         started.append(served)
-        wait_until_serving(served.base, process, lambda: log.read_text()[-2000:])
         return served
 
     yield start
     for served in started:
         served.stop()
-
-
-def slow_client(port: int, stop: threading.Event, shed: list[float]) -> None:
-    """Send a request head one header line a second, forever; reconnect when the server drops us."""
-    while not stop.is_set():
-        opened = time.monotonic()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-                sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n")
-                line = 0
-                while not stop.wait(1.0):
-                    sock.sendall(f"X-Slow-{line}: {'a' * 10}\r\n".encode())
-                    line += 1
-        except OSError:
-            shed.append(time.monotonic() - opened)  # the server closed us; come back at once
 
 
 def test_slow_clients_are_shed_and_livez_still_answers(serve: Callable[[], Served]) -> None:
@@ -95,7 +47,7 @@ def test_slow_clients_are_shed_and_livez_still_answers(serve: Callable[[], Serve
         deadline = time.monotonic() + ATTACK_SECONDS
         while time.monotonic() < deadline:
             asked = time.monotonic()
-            response = httpx.get(served.base + "/livez", timeout=25)
+            response = httpx.get(served.base + "/livez", timeout=30)
             latencies.append(time.monotonic() - asked)
             assert response.status_code == 200
             time.sleep(1)
@@ -105,10 +57,11 @@ def test_slow_clients_are_shed_and_livez_still_answers(serve: Callable[[], Serve
             client.join(timeout=10)
     # Slow clients were dropped and came back, again and again, instead of holding a thread throughout.
     assert len(shed) >= SLOW_CLIENTS, shed
-    # A slow client holds a thread at most REQUEST_READ_TIMEOUT, but /livez may queue behind every
-    # slow client of its worker (8 on 4 threads) and those that reconnected meanwhile: a few rounds.
-    # Without the deadline it is never answered at all.
-    assert max(latencies) < 3 * serving.REQUEST_READ_TIMEOUT, latencies
+    # A slow client holds a thread at most REQUEST_READ_TIMEOUT, but /livez queues behind the slow
+    # clients its worker accepted before it: at worst all 16 on one worker's 4 threads, four rounds,
+    # and one more for those that reconnected meanwhile (measured: 7 to 17 s). Without the deadline it
+    # is never answered at all.
+    assert max(latencies) < (SLOW_CLIENTS // 4 + 1) * serving.REQUEST_READ_TIMEOUT, latencies
     assert served.process.poll() is None
     print(f"/livez under {SLOW_CLIENTS} slow clients: max {max(latencies):.1f} s; {len(shed)} sheds")
 
