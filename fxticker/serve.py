@@ -8,6 +8,7 @@ own app and database pool after the fork (no preload), so no connection is share
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import selectors
@@ -20,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
@@ -79,6 +81,47 @@ class _DeadlineSocket(socket.socket):
         return _TooSlow()
 
 
+# gunicorn answers a request it cannot parse itself, before the app sees it, with an HTML page that
+# echoes the offending input. fxticker answers these as it answers every other error: JSON with a fixed
+# message, no input echoed.
+_PROTOCOL_ERRORS = {
+    400: "bad request: the request line or a header is malformed",
+    414: f"request line too long: at most {LIMIT_REQUEST_LINE} bytes",
+    417: "expectation failed: only 100-continue is understood",
+    431: f"request header fields too large: at most {LIMIT_REQUEST_FIELDS} fields of "
+         f"{LIMIT_REQUEST_FIELD_SIZE} bytes",
+    500: "internal server error",
+    501: "not implemented: unsupported transfer coding",
+}
+
+
+class _ErrorPage:
+    """Stands in for the client socket while gunicorn writes its error page: only its status is kept."""
+
+    def __init__(self) -> None:
+        self.written = b""
+
+    def gettimeout(self) -> float:
+        return 0.0  # gunicorn's write_nonblock then writes at once, with sendall
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+    def status(self) -> tuple[int, str]:
+        line = self.written.split(b"\r\n", 1)[0].decode("latin-1")
+        _version, code, reason = line.split(" ", 2)
+        return int(code), reason
+
+
+def json_error_answer(status: int, reason: str) -> bytes:
+    message = _PROTOCOL_ERRORS.get(status, reason.lower())
+    body = json.dumps({"status": status, "message": message}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
 class SheddingWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, where a thread serves only a client that is sending: a connection
     waits for its first byte in the poller, and the read of each request ends at REQUEST_READ_TIMEOUT.
@@ -104,6 +147,17 @@ class SheddingWorker(ThreadWorker):  # type: ignore[misc]
                                  partial(self.on_pending_socket_readable, conn))
             return
         super().enqueue_req(conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn picks the status, logs and counts the error; the page it writes is replaced.
+        page = _ErrorPage()
+        super().handle_error(req, page, addr, exc)
+        if not page.written:
+            return
+        try:
+            util.write_nonblock(client, json_error_answer(*page.status()))
+        except OSError:
+            log.debug("the client left before its error answer was sent")
 
     def handle(self, conn: Any) -> Any:
         # Each request on a kept-alive connection gets the whole time again.

@@ -3,6 +3,7 @@ and each serve keeps its own gunicorn control socket. Real servers and real sock
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -95,3 +96,40 @@ def test_each_serve_has_its_own_control_socket(serve: Callable[[], Served]) -> N
     assert not sockets[1].parent.exists()
     with socket.socket(socket.AF_UNIX) as control:
         control.connect(str(sockets[0]))
+
+
+def raw(port: int, request: bytes) -> tuple[str, dict[str, str], bytes]:
+    """Send bytes as they are (no client library would send these) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+    return status, headers, body
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "message"), [
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Bad<script>: 1\r\n\r\n", "HTTP/1.1 400 Bad Request",
+     "bad request: the request line or a header is malformed"),
+    (b"G<script>ET /livez HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request",
+     "bad request: the request line or a header is malformed"),
+    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 414 URI Too Long",
+     f"request line too long: at most {serving.LIMIT_REQUEST_LINE} bytes"),
+    (b"GET /livez HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(150)) + b"\r\n",
+     "HTTP/1.1 431 Request Header Fields Too Large",
+     f"request header fields too large: at most {serving.LIMIT_REQUEST_FIELDS} fields of "
+     f"{serving.LIMIT_REQUEST_FIELD_SIZE} bytes"),
+])
+def test_requests_gunicorn_refuses_are_answered_in_json(serve: Callable[[], Served], request_bytes: bytes,
+                                                        status: str, message: str) -> None:
+    served = serve()
+    line, headers, body = raw(served.port, request_bytes)
+    assert line == status
+    assert headers["content-type"] == "application/json"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert json.loads(body) == {"status": int(status.split()[1]), "message": message}
+    assert b"<" not in body
+    assert served.process.poll() is None
