@@ -1,0 +1,73 @@
+"""The README's table of limits says what the code enforces: each row against its constant or setting."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fxticker import fetch, serve, settings
+from fxticker.web import api_v2, dashboard, metrics
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+NGINX_CONF = Path(__file__).resolve().parent.parent / "docker" / "nginx" / "fxticker.conf"
+
+
+def rows() -> dict[str, str]:
+    text = README.read_text()
+    section = text.split("### Limits an operator can rely on", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    return {cells[0]: cells[1] for cells in (line.strip("| ").split(" | ") for line in table[1:])}
+
+
+def setting(name: str) -> settings.Setting[object]:
+    [found] = [s for s in settings.SETTINGS if s.name == name]
+    return found
+
+
+def amount(value: int) -> str:
+    return f"{value:,}"
+
+
+def test_every_row_states_the_enforced_value() -> None:
+    table = rows()
+    page = setting("FXTICKER_MAX_PAGE_BYTES")
+    assert isinstance(page.parse, settings.Whole) and isinstance(page.default, int)
+    assert (f"default {amount(page.default)} bytes ({page.parse.low} to {amount(page.parse.high)})"
+            in table["a page read (URL, file, sample)"])
+    workers, pool = settings.WORKERS, setting("FXTICKER_POOL_SIZE").parse
+    assert isinstance(pool, settings.Whole)
+    assert (f"{workers.low} to {workers.high}, each with {serve.ServeOptions.threads} threads and a "
+            f"database pool of `FXTICKER_POOL_SIZE` ({pool.low} to {pool.high})"
+            in table["gunicorn workers"])
+    assert table["reading one request"].startswith(f"{serve.REQUEST_READ_TIMEOUT} s from its first byte")
+    assert f"closed after {serve.KEEPALIVE} s" in table["reading one request"]
+    assert table["idle keep-alive connection"] == f"{serve.KEEPALIVE} s (`KEEPALIVE`)"
+    assert table["request line"] == f"{serve.LIMIT_REQUEST_LINE} bytes (`LIMIT_REQUEST_LINE`)"
+    assert table["header fields"] == (
+        f"{serve.LIMIT_REQUEST_FIELDS} fields (`LIMIT_REQUEST_FIELDS`) of at most "
+        f"{serve.LIMIT_REQUEST_FIELD_SIZE} bytes (`LIMIT_REQUEST_FIELD_SIZE`)")
+    assert table["a request in the app"].startswith(f"{serve.ServeOptions.timeout} s of silence")
+    words = {9: "nine", 10: "ten"}
+    assert (f"method: one of HTTP's {words[len(metrics.METHODS)]} or `{metrics.OTHER}`"
+            in table["`/metrics` labels"])
+    assert table["`/v2` rows computed per worker"] == f"{amount(api_v2.COMPUTED_ROWS)} (`COMPUTED_ROWS`)"
+    assert table["dashboard"].startswith(f"{dashboard.MAX_POINTS} points per currency")
+    assert f"{amount(dashboard.MAX_REVISION_ROWS)} revisions listed" in table["dashboard"]
+    fetching = table["fetching"]
+    assert f"default {setting('FXTICKER_FETCH_TIMEOUT').default} s" in fetching
+    assert f"default {setting('FXTICKER_FETCH_ATTEMPTS').default})" in fetching
+    assert f"honoured up to {fetch.FetchPolicy.max_wait:.0f} s" in fetching
+    assert f"up to {fetch.ROBOTS_MAX_BYTES // 1024} KiB" in fetching
+
+
+@pytest.mark.parametrize(("directive", "stated"), [
+    ("client_header_timeout", "10s"), ("client_body_timeout", "10s"), ("client_max_body_size", "16k"),
+    ("proxy_read_timeout", "60s"),
+])
+def test_the_nginx_row_matches_its_file(directive: str, stated: str) -> None:
+    match = re.search(rf"^\s*{directive} (\S+);", NGINX_CONF.read_text(), re.MULTILINE)
+    assert match and match[1] == stated
+    row = rows()["behind nginx (docker-compose)"]
+    assert {"10s": "10 s", "16k": "16 KiB", "60s": "60 s"}[stated] in row
