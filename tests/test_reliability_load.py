@@ -225,7 +225,6 @@ def _restart_database(cluster: db.EmbeddedCluster, after: float, down: float, ma
         marks.error = exc
 
 
-# Found by this test and reported (issue 7), not fixed here: fxticker/web/ belongs to another change.
 def test_database_restart_under_load_gives_503s_then_full_service(server: Server) -> None:
     """Stopped mid-load for 8 s: only 200 or 503 while it is down, never a 500; all 200 soon after."""
     seconds, stop_after, down, recovery = 36.0, 6.0, 8.0, 10.0

@@ -1,4 +1,4 @@
-"""What `fxticker official parse|ingest|fetch` do; cli.py wires them to the command line."""
+"""What `fxticker official parse|ingest|fetch` do; cli_official.py wires them to the command line."""
 
 from __future__ import annotations
 
