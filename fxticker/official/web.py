@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from fxticker.official.providers import PROVIDERS
@@ -85,3 +86,78 @@ def metric_families(fetches: Mapping[tuple[str, str], int],
         if key in last_ok:
             last.add_metric([key], last_ok[key].timestamp())
     yield last
+
+
+# ---- the dashboard -------------------------------------------------------------------------------------
+
+# One point per bucket of the charts (the same time_bucket as their series): the official rate's mean.
+_DASHBOARD_OFFICIAL = """
+SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
+       avg(per_usd) AS per_usd
+FROM official_rate
+WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+GROUP BY bucket, currency
+ORDER BY currency, bucket
+"""
+
+# The buckets holding days whose rate differs from the official one, or is suspect, and how many.
+_DASHBOARD_FLAGGED = """
+SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
+       count(*) FILTER (WHERE official_check = 'differs') AS differs,
+       count(*) FILTER (WHERE official_check = 'suspect') AS suspect,
+       max(abs(deviation_pct)) AS worst
+FROM daily_checked
+WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+  AND official_check IN ('differs', 'suspect')
+GROUP BY bucket, currency
+ORDER BY currency, bucket
+"""
+
+SUSPECT_ROWS = 20
+_DASHBOARD_SUSPECTS = """
+SELECT rate_date, currency, rate, official_per_usd, official_provider, official_date, deviation_pct
+FROM observation_checked
+WHERE official_check = 'suspect' AND currency = ANY(%(currencies)s)
+  AND rate_date >= %(start)s AND rate_date <= %(end)s
+ORDER BY rate_date DESC, currency, revision_rank
+LIMIT %(limit)s
+"""
+
+
+def _short(value: Decimal) -> float:
+    return float(f"{value:.6g}")
+
+
+def chart_overlays(conn: psycopg.Connection, series: Mapping[str, Mapping[str, list[Any]]], start: dt.date,
+                   end: dt.date, days: int) -> dict[str, dict[str, Any]]:
+    """Per currency: the official rate per bucket (`ox`, `oy` in units per USD) and the flagged points
+    (`i` the point's index in the series, `differs` and `suspect` the days of each, `worst` the largest
+    deviation in percent), for dashboard.js to draw as a second line and marks."""
+    found: dict[str, dict[str, Any]] = {
+        c: {"ox": [], "oy": [], "i": [], "differs": [], "suspect": [], "worst": []} for c in series}
+    params = {"days": days, "origin": start, "currencies": list(series), "start": start, "end": end}
+    for bucket, code, per_usd in conn.execute(_DASHBOARD_OFFICIAL, params):
+        found[code]["ox"].append(bucket.isoformat())
+        found[code]["oy"].append(_short(per_usd))
+    index = {c: {x: k for k, x in enumerate(s["x"])} for c, s in series.items()}
+    for bucket, code, differs, suspect, worst in conn.execute(_DASHBOARD_FLAGGED, params):
+        point = index[code].get(bucket.isoformat())
+        if point is None:
+            continue  # a day stored between the queries: it shows next time
+        marks = found[code]
+        marks["i"].append(point)
+        marks["differs"].append(differs)
+        marks["suspect"].append(suspect)
+        marks["worst"].append(_short(worst))
+    return found
+
+
+def suspects(conn: psycopg.Connection, codes: list[str], start: dt.date,
+             end: dt.date) -> list[dict[str, Any]]:
+    """The latest suspect quotes of the selection, for the dashboard's table."""
+    params = {"currencies": codes, "start": start, "end": end, "limit": SUSPECT_ROWS}
+    return [{"date": day.isoformat(), "currency": code, "rate": format(rate, "f"),
+             "official_per_usd": format(per_usd, "f"), "official_provider": provider,
+             "official_date": official_day.isoformat(), "deviation_pct": format(deviation, "f")}
+            for day, code, rate, per_usd, provider, official_day, deviation
+            in conn.execute(_DASHBOARD_SUSPECTS, params)]

@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from werkzeug.wrappers import Response
 
 from fxticker import export, vocab
+from fxticker.official import web as official_web
 from fxticker.web import params
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
@@ -55,8 +56,9 @@ _LATEST = """
 SELECT l.currency, l.rate_date, l.rate, l.change_pct, l.direction,
        l.last_seen, l.last_source,
        (SELECT count(*) FROM observation o
-         WHERE o.currency = l.currency AND o.rate_date = l.rate_date) AS revisions
-FROM (SELECT DISTINCT ON (currency) * FROM daily_rate ORDER BY currency, rate_date DESC) l
+         WHERE o.currency = l.currency AND o.rate_date = l.rate_date) AS revisions,
+       l.official_per_usd, l.official_provider, l.official_date, l.deviation_pct, l.official_check
+FROM (SELECT DISTINCT ON (currency) * FROM daily_checked ORDER BY currency, rate_date DESC) l
 """
 
 _SPAN = """
@@ -128,6 +130,7 @@ def _latest(conn: psycopg.Connection) -> list[dict[str, Any]]:
             "date": row["rate_date"].isoformat(),
             "revisions": row["revisions"],
             **source_link(row["last_source"]),
+            **official_web.official_fields(row),
         })
     return table
 
@@ -279,12 +282,15 @@ def index() -> str:
         first, last = span if span else (None, None)
         start, end = start or first, end or last
         data: dict[str, Any] = {"currencies": [], "bucket_days": 1}
+        suspects: list[dict[str, Any]] = []
         if codes and start and end and start <= end:
             days = bucket_days(start, end)
             series = _series(conn, codes, start, end, days)
             marks = _revised(conn, series, start, end, days)
             # Each revision only where a point is a day: a long range would send thousands of them.
             sources = _revision_lists(conn, series, marks, start, end) if days == 1 else []
+            overlays = official_web.chart_overlays(conn, series, start, end, days)
+            suspects = official_web.suspects(conn, codes, start, end)
             data = {
                 "bucket_days": days,
                 "detail_days": MAX_POINTS,
@@ -292,7 +298,8 @@ def index() -> str:
                 "end": end.isoformat(),
                 "sources": sources,
                 "currencies": [
-                    {"code": c, "name": vocab.currency_name(c), **series[c], "rev": marks[c]} for c in codes
+                    {"code": c, "name": vocab.currency_name(c), **series[c], "rev": marks[c],
+                     "official": overlays[c]} for c in codes
                 ],
             }
         provenance = _provenance(conn)
@@ -306,6 +313,7 @@ def index() -> str:
         end=end,
         data=data,
         provenance=provenance,
+        suspects=suspects,
         plotly_version=plotly_js_version(),
         download_url=url_for("export.export_csv", **{k: v for k, v in download.items() if v}),
         detail_url=url_for("dashboard.index", **{k: v for k, v in download.items() if v}),

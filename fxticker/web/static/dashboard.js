@@ -85,7 +85,44 @@
       { x: c.rev.i.map((k) => c.x[k]), y: c.rev.i.map((k) => (perUsd ? c.yi : c.y)[k]), mode: "markers",
         name: "revised days", marker: { symbol: "circle-open", size: 12, color: "#8a5a00", line: { width: 2 } },
         text: c.rev.i.map((k, m) => revisionHover(c, k, m)), hoverinfo: "text" },
+      ...officialTraces(c),
     ];
+  }
+
+  // The central bank's rate as a second line (it comes in units per USD), and the days the check flags.
+  function officialTraces(c) {
+    const off = c.official;
+    if (!off || (!off.ox.length && !off.i.length)) {
+      return [];
+    }
+    const perUsd = state.direction === "per_usd";
+    const flagged = off.i.map((k, m) => ({ k, m, suspect: off.suspect[m] > 0 }));
+    const marks = (suspect) => flagged.filter((f) => f.suspect === suspect);
+    const markTrace = (suspect, name, colour) => ({
+      x: marks(suspect).map((f) => c.x[f.k]), y: marks(suspect).map((f) => (perUsd ? c.yi : c.y)[f.k]),
+      mode: "markers", name, marker: { symbol: "x-thin-open", size: 11, color: colour, line: { width: 2 } },
+      text: marks(suspect).map((f) => flagHover(c, f.k, f.m)), hoverinfo: "text",
+    });
+    return [
+      { x: off.ox, y: perUsd ? off.oy : off.oy.map(inverse), mode: "lines", connectgaps: false,
+        name: "official rate", line: { color: "#444", width: 1.5, dash: "dot" },
+        hovertemplate: `%{x|%Y-%m-%d}: %{y:,.6~g} ${unit(c)}<extra>official</extra>` },
+      markTrace(false, "differs from official", "#d68910"),
+      markTrace(true, "suspect", "#c0392b"),
+    ];
+  }
+
+  function flagHover(c, k, m) {
+    const off = c.official;
+    const what = [];
+    if (off.suspect[m]) {
+      what.push(plural(off.suspect[m], "suspect day"));
+    }
+    if (off.differs[m]) {
+      what.push(`${plural(off.differs[m], "day")} differing`);
+    }
+    return `<b>${c.x[k]}</b>: ${what.join(", ")} from the official rate<br>` +
+      `largest deviation ${off.worst[m]}%`;
   }
 
   // plotly reads hover text as a little HTML: quoted rates and sources (URLs, paths) must stay plain text.
