@@ -57,8 +57,13 @@ SELECT l.currency, l.rate_date, l.rate, l.change_pct, l.direction,
        l.last_seen, l.last_source,
        (SELECT count(*) FROM observation o
          WHERE o.currency = l.currency AND o.rate_date = l.rate_date) AS revisions,
-       l.official_per_usd, l.official_provider, l.official_date, l.deviation_pct, l.official_check
-FROM (SELECT DISTINCT ON (currency) * FROM daily_checked ORDER BY currency, rate_date DESC) l
+       d.per_usd AS official_per_usd, d.provider AS official_provider, d.official_date,
+       official_deviation(l.rate, d.per_usd) AS deviation_pct,
+       official_verdict(d.per_usd, l.rate_low, l.rate_high) AS official_check
+FROM (SELECT DISTINCT ON (currency) * FROM daily_rate ORDER BY currency, rate_date DESC) l
+-- The check of sql/009 (its reference days and verdict), applied to the latest days only: through
+-- daily_checked, every day of every currency would be joined first.
+LEFT JOIN official_day d ON d.currency = l.currency AND d.day = l.rate_date
 """
 
 _SPAN = """
