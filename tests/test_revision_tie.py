@@ -157,3 +157,21 @@ def test_rows_stored_before_the_migration_are_numbered(empty_db_url: str, tmp_pa
             store.save_quotes(conn, quotes, rate_date=DAY, source="c", content_hash="c",
                               seen_at=seen + dt.timedelta(seconds=60))
         assert_everywhere(conn, "0.00194")
+
+
+def test_the_community_branch_parses(conn: psycopg.Connection) -> None:
+    """This server is Apache-only, so the branch that remakes the continuous aggregate never runs here:
+    PL/pgSQL parses every statement of a block when it compiles it, also in a branch that never runs."""
+    block = re.search(r"^DO \$\$\n.*?^\$\$;", MIGRATION.read_text(), re.DOTALL | re.MULTILINE)
+    assert block and "-- community:begin" in block[0]
+    condition = "IF current_setting('timescaledb.license') = 'timescale' THEN"
+    assert condition in block[0]
+    never = block[0].replace(condition, "IF false THEN")
+    conn.execute(never.encode())
+    with pytest.raises(psycopg.errors.SyntaxError):
+        conn.execute(never.replace("GROUP BY 1, 2", "GROUP 1, 2").encode())
+    policy = block[0].split("add_continuous_aggregate_policy(", 1)[1].split(";")[0]
+    used = set(re.findall(r"(\w+) =>", policy))
+    row = conn.execute("SELECT proargnames FROM pg_proc WHERE proname = 'add_continuous_aggregate_policy'"
+                       ).fetchone()
+    assert row is not None and used == {"start_offset", "end_offset", "schedule_interval"} <= set(row[0])
