@@ -245,8 +245,9 @@ def test_behind_nginx_slow_clients_never_reach_gunicorn(env: dict[str, str], tmp
             latencies.append(time.monotonic() - asked)
             assert response.status_code == 200
             time.sleep(0.5)
-        # nginx holds the slow clients; gunicorn never saw one, so every /livez went straight through.
-        assert max(latencies) < 1, latencies
+        # nginx holds the slow clients; gunicorn never saw one, so every /livez went straight through
+        # (alone, gunicorn takes 7 s and more: tests/test_serve_limits.py).
+        assert max(latencies) < 2, latencies
         assert "no whole request within" not in served.log.read_text()
     finally:
         stop.set()
