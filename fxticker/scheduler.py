@@ -272,8 +272,10 @@ class ScheduledScraper:
                 return
             p = PROVIDERS[key]
             today = site_today(self.scrape_config.tz)
-            since, until = official_run.daily_window(p, today)
             try:
+                with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
+                    first = official_run.first_quote(conn)
+                since, until = official_run.daily_window(p, today, first)
                 record = official_run.run(self.database_url, [p], since, until, today=today,
                                           config=self.official, trigger="schedule",
                                           sleep=self._official_sleep, should_stop=self._should_stop)

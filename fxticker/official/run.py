@@ -145,8 +145,18 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
 DAILY_LOOKBACK = dt.timedelta(days=7)
 
 
-def daily_window(p: Provider, today: dt.date) -> tuple[dt.date, dt.date]:
-    return today - DAILY_LOOKBACK, today + dt.timedelta(days=p.days_ahead)
+def daily_window(p: Provider, today: dt.date, first_quote: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The days a scheduled run asks for: the last week (NBKR: and tomorrow). A peg costs no request, so
+    its run covers every stored quote from the first (`first_quote`), and the check has it from the start."""
+    since = today - DAILY_LOOKBACK
+    if p.key in PEGS and first_quote is not None:
+        since = min(since, max(first_quote, PEGS[p.key].since))
+    return since, today + dt.timedelta(days=p.days_ahead)
+
+
+def first_quote(conn: psycopg.Connection) -> dt.date | None:
+    row = conn.execute("SELECT min(rate_date) FROM observation").fetchone()
+    return row[0] if row else None
 
 
 def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
