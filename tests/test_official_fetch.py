@@ -264,3 +264,15 @@ def test_cli_fetch_refuses_bad_input_in_one_line(env: dict[str, str], args: list
     [line] = done.stderr.splitlines()
     assert line.startswith("fxticker: ") and message in line
 
+
+
+def test_nbkr_history_is_asked_a_year_at_a_time(db_url: str, bank: HTTPServer) -> None:
+    bank.expect_request("/index1.jsp").respond_with_data("<html><body>no table</body></html>")
+    origin = bank.url_for("/").rstrip("/")
+    record = fetch(db_url, ["nbkr"], dt.date(2023, 1, 1), dt.date(2024, 12, 31), {"nbkr": origin})
+    spans = [(q["beg_year"] + q["beg_month"] + q["beg_day"], q["end_year"] + q["end_month"] + q["end_day"])
+             for q in (req.args for req, _ in bank.log)]
+    assert spans == [("20230101", "20231231"), ("20240101", "20241230"), ("20241231", "20241231")]
+    # A page without the rate table is an error named by its URL, for each request.
+    assert record.outcomes[0].status == "failed"
+    assert "no <!--date--> ... <!--value--> rows" in (record.outcomes[0].error or "")

@@ -18,8 +18,8 @@ from fxticker.official import providers as reg
 from fxticker.official.parse import OfficialError, OfficialRate, WrongDate, parse, parse_nbkr_history
 from fxticker.official.providers import Provider
 
-# NBKR's history page holds at most a year per request.
-NBKR_HISTORY_SPAN = dt.timedelta(days=365)
+# NBKR's history page holds at most a year per request: 365 days, both ends included.
+NBKR_HISTORY_SPAN = dt.timedelta(days=364)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Refused:
 
 @dataclass(frozen=True)
 class Asker:
-    """How to ask: the shared client, the politeness, and the clock's idea of the banks' today."""
+    """How to ask: the client shared by a bank's requests, its retries and size cap, the pause between
+    requests, and the sleep that waits (the scheduler's is cut short by a stop)."""
 
     client: httpx.Client
     policy: fetch.FetchPolicy

@@ -57,8 +57,6 @@ PROVIDERS: dict[str, Provider] = {
 # USD since the devaluation of 1 January 2015; the ticker's own TMT is not 1/3.5, which is the point.
 PEGS: dict[str, Peg] = {"peg": Peg(Decimal("3.5"), dt.date(2015, 1, 1), "Central Bank of Turkmenistan")}
 
-BY_CURRENCY: dict[str, Provider] = {p.currency: p for p in PROVIDERS.values()}
-
 # The NBKR history page names currencies by its own ids; USD is 15 and quoted per 1.
 NBKR_USD_ID = 15
 
