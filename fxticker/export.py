@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, BinaryIO
 
 import psycopg
 from psycopg import sql
 
-from fxticker import rates, vocab
+from fxticker import csvfile, rates, store, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS
 
 log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
-BOM = "\ufeff"
 BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
-# OWASP's list: a spreadsheet may run a cell starting with these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class ExportError(vocab.BadValue):
@@ -168,95 +160,23 @@ def _statement(query: ExportQuery) -> tuple[sql.Composed, dict[str, Any]]:
     return statement, params
 
 
-def cell(value: object) -> str:
-    """One CSV cell: ISO dates and times, '.' decimals, and no text a spreadsheet would run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return _text(str(value))
-
-
-def _text(text: str) -> str:
-    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
-        # The apostrophe makes spreadsheets show the text as text (OWASP's advice for CSV injection).
-        return "'" + text
-    return text
-
-
-def batches(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[Sequence[str]]]:
+def batches(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[tuple[str, ...]]]:
     """The export's rows (without header) as cells, BATCH_ROWS at a time from a server-side cursor.
 
     A named cursor needs a transaction: the caller's connection must not be in autocommit mode.
     """
     statement, params = _statement(query)
-    free_text = [i for i, name in enumerate(header(query)) if name in _FREE_TEXT]
-    cur = conn.cursor(name="fxticker_export")
-    try:
-        cur.execute(statement, params)
-        while True:
-            batch = cur.fetchmany(BATCH_ROWS)
-            last = len(batch) < BATCH_ROWS
-            if last:
-                # A short batch is the last: no further FETCH, and the cursor closes before the rows
-                # go out, so a small export is done with the database before its response starts.
-                _close_quietly(cur)
-            if batch:
-                yield _guarded(batch, free_text)
-            if last:
-                return
-    finally:
-        _close_quietly(cur)
-
-
-def _close_quietly(cur: psycopg.ServerCursor[Any]) -> None:
-    """Close the cursor; a database gone by now has lost nothing: every row was fetched or the export
-    is failing already."""
-    if cur.closed:
-        return
-    try:
-        cur.close()
-    except psycopg.Error as exc:
-        log.info("export cursor not closed cleanly (%s); its transaction ends with the connection", exc)
-
-
-def _guarded(batch: list[tuple[str, ...]], free_text: list[int]) -> list[Sequence[str]]:
-    """The batch with text cells that look like formulas neutralised; rows are looked at per column,
-    and copied only when one needs it (rarely), so a clean batch costs a scan of a few columns."""
-    rows: list[Sequence[str]] = list(batch)
-    for i in free_text:
-        for k in [k for k, row in enumerate(batch) if row[i].startswith(_FORMULA_START)]:
-            cells = list(rows[k])
-            cells[i] = _text(cells[i])
-            rows[k] = cells
-    return rows
+    return store.batches(conn, "fxticker_export", statement, params, BATCH_ROWS)
 
 
 def csv_chunks(conn: psycopg.Connection, query: ExportQuery, *, bom: bool = False) -> Iterator[str]:
     """The whole CSV as text chunks of about BATCH_ROWS rows each: header first, a BOM before it if asked."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    if bom:
-        buffer.write(BOM)
-    writer.writerow(header(query))
-    for batch in batches(conn, query):
-        writer.writerows(batch)
-        yield _drain(buffer)
-    yield _drain(buffer)
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+    columns = header(query)
+    free_text = [i for i, name in enumerate(columns) if name in _FREE_TEXT]
+    return csvfile.chunks(columns, batches(conn, query), bom=bom, text_columns=free_text)
 
 
 def write(conn: psycopg.Connection, query: ExportQuery, out: BinaryIO, *, bom: bool = False) -> None:
     """Write the CSV, UTF-8 encoded, to a binary stream chunk by chunk (bytes: no newline translation)."""
-    for chunk in csv_chunks(conn, query, bom=bom):
-        out.write(chunk.encode("utf-8"))
+    for chunk in csvfile.encoded(csv_chunks(conn, query, bom=bom)):
+        out.write(chunk)

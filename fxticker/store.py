@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -299,7 +300,7 @@ def last_seen(conn: psycopg.Connection) -> dt.datetime | None:
 
 
 _OBSERVATIONS = sql.SQL("""
-SELECT rate_date, currency, rate, change_pct, direction, rate_low, rate_high,
+SELECT rate_date, currency, rate, change_pct, direction,
        revisions, revision_rank, sightings, first_seen, last_seen,
        first_source, last_source, first_hash, last_hash,
        official_per_usd, official_provider, official_date, deviation_pct, official_check
@@ -318,12 +319,47 @@ def observations(
     start: dt.date,
     end: dt.date,
     all_revisions: bool,
-) -> list[dict[str, object]]:
-    """Stored quotes as scraped, with their bounds, revision counts, provenance and official check."""
+    size: int,
+) -> Iterator[list[dict[str, Any]]]:
+    """Stored quotes as scraped, with revision counts, provenance and official check, size at a time
+    from a server-side cursor (conn must not be in autocommit mode)."""
     query = _OBSERVATIONS.format(
         currency_filter=sql.SQL("currency = ANY(%(currencies)s)" if currencies else "true"),
         revision_filter=sql.SQL("true" if all_revisions else "revision_rank = 1"),
     )
     params = {"currencies": list(currencies or []), "start": start, "end": end}
-    with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(query, params))
+    return batches(conn, "fxticker_observations", query, params, size, dict_row)
+
+
+def batches(conn: psycopg.Connection, name: str, statement: sql.Composed | str, params: dict[str, Any],
+            size: int, row_factory: Any = None) -> Iterator[list[Any]]:
+    """The rows of statement, size at a time, from a server-side cursor: memory stays flat for any
+    number of rows. A named cursor needs a transaction: conn must not be in autocommit mode.
+    """
+    cur = conn.cursor(name=name, row_factory=row_factory) if row_factory else conn.cursor(name=name)
+    try:
+        cur.execute(statement, params)
+        while True:
+            batch = cur.fetchmany(size)
+            last = len(batch) < size
+            if last:
+                # A short batch is the last: no further FETCH, and the cursor closes before the rows
+                # go out, so a small answer is done with the database before its response starts.
+                _close_quietly(cur)
+            if batch:
+                yield batch
+            if last:
+                return
+    finally:
+        _close_quietly(cur)
+
+
+def _close_quietly(cur: psycopg.ServerCursor[Any]) -> None:
+    """Close the cursor; a database gone by now has lost nothing: every row was fetched or the answer
+    is failing already."""
+    if cur.closed:
+        return
+    try:
+        cur.close()
+    except psycopg.Error as exc:
+        log.info("cursor %s not closed cleanly (%s); its transaction ends with the connection", cur.name, exc)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -87,10 +88,14 @@ def test_csv_has_the_same_rows(days_api: CheckedClient) -> None:
     response = days_api.get("/v2/rates.csv?from=2025-12-17&to=2025-12-19&quotes=KZT,UZS")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.data == (
-        b"date,base,quote,rate\n"
-        b"2025-12-17,USD,KZT,520.83\n2025-12-17,USD,UZS,12500\n"
-        b"2025-12-19,USD,KZT,515.46\n2025-12-19,USD,UZS,12500\n"
+        b"date,base,quote,rate\r\n"
+        b"2025-12-17,USD,KZT,520.83\r\n2025-12-17,USD,UZS,12500.0\r\n"
+        b"2025-12-19,USD,KZT,515.46\r\n2025-12-19,USD,UZS,12500.0\r\n"
     )
+    # Each rate as the JSON answer writes it.
+    body = days_api.json("/v2/rates?from=2025-12-17&to=2025-12-19&quotes=KZT,UZS")
+    assert [json.dumps(r["rate"]) for r in body] == [line.split(",")[3] for line in
+                                                      response.text.splitlines()[1:]]
 
 
 def test_currencies_and_providers(days_api: CheckedClient) -> None:

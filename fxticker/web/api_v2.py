@@ -6,9 +6,7 @@ computation is fxticker.rates, over the providers registered in fxticker.provide
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +17,7 @@ import psycopg
 from cachetools import LRUCache
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from fxticker import providers, rates, vocab
+from fxticker import csvfile, providers, rates, vocab
 from fxticker.official import v2 as _official_providers  # noqa: F401  (registers NBK, CBU, NBKR, NBT, PEG)
 from fxticker.providers import Provider
 from fxticker.rates import Group, Rate
@@ -41,6 +39,11 @@ COMPUTED_ROWS = 100_000
 def number(value: Decimal) -> float:
     """A rounded rate as a JSON number. Its repr is the shortest that round-trips, i.e. the decimal."""
     return float(value)
+
+
+def number_text(value: Decimal) -> str:
+    """number(value) as the JSON answers write it, for the CSV: 9.203, not the Decimal's 9.2030."""
+    return json.dumps(number(value))
 
 
 class Computed:
@@ -236,16 +239,16 @@ def rates_csv() -> Response:
     with read_connection() as conn:
         found, others = _lookup(conn)
     expand = others is not None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "base", "quote", "rate", *(["providers"] if expand else [])])
+    rows = []
     for r in found:
         value = rates.priced(r.value, Decimal(1))
         # KEY:rate for each provider, the row's own first; '!' marks one that did not make the row.
-        extra = [";".join(f"{key}{'!' if excluded else ''}:{format(priced, 'f')}"
+        extra = [";".join(f"{key}{'!' if excluded else ''}:{number_text(priced)}"
                           for key, _, priced, excluded in _entries(r, others, Decimal(1)))] if expand else []
-        writer.writerow([r.date.isoformat(), r.base, r.quote, format(value, "f"), *extra])
-    return Response(out.getvalue(), mimetype="text/csv")
+        rows.append([r.date.isoformat(), r.base, r.quote, number_text(value), *extra])
+    header = ["date", "base", "quote", "rate", *(["providers"] if expand else [])]
+    # The rows are in memory already (computed and kept per data version): one chunk, a whole body.
+    return Response("".join(csvfile.chunks(header, [rows])), mimetype="text/csv")
 
 
 @bp.get("/rate/<base>/<quote>")

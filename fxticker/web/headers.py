@@ -54,8 +54,10 @@ def _api_headers(response: Response) -> Response:
     if request.path in NEGOTIATED:
         response.vary.add("Accept")
     response.headers["Access-Control-Expose-Headers"] = "ETag"
-    # A strong validator from the body's hash: equal bodies, equal tags, across workers and restarts.
-    response.add_etag()
+    # A strong validator from the body's hash: equal bodies, equal tags, across workers and restarts. Not
+    # of a streamed body: hashing it would read all of it into memory first (web/stream.py).
+    if not response.is_streamed:
+        response.add_etag()
     if response.status_code == 200:
         response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
         response.make_conditional(request.environ)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+import psycopg
+from flask import Blueprint, current_app
+from werkzeug.wrappers import Response
 
-from fxticker import rates, store, vocab
+from fxticker import csvfile, rates, store, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS, official_fields
-from fxticker.web import params
-from fxticker.web.cache import cached
-from fxticker.web.db import read_connection
+from fxticker.web import params, stream
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
 _PARAMS = ("currency", "from", "to", "revisions")
+# Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
+BATCH_ROWS = 2000
 
 COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
@@ -48,7 +52,15 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _observations() -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Ask:
+    codes: list[str] | None
+    start: dt.date
+    end: dt.date
+    all_revisions: bool
+
+
+def _ask() -> _Ask:
     args = params.query(_PARAMS)
     today = params.latest_today()
     codes = params.parse_codes("currency", args["currency"]) if "currency" in args else None
@@ -56,30 +68,47 @@ def _observations() -> list[dict[str, Any]]:
     end = params.parse_date("to", args["to"], today) if "to" in args else today
     params.parse_range(start, end)
     revisions = params.parse_choice("revisions", args.get("revisions", "latest"), ("latest", "all"))
-    with read_connection() as conn:
-        if codes:
-            params.check_known(codes, rates.stored_currencies(conn), "currency")
-            # USD is every quote's unit, never quoted itself.
-            codes = [c for c in codes if c != vocab.USD]
-            if not codes:
-                return []
-        rows = store.observations(
-            conn, currencies=codes, start=start, end=end, all_revisions=revisions == "all"
-        )
-    return [_row(r) for r in rows]
+    return _Ask(codes, start, end, revisions == "all")
+
+
+def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any]]]:
+    """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
+    codes = ask.codes
+    if codes:
+        params.check_known(codes, rates.stored_currencies(conn), "currency")
+        # USD is every quote's unit, never quoted itself.
+        codes = [c for c in codes if c != vocab.USD]
+        if not codes:
+            return iter(())
+    batches = store.observations(conn, currencies=codes, start=ask.start, end=ask.end,
+                                 all_revisions=ask.all_revisions, size=BATCH_ROWS)
+    return ([_row(r) for r in batch] for batch in batches)
+
+
+def _json(batches: Iterator[list[dict[str, Any]]], dumps: Callable[[Any], str]) -> Iterator[str]:
+    """A JSON array written a batch at a time, byte for byte as jsonify writes the whole list. The
+    closing bracket goes with the last batch: an answer of one batch is one chunk."""
+    previous = None
+    for batch in batches:
+        if previous is not None:
+            yield previous
+        previous = ("[" if previous is None else ",") + ",".join(map(dumps, batch))
+    yield (previous or "[") + "]\n"
 
 
 @bp.get("/observations")
-@cached
 def observations() -> Response:
-    return jsonify(_observations())
+    ask = _ask()
+    dumps = functools.partial(current_app.json.dumps, separators=(",", ":"))
+    return stream.respond(lambda conn: _json(_batches(conn, ask), dumps), content_type="application/json")
 
 
 @bp.get("/observations.csv")
-@cached
 def observations_csv() -> Response:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(_observations())
-    return Response(out.getvalue(), mimetype="text/csv")
+    ask = _ask()
+
+    def produce(conn: psycopg.Connection) -> Iterator[str]:
+        rows = ([[csvfile.cell(row[c]) for c in COLUMNS] for row in batch] for batch in _batches(conn, ask))
+        return csvfile.chunks(COLUMNS, rows)
+
+    return stream.respond(produce, content_type=csvfile.CONTENT_TYPE)

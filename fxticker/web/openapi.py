@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from fxticker import rates, vocab
 from fxticker.official.web import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
-from fxticker.web import headers
+from fxticker.web import headers, native
 
 bp = Blueprint("openapi", __name__)
 
@@ -64,6 +64,17 @@ def _ndjson(ok: dict[str, Any]) -> dict[str, Any]:
     """The same rows as NDJSON (one JSON object a line) when Accept names application/x-ndjson."""
     content = {**ok["content"], "application/x-ndjson": {"schema": {"type": "string"}}}
     return {**ok, "content": content}
+
+
+STREAMED = (
+    f"Every row is returned, however many: an answer of more than {native.BATCH_ROWS:,} rows is streamed as "
+    "it is read from the database (without ETag or Content-Length), so its size costs the server no memory."
+)
+
+
+def _streamed(ok: dict[str, Any]) -> dict[str, Any]:
+    ok["headers"]["ETag"] = _ref("headers", "ETagIfWhole")
+    return ok
 
 
 def _get(summary: str, description: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
@@ -249,6 +260,9 @@ def _components() -> dict[str, Any]:
         "headers": {
             "ETag": {"required": True, "schema": {"type": "string"},
                      "description": "Strong validator of the body; send it back as If-None-Match."},
+            "ETagIfWhole": {"required": False, "schema": {"type": "string"},
+                            "description": "Strong validator of an answer sent whole; a streamed one has "
+                                           "none."},
             "Cache-Control": {"required": True, "schema": {"type": "string"},
                               "description": f"public, max-age={headers.MAX_AGE}"},
             "Access-Control-Allow-Origin": {"required": True, "schema": {"const": "*"}},
@@ -345,12 +359,16 @@ def _paths() -> dict[str, Any]:
         "/api/observations": _get(
             "Observations as the ticker quoted them",
             "Per date and currency: the rate as quoted (string), change and direction (keeping -0), the "
-            "bounds the quoted precision allows in both directions, the day's revisions and provenance.",
-            observations, _ok({"type": "array", "items": _ref("schemas", "Observation")}, "Observations."),
+            "bounds the quoted precision allows in both directions, the day's revisions and provenance. "
+            + STREAMED,
+            observations, _streamed(_ok({"type": "array", "items": _ref("schemas", "Observation")},
+                                        "Observations.")),
             "native"),
         "/api/observations.csv": _get(
-            "Observations as CSV", "Same as /api/observations, as CSV with the same columns.",
-            observations, _ok({"type": "string"}, "CSV with a header row.", "text/csv"), "native"),
+            "Observations as CSV", "Same as /api/observations, as CSV with the same columns (CRLF line "
+            "ends; a text cell that a spreadsheet would run as a formula starts with an apostrophe). "
+            + STREAMED,
+            observations, _streamed(_ok({"type": "string"}, "CSV with a header row.", "text/csv")), "native"),
         "/openapi.json": _get("This document", "The OpenAPI 3.1 description of the API.", [],
                               _ok({"type": "object"}, "OpenAPI document."), "meta"),
     }
