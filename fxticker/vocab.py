@@ -196,7 +196,9 @@ def sql_bounds(rate: str) -> tuple[str, str, str, str]:
 # The ticker began long after this; an older date is not one the site could have shown.
 EARLIEST = dt.date(2000, 1, 1)
 DATE_FORMAT = "YYYY-MM-DD"
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# ASCII digits only (compile with re.ASCII): \d takes other scripts' digits.
+DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_DATE = re.compile(DATE_PATTERN, re.ASCII)
 
 
 def parse_date(text: str) -> dt.date:

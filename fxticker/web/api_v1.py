@@ -22,8 +22,8 @@ from fxticker.web.errors import BadInput, NotFound
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
 
 _PARAMS = ("base", "from", "symbols", "to", "amount")
-_RANGE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\.\.([0-9]{4}-[0-9]{2}-[0-9]{2})?", re.ASCII)
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_RANGE = re.compile(rf"({vocab.DATE_PATTERN})\.\.({vocab.DATE_PATTERN})?", re.ASCII)
+_DAY = re.compile(vocab.DATE_PATTERN, re.ASCII)
 
 
 def _alias(first: str, second: str) -> str | None:

@@ -13,7 +13,7 @@ from fxticker.web import headers, native
 
 bp = Blueprint("openapi", __name__)
 
-_DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATE_PATTERN = f"^{vocab.DATE_PATTERN}$"
 _CODE = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["KZT"]}
 _DATE = {"type": "string", "format": "date", "examples": ["2025-12-19"]}
 ROUNDING = (
@@ -348,8 +348,8 @@ def _paths() -> dict[str, Any]:
             "Rates on a day or over a range (Frankfurter v1)",
             "YYYY-MM-DD for one day (" + NEAREST + "), START..END for a range, START.. for a range to "
             "today. " + SERIES + " " + ROUNDING,
-            [_path("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-                              "(\\.\\.([0-9]{4}-[0-9]{2}-[0-9]{2})?)?$",
+            [_path("period", {"type": "string", "pattern": f"^{vocab.DATE_PATTERN}"
+                              f"(\\.\\.({vocab.DATE_PATTERN})?)?$",
                               "examples": ["2025-12-19", "2025-12-01..2025-12-19", "2025-12-01.."]},
                    "A day, or a range."), *v1_params],
             _ok({"anyOf": [v1_one, _ref("schemas", "V1Range")]}, "Rates."), "v1"),
