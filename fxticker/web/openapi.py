@@ -218,7 +218,7 @@ def _schemas() -> dict[str, Any]:
                          "examples": ["0.00193"]},
                 "change_pct": {"type": "string", "description": "The day's change in percent as quoted; "
                                "a quoted -0 (a fall rounded to zero) stays -0.", "examples": ["-0"]},
-                "direction": {"enum": ["up", "down", "flat"]},
+                "direction": {"enum": list(vocab.DIRECTIONS)},
                 "usd_per_unit_low": {"type": "string", "description": "Lowest USD per unit that rounds "
                                      "to the quote (exact)."},
                 "usd_per_unit_high": {"type": "string", "description": "Highest USD per unit that rounds "
