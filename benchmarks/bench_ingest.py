@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import psycopg
 
-from benchmarks import corpus
-from benchmarks.harness import Context, Row, interleaved, median
+from benchmarks import corpus, scale
+from benchmarks.harness import Context, Row, median, rounds
 
 NOTES = """\
 **Method.** The same corpus as `parse` (`benchmarks/corpus.py`), as files in a directory. The subject is
@@ -82,47 +84,72 @@ def _check_contents(url: str, pages: corpus.Corpus) -> None:
 
 
 def run(ctx: Context) -> list[Row]:
-    return [_measure(ctx, corpus.cached(ctx.work / f"corpus-{pages}", pages)) for pages in _sizes(ctx)]
+    rows = []
+    for pages in _sizes(ctx):
+        rows += _measure(ctx, corpus.cached(ctx.work / f"corpus-{pages}", pages), f"{pages:,} pages",
+                         ctx.runs, warmup=1)
+    # Ten years at the scraper's cadence take minutes an ingest: timed once, without a warm-up.
+    archive = scale.pages(ctx)
+    rows += _measure(ctx, archive, f"{scale.label(ctx)}: {len(archive.paths):,} pages", 1, warmup=0)
+    return rows
 
 
-def _measure(ctx: Context, pages: corpus.Corpus) -> Row:
+def _measure(ctx: Context, pages: corpus.Corpus, label: str, runs: int, *, warmup: int) -> list[Row]:
     copy_file = corpus.write_copy_file(pages.rows, ctx.work / f"observations-{len(pages.paths)}.csv")
     command = f"\\copy observation({', '.join(corpus.COPY_COLUMNS)}) FROM '{copy_file}' WITH (FORMAT csv)"
     ingest = ("ingest", "--date", pages.fallback_date.isoformat(), str(pages.directory))
-    warmup = 1
+    parse_only = [sys.executable, "-m", "benchmarks.parse_only", str(pages.directory),
+                  pages.fallback_date.isoformat()]
     # Fresh databases made before the clock starts: creating and migrating one is not ingesting.
-    subject_dbs = [ctx.database("ingest") for _ in range(ctx.runs + warmup)]
-    floor_dbs = [ctx.database("copy") for _ in range(ctx.runs + warmup)]
+    subject_dbs = [ctx.database("ingest") for _ in range(runs + warmup)]
+    floor_dbs = [ctx.database("copy") for _ in range(runs + warmup)]
     subject_queue, floor_queue = iter(subject_dbs), iter(floor_dbs)
     summaries: list[str] = []
+    parsed: list[str] = []
 
     def subject() -> None:
         summaries.append(ctx.fxticker(next(subject_queue), *ingest).stderr)
 
+    def parse() -> None:
+        parsed.append(subprocess.run(parse_only, env=ctx.env(subject_dbs[0]), capture_output=True, text=True,
+                                     check=True).stdout)
+
     def floor() -> None:
         ctx.psql(next(floor_queue), command)
 
-    subject_times, floor_times = interleaved(subject, floor, ctx.runs, warmup=warmup)
-    _verify(pages, subject_dbs, floor_dbs, summaries)
-    value, floor_value = median(subject_times), median(floor_times)
+    subject_times, parse_times, floor_times = rounds([subject, parse, floor], runs, warmup=warmup)
+    _verify(pages, subject_dbs, floor_dbs, summaries, parsed)
+    if pages is scale.pages(ctx):
+        scale.keep_database(ctx, subject_dbs[0])
+    value, parse_value, floor_value = median(subject_times), median(parse_times), median(floor_times)
     count = len(pages.paths)
-    return Row(
-        bench="ingest",
-        size=f"{count:,} pages, {pages.new:,} rows",
-        subject="fxticker ingest DIR",
-        value=value,
-        floor_name="psql \\copy of the same rows",
-        floor=floor_value,
-        target=3,
-        extra=(f"{count / value:,.0f} pages/s, {pages.new / value:,.0f} rows/s "
-               f"(floor {pages.new / floor_value:,.0f} rows/s); {pages.days:,} days in "
-               f"{_chunks(subject_dbs[0])} chunks, {pages.duplicates:,} duplicate quotes"),
-    )
+    size = f"{label}, {pages.new:,} rows"
+    return [
+        Row(
+            bench="ingest", size=size, subject="fxticker ingest DIR", value=value,
+            floor_name="psql \\copy of the same rows", floor=floor_value,
+            extra=(f"{count / value:,.0f} pages/s, {pages.new / value:,.0f} rows/s "
+                   f"(floor {pages.new / floor_value:,.0f} rows/s); {pages.days:,} days in "
+                   f"{_chunks(subject_dbs[0])} chunks, {pages.duplicates:,} duplicate quotes"),
+        ),
+        Row(
+            bench="ingest", size=size, subject="ingest beyond its parse", value=value - parse_value,
+            floor_name="psql \\copy of the same rows", floor=floor_value, target=3,
+            extra=(f"the whole ingest {value:.3f} s less its read-and-parse alone {parse_value:.3f} s "
+                   f"(benchmarks/parse_only.py, the same process pool); "
+                   f"{(value - parse_value) / count * 1e6:,.0f} µs a page"),
+        ),
+    ]
 
 
-def _verify(pages: corpus.Corpus, subject_dbs: list[str], floor_dbs: list[str], summaries: list[str]) -> None:
+def _verify(pages: corpus.Corpus, subject_dbs: list[str], floor_dbs: list[str], summaries: list[str],
+            parsed: list[str]) -> None:
     """Raise unless every run stored exactly what the corpus says: a benchmark that stores nothing lies."""
     expected = (len(pages.paths), pages.new, pages.duplicates, 0)
+    for output in parsed:
+        if output.split() != [str(len(pages.paths)), str(pages.quotes)]:
+            raise RuntimeError(f"the parse alone found {output!r} (pages, quotes), the corpus says "
+                               f"{len(pages.paths)} {pages.quotes}")
     for stderr in summaries:
         match = _SUMMARY.search(stderr)
         got = tuple(int(n) for n in match.groups()) if match else None

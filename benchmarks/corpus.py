@@ -129,7 +129,18 @@ def write_corpus(directory: Path, pages: int, *, seed: int = 20251219) -> Corpus
     """Write `pages` pages into directory (created if needed) and return what they are and must store."""
     rng = random.Random(f"{seed}:{pages}")
     directory.mkdir(parents=True, exist_ok=True)
-    specs = _plan(directory, pages, rng)
+    return _write(directory, _plan(directory, pages, rng), rng)
+
+
+def write_cadence_corpus(directory: Path, days: int, every_minutes: int, *, seed: int = 20251219) -> Corpus:
+    """A scraper's archive at its cadence: a capture every `every_minutes` of every one of `days` days
+    (ending LAST_DAY), each page dated, most of them the same ticker as the capture before."""
+    rng = random.Random(f"{seed}:{days}:{every_minutes}")
+    directory.mkdir(parents=True, exist_ok=True)
+    return _write(directory, _plan_cadence(directory, days, every_minutes, rng), rng)
+
+
+def _write(directory: Path, specs: list[PageSpec], rng: random.Random) -> Corpus:
     total = 0
     lines = 0
     hashes: dict[Path, str] = {}
@@ -155,14 +166,22 @@ def write_corpus(directory: Path, pages: int, *, seed: int = 20251219) -> Corpus
     )
 
 
-_WRITTEN: dict[tuple[Path, int], Corpus] = {}
+_WRITTEN: dict[tuple[Path, str], Corpus] = {}
 
 
 def cached(directory: Path, pages: int) -> Corpus:
     """write_corpus, once per directory and size in this process (benchmarks share their corpora)."""
-    key = (directory, pages)
+    key = (directory, f"{pages} pages")
     if key not in _WRITTEN:
         _WRITTEN[key] = write_corpus(directory, pages)
+    return _WRITTEN[key]
+
+
+def cached_cadence(directory: Path, days: int, every_minutes: int) -> Corpus:
+    """write_cadence_corpus, once per directory in this process."""
+    key = (directory, f"{days} days every {every_minutes} min")
+    if key not in _WRITTEN:
+        _WRITTEN[key] = write_cadence_corpus(directory, days, every_minutes)
     return _WRITTEN[key]
 
 
@@ -224,6 +243,23 @@ def _plan(directory: Path, pages: int, rng: random.Random) -> list[PageSpec]:
         # Named by capture time like a scraper's archive, so the ingest reads them chronologically.
         name = f"{captured:%Y%m%dT%H%M%SZ}-{number:05d}.{'html' if is_html else 'txt'}"
         specs.append(PageSpec(directory / name, day, quotes, captured, dated, is_html))
+    return specs
+
+
+def _plan_cadence(directory: Path, days: int, every_minutes: int, rng: random.Random) -> list[PageSpec]:
+    first_day = LAST_DAY - dt.timedelta(days=days - 1)
+    tickers = _tickers(first_day, days, rng)
+    specs = []
+    for offset in range(days):
+        day = first_day + dt.timedelta(days=offset)
+        morning, revised_at, evening = tickers[day]
+        midnight = dt.datetime.combine(day, dt.time(), SITE_TZ)
+        for minute in range(7, 24 * 60, every_minutes):  # a few minutes past, as a cron job with jitter
+            quotes = evening if revised_at is not None and minute >= revised_at else morning
+            captured = (midnight + dt.timedelta(minutes=minute)).astimezone(dt.UTC)
+            is_html = rng.random() < HTML_SHARE
+            name = f"{captured:%Y%m%dT%H%M%SZ}.{'html' if is_html else 'txt'}"
+            specs.append(PageSpec(directory / name, day, quotes, captured, True, is_html))
     return specs
 
 

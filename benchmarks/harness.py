@@ -76,17 +76,22 @@ def timed(func: Callable[[], object], runs: int, *, warmup: int = 1) -> list[flo
 def interleaved(subject: Callable[[], object], floor: Callable[[], object], runs: int,
                 *, warmup: int = 1) -> tuple[list[float], list[float]]:
     """Time subject and floor alternately, so that a slow spell of the machine hits both alike."""
+    subject_times, floor_times = rounds([subject, floor], runs, warmup=warmup)
+    return subject_times, floor_times
+
+
+def rounds(funcs: list[Callable[[], object]], runs: int, *, warmup: int = 1) -> list[list[float]]:
+    """Wall-clock seconds of each of funcs, called in turn `runs` times after `warmup` untimed rounds."""
     for _ in range(warmup):
-        subject()
-        floor()
-    subject_times: list[float] = []
-    floor_times: list[float] = []
+        for func in funcs:
+            func()
+    times: list[list[float]] = [[] for _ in funcs]
     for _ in range(runs):
-        for func, times in ((subject, subject_times), (floor, floor_times)):
+        for func, kept in zip(funcs, times, strict=True):
             start = time.perf_counter()
             func()
-            times.append(time.perf_counter() - start)
-    return subject_times, floor_times
+            kept.append(time.perf_counter() - start)
+    return times
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -118,6 +123,8 @@ class Context:
     runs: int
     _cluster: db.EmbeddedCluster | None = field(default=None, repr=False)
     _databases: int = 0
+    # What one benchmark leaves for the next (the scale size's ingested database).
+    shared: dict[str, object] = field(default_factory=dict)
 
     @property
     def cluster(self) -> db.EmbeddedCluster:
