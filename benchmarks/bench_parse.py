@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
+import subprocess
+import sys
+import time
 from functools import partial
+from importlib import resources
+from pathlib import Path
 
-from benchmarks import corpus
+from benchmarks import corpus, scan_floor
 from benchmarks.harness import Context, Row, interleaved, median
 from fxticker import ticker
 
 # The floor: the ticker-line pattern alone, scanned over each page's raw bytes. It finds every line of
 # the strip (all 8 copies) and nothing else; it neither decodes, nor reads HTML, nor checks anything.
-FLOOR_PATTERN = re.compile(rb"([A-Z]{3})/USD = (\S+) (\S+)%")
+FLOOR_PATTERN = scan_floor.FLOOR_PATTERN
 
 NOTES = """\
 **Method.** The corpus (`benchmarks/corpus.py`, fixed seed) is written once per size into the run's
@@ -110,4 +114,52 @@ def run(ctx: Context) -> list[Row]:
                    f"(floor {pages / floor_value:,.0f} pages/s, {megabytes / floor_value:.1f} MB/s); "
                    f"{html_share:.0%} HTML, {pages_corpus.undated_pages / pages:.0%} undated"),
         ))
+    last = corpus.cached(ctx.work / f"corpus-{_sizes(ctx)[-1]}", _sizes(ctx)[-1])
+    rows.append(_whole_command(ctx, last.directory, f"{len(last.paths):,} pages, "
+                               f"{last.total_bytes / 1e6:.1f} MB", last.quotes, last.ticker_lines, 2))
+    with resources.as_file(resources.files("fxticker") / "samples") as samples:
+        small = sorted(samples.glob("*.txt"))
+        found = [ticker.parse(p.read_bytes(), today=dt.date.today()) for p in small]
+        lines = sum(len(FLOOR_PATTERN.findall(p.read_bytes())) for p in small)
+        kilobytes = sum(p.stat().st_size for p in small) / 1e3
+        size = f"{len(small)} small real pages (fxticker/samples), {kilobytes:.0f} KB"
+        rows.append(_whole_command(ctx, samples, size, sum(len(f.quotes) for f in found), lines, 4))
     return rows
+
+
+def _whole_command(ctx: Context, directory: Path, size: str, quotes: int, ticker_lines: int,
+                   target: float) -> Row:
+    """`fxticker parse DIR` as a user runs it (start-up, file reads, JSON out) against a process that
+    reads the same files and scans them (benchmarks/scan_floor.py)."""
+    command = [sys.executable, "-m", "fxticker", "parse", "--date", corpus.LAST_DAY.isoformat(),
+               str(directory)]
+    floor_command = [sys.executable, "-m", "benchmarks.scan_floor", str(directory)]
+    env = ctx.env("postgresql://unused.invalid/none")
+    outputs: list[int] = []
+    found: list[str] = []
+
+    def subject() -> None:
+        result = subprocess.run(command, env=env, capture_output=True, check=True)
+        outputs.append(result.stdout.count(b"\n"))
+
+    def floor() -> None:
+        found.append(subprocess.run(floor_command, env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+
+    subject_times, floor_times = interleaved(subject, floor, ctx.runs)
+    if set(outputs) != {quotes} or {f.strip() for f in found} != {str(ticker_lines)}:
+        raise RuntimeError(f"fxticker parse printed {set(outputs)} quotes (want {quotes}), the scan found "
+                           f"{found[:1]} ticker lines (want {ticker_lines})")
+    value, floor_value = median(subject_times), median(floor_times)
+    return Row(bench="parse", size=size, subject="fxticker parse DIR (whole command)", value=value,
+               floor_name="a Python process scanning the files", floor=floor_value, target=target,
+               extra=f"python start-up alone {_startup(env):.3f} s; {quotes:,} JSON lines out")
+
+
+def _startup(env: dict[str, str]) -> float:
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        runs.append(time.perf_counter() - started)
+    return min(runs)
