@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+from collections.abc import Callable
+from functools import partial
 
 import httpx
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from benchmarks import data
+from benchmarks import data, scale
 from benchmarks.harness import Context, Row, interleaved, median
 from tests.fix_browser import chromium
 
@@ -66,15 +68,22 @@ def load_until(driver: webdriver.Chrome, url: str, selector: str) -> float:
 
 
 def run(ctx: Context) -> list[Row]:
-    sizes = [("30 days", 30), ("1 year", 365)] if ctx.quick else [("1 year", 365), ("10 years", 3650)]
+    spans = [("30 days", 30), ("1 year", 365)] if ctx.quick else [("1 year", 365), ("10 years", 3650)]
+    codes = data.currencies(5)
+
+    def generated(days: int) -> str:
+        url = ctx.database("dashboard")
+        data.generate(url, codes, days, end=dt.date.today())
+        return url
+
+    sizes: list[tuple[str, Callable[[], str]]] = [
+        *((f"{label}, {len(codes)} currencies", partial(generated, days)) for label, days in spans),
+        (f"{scale.label(ctx)}, ingested", partial(scale.database, ctx)),
+    ]
     rows: list[Row] = []
     with chromium() as driver:
-        for label, days in sizes:
-            url = ctx.database("dashboard")
-            codes = data.currencies(5)
-            data.generate(url, codes, days, end=dt.date.today())
-            size = f"{label}, {len(codes)} currencies"
-            with ctx.serve(url) as served:
+        for size, make in sizes:
+            with ctx.serve(make()) as served:
                 page = httpx.get(served.base + "/", timeout=30)
                 page.raise_for_status()
                 if page.text.count('class="chart each"') != len(codes):
