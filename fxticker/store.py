@@ -179,55 +179,40 @@ class PageQuotes:
     seen_at: dt.datetime
 
 
-# Many pages in one statement. Their quotes are copied into a staging table (one row per quote and page,
-# `ord` the page's place in the batch), and one INSERT ... SELECT folds them into observation. A statement
-# may not touch a row twice, so the SELECT makes one row per key; to give exactly what a page-by-page
-# _UPSERT would, it replays the sequence: a page counts a sighting when it inserts the key or widens the
-# first/last seen of the stored row and of the batch's pages before it (`before_*`), and each end's
-# source and hash are those of the first page (in batch order) to reach it. The stored row is read in
-# the same statement (`was_*`), limited to the batch's days so TimescaleDB reads only their chunks.
+# Many pages in one statement. A statement may not touch a row twice, so save_pages folds the batch into
+# one staged row per key, replaying the page-by-page rules of _UPSERT in the order of the pages: the
+# first page's spelling of the numbers (numeric keys compare by value, 0.10 = 0.1), the earliest and the
+# latest capture with the source and hash of the first page to reach each, and the captures that set a
+# new latest (`highs`) or a new earliest (`lows`) as the batch went. Those decide the sightings, once the
+# stored row is known: a page counts one when it inserts the key or widens what is stored and what the
+# batch's pages before it saw, that is when it is one of `highs` after the stored last_seen or one of
+# `lows` before the stored first_seen. The stored row is read in the same statement, limited to the
+# batch's days so TimescaleDB reads only their chunks.
 _STAGE = """
-CREATE TEMPORARY TABLE ingest_stage (
-    ord integer NOT NULL, rate_date date NOT NULL, currency text NOT NULL, rate numeric NOT NULL,
-    change_pct numeric NOT NULL, direction text NOT NULL, seen timestamptz NOT NULL,
-    source text NOT NULL, hash text NOT NULL
+CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
+    rate_date date NOT NULL, currency text NOT NULL, rate numeric NOT NULL, change_pct numeric NOT NULL,
+    direction text NOT NULL, first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL,
+    first_source text NOT NULL, last_source text NOT NULL, first_hash text NOT NULL, last_hash text NOT NULL,
+    highs timestamptz[] NOT NULL, lows timestamptz[] NOT NULL
 )
 """
-_STAGE_COPY = ("COPY ingest_stage (ord, rate_date, currency, rate, change_pct, direction, seen, source, hash)"
-               " FROM STDIN")
+_STAGE_COPY = """COPY ingest_stage (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,
+    first_source, last_source, first_hash, last_hash, highs, lows) FROM STDIN"""
 _UPSERT_STAGED = """
-WITH staged AS (
-    SELECT s.*,
-           max(s.seen) OVER earlier AS before_last,
-           min(s.seen) OVER earlier AS before_first,
-           row_number() OVER quote AS nth,
-           x.first_seen AS was_first, x.last_seen AS was_last
-    FROM ingest_stage s
-    LEFT JOIN observation x
-           ON x.currency = s.currency AND x.rate_date = s.rate_date AND x.rate = s.rate
-          AND x.change_pct = s.change_pct AND x.direction = s.direction
-          AND x.rate_date BETWEEN %(first_day)s AND %(last_day)s
-    WINDOW quote AS (PARTITION BY s.currency, s.rate_date, s.rate, s.change_pct, s.direction ORDER BY s.ord),
-           earlier AS (quote ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-)
 INSERT INTO observation AS o (
     rate_date, currency, rate, change_pct, direction, sightings,
     first_seen, last_seen, first_source, last_source, first_hash, last_hash)
-SELECT rate_date, currency,
-       -- numeric keys compare by value (0.10 = 0.1): the first page's spelling is the one stored
-       (array_agg(rate ORDER BY ord))[1], (array_agg(change_pct ORDER BY ord))[1], direction,
-       -- at least 1 for the CHECK; a key no page widens is not updated, so the value is then unused
-       greatest(1, count(*) FILTER (
-           WHERE (nth = 1 AND was_last IS NULL)
-              OR seen > greatest(was_last, before_last) OR seen < least(was_first, before_first))),
-       min(seen), max(seen),
-       (array_agg(source ORDER BY seen, ord))[1], (array_agg(source ORDER BY seen DESC, ord))[1],
-       (array_agg(hash ORDER BY seen, ord))[1], (array_agg(hash ORDER BY seen DESC, ord))[1]
-FROM staged
-GROUP BY currency, rate_date, rate, change_pct, direction
--- Rows are written in the order of the page that set their last_seen: ingest_seq (sql/007) is drawn as
--- each is written, and breaks a tie in last_seen as a page-by-page ingest would.
-ORDER BY (array_agg(ord ORDER BY seen DESC, ord))[1]
+SELECT s.rate_date, s.currency, s.rate, s.change_pct, s.direction,
+       CASE WHEN x.last_seen IS NULL THEN cardinality(s.highs) + cardinality(s.lows) - 1
+            -- at least 1 for the CHECK: a key no page widens is not updated, the value is then unused
+            ELSE greatest(1, (SELECT count(*) FROM unnest(s.highs) AS h WHERE h > x.last_seen)
+                           + (SELECT count(*) FROM unnest(s.lows) AS l WHERE l < x.first_seen)) END,
+       s.first_seen, s.last_seen, s.first_source, s.last_source, s.first_hash, s.last_hash
+FROM ingest_stage s
+LEFT JOIN observation x
+       ON x.currency = s.currency AND x.rate_date = s.rate_date AND x.rate = s.rate
+      AND x.change_pct = s.change_pct AND x.direction = s.direction
+      AND x.rate_date BETWEEN %(first_day)s AND %(last_day)s
 ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
     sightings = o.sightings + excluded.sightings,
     last_seen = greatest(o.last_seen, excluded.last_seen),
@@ -245,6 +230,18 @@ RETURNING (xmax = 0) AS inserted, currency, rate_date, rate, change_pct, directi
 """
 
 
+@dataclass
+class _Folded:
+    """One key's quotes over a batch, as save_pages stages it."""
+
+    page: int  # the first page that shows the key: the one a new row counts as new for
+    quote: Quote
+    first: PageQuotes
+    last: PageQuotes
+    highs: list[dt.datetime]
+    lows: list[dt.datetime]
+
+
 def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[SaveResult]:
     """Store many pages' quotes in the caller's transaction: one COPY and one statement for them all.
 
@@ -252,27 +249,38 @@ def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[Sa
     """
     if any(page.seen_at.tzinfo is None for page in pages):
         raise ValueError("seen_at must carry a time zone")
-    first_page: dict[tuple[object, ...], int] = {}
-    staged = 0
-    conn.execute(_STAGE)
-    with conn.cursor() as cur:
-        with cur.copy(_STAGE_COPY) as copy:
-            for ord_, page in enumerate(pages):
-                for quote in dict.fromkeys(page.quotes):
-                    first_page.setdefault(_key(quote.currency, page.rate_date, quote.rate,
-                                               quote.change_pct, quote.direction), ord_)
-                    copy.write_row((ord_, page.rate_date, quote.currency, quote.rate, quote.change_pct,
-                                    quote.direction, page.seen_at, page.source, page.content_hash))
-                    staged += 1
-        new = [0] * len(pages)
-        if staged:
+    folded: dict[tuple[object, ...], _Folded] = {}
+    for number, page in enumerate(pages):
+        seen = page.seen_at
+        for quote in dict.fromkeys(page.quotes):
+            key = _key(quote.currency, page.rate_date, quote.rate, quote.change_pct, quote.direction)
+            entry = folded.get(key)
+            if entry is None:
+                folded[key] = _Folded(number, quote, page, page, [seen], [seen])
+                continue
+            if seen > entry.last.seen_at:
+                entry.last = page
+                entry.highs.append(seen)
+            if seen < entry.first.seen_at:
+                entry.first = page
+                entry.lows.append(seen)
+    new = [0] * len(pages)
+    if folded:
+        conn.execute(_STAGE)
+        with conn.cursor() as cur:
+            with cur.copy(_STAGE_COPY) as copy:
+                for (currency, rate_date, *_), entry in folded.items():
+                    copy.write_row((rate_date, currency, entry.quote.rate, entry.quote.change_pct,
+                                    entry.quote.direction, entry.first.seen_at, entry.last.seen_at,
+                                    entry.first.source, entry.last.source, entry.first.content_hash,
+                                    entry.last.content_hash, entry.highs, entry.lows))
             cur.execute(_UPSERT_STAGED, {"first_day": min(page.rate_date for page in pages),
                                          "last_day": max(page.rate_date for page in pages)})
-            for inserted, *key in cur.fetchall():
+            for inserted, *returned in cur.fetchall():
                 if inserted:
-                    new[first_page[_key(*key)]] += 1
-        # Dropped here, not at commit: a transaction may store several batches.
-        cur.execute("DROP TABLE ingest_stage")
+                    new[folded[_key(*returned)].page] += 1
+            # Emptied here, not at commit: a transaction may store several batches.
+            cur.execute("DELETE FROM ingest_stage")
     return [SaveResult(new=n, duplicate=len(page.quotes) - n) for n, page in zip(new, pages, strict=True)]
 
 
