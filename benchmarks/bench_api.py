@@ -73,13 +73,33 @@ misses 4.8 ms (`/v1/latest?amount=...`) and 18 ms (the year in v1), against 5.2 
 cache switched off (`RESPONSE_CACHE_BYTES=0`; `/v2/rates` 6.2 ms, its year's series 21 ms). A hit is the
 version query (pool checkout and one statement; the round trip alone is 0.05 ms), the key and the
 lookup, then the same Flask, header and gunicorn work as /livez plus a larger body (the year's series is
-about 110 KB, which the worker writes and wrk reads). The p99 of hits is far above /livez's (0.7 to 2.8
-s in 30 s runs, with p50 under 8 ms) and was not investigated: probably gthread serving 16 keep-alive
-connections on 8 threads unevenly once each request also waits on the database. A miss costs what a
+about 110 KB, which the worker writes and wrk reads). A miss costs what a
 request cost before, minus the two round trips of BEGIN and COMMIT that read connections no longer make
 (autocommit, read-only by default), plus the version query and keeping the body: the currency list (a
 skip scan over every chunk, 41 for ten years), the nearest-day lookup, `daily_rate`, and for a series
 1,825 exact Decimal divisions and as many JSON objects.
+
+**The tail (issue 16: p99 within 5x its p50; 25x seen, 225 ms against 8.6 ms).** Each endpoint has a
+p99 row against its own p50, and so has /livez, whose work is nothing: its tail is the server's and
+the machine's, the part of any endpoint's tail that the API's work does not cause. The notes column
+gives wrk's 16 connections per gunicorn worker, read with `ss` halfway through each load. What was
+found, 30 November 2026, with six other jobs on the two cores (load average 5 to 11):
+- gthread workers share one listening socket, and a kept-alive connection stays with the worker that
+  accepted it. wrk opens its 16 connections at once, and whichever worker wakes first takes most of
+  them: 14/2, 12/4, 11/5, 15/1 and 16/0 were measured, 8/8 about one load in four. The busier worker
+  then serves most requests with its 4 threads and its one GIL while the other idles.
+- Configurations tried, each against the same database, loads interleaved, p99/p50 of `/v2/rates`
+  (median of 4 loads of 6 s): 2 workers x 4 threads 8.9; 2 x 4 with gunicorn's `reuse_port` (a socket
+  per worker, the kernel spreads connections: 8/8, 9/7, 11/5, 9/7) 10.7; 4 x 2 8.0; 4 x 4 10.4; 3 x 4
+  8.9; 2 x 16 threads 21 to 184 (single loads); a read pool opened at the thread count, so that no
+  connection is made during a request, 31.4 against 22.8 without it in one run and 13.4 in another;
+  sync workers 1.8-2.6, but at 60-80 ms p50 (two requests at a time, a new connection each), 5-10x
+  gthread's. /livez's own p99 was 70-350 ms in the same loads.
+- So under that load no server setting moved the tail beyond the run-to-run spread, and /livez, which
+  touches neither the cache nor the database, had a tail as long as the API's: the measured cause was
+  the machine (wrk, gunicorn, PostgreSQL and the other jobs on two cores), not the cache, the GIL or
+  the pool. gthread with 2 x 4 stays; the p99 rows of a `make bench` on a quiet machine say whether
+  the imbalance above still shows once the machine is not the cause.
 """
 
 
