@@ -35,7 +35,9 @@ TARGET, MISS_TARGET, TAIL_TARGET = 2.0, 3.0, 5.0
 
 NOTES = """
 **Method.** Five currencies of generated daily quotes (one day in ten with a second revision) at two
-sizes, 1 year and 10 years, in the benchmark's own TimescaleDB (Apache-2 edition: `daily_series` is the
+sizes, 1 year and 10 years, and the database that `fxticker ingest` leaves from ten years of captures
+every 30 minutes (`benchmarks/scale.py`; its series end at the corpus's last day, and its loads last
+10 s), in the benchmark's own TimescaleDB (Apache-2 edition: `daily_series` is the
 plain view). `fxticker serve` as shipped: gunicorn with FXTICKER_WORKERS=2 gthread workers of 4 threads,
 a read pool of FXTICKER_POOL_SIZE=10 per worker, reading as `fxticker_reader`. Each endpoint is first
 checked to answer 200 with data, then loaded by `wrk -t2 -c16 -d30s --latency` (keep-alive, no
