@@ -187,17 +187,20 @@ class PageQuotes:
 # stored row is known: a page counts one when it inserts the key or widens what is stored and what the
 # batch's pages before it saw, that is when it is one of `highs` after the stored last_seen or one of
 # `lows` before the stored first_seen. The stored row is read in the same statement, limited to the
-# batch's days so TimescaleDB reads only their chunks.
+# batch's days so TimescaleDB reads only their chunks. Rows go in the order of the page that last moved
+# each key's last_seen (then its place in that page): sql/007's ingest_seq, drawn as a row is inserted or
+# its last_seen moves, then ranks them as page-by-page saves would.
 _STAGE = """
 CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
-    rate_date date NOT NULL, currency text NOT NULL, rate numeric NOT NULL, change_pct numeric NOT NULL,
-    direction text NOT NULL, first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL,
+    ord integer NOT NULL, rate_date date NOT NULL, currency text NOT NULL, rate numeric NOT NULL,
+    change_pct numeric NOT NULL, direction text NOT NULL,
+    first_seen timestamptz NOT NULL, last_seen timestamptz NOT NULL,
     first_source text NOT NULL, last_source text NOT NULL, first_hash text NOT NULL, last_hash text NOT NULL,
     highs timestamptz[] NOT NULL, lows timestamptz[] NOT NULL
 )
 """
-_STAGE_COPY = """COPY ingest_stage (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,
-    first_source, last_source, first_hash, last_hash, highs, lows) FROM STDIN"""
+_STAGE_COPY = """COPY ingest_stage (ord, rate_date, currency, rate, change_pct, direction, first_seen,
+    last_seen, first_source, last_source, first_hash, last_hash, highs, lows) FROM STDIN"""
 _UPSERT_STAGED = """
 INSERT INTO observation AS o (
     rate_date, currency, rate, change_pct, direction, sightings,
@@ -213,6 +216,7 @@ LEFT JOIN observation x
        ON x.currency = s.currency AND x.rate_date = s.rate_date AND x.rate = s.rate
       AND x.change_pct = s.change_pct AND x.direction = s.direction
       AND x.rate_date BETWEEN %(first_day)s AND %(last_day)s
+ORDER BY s.ord
 ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
     sightings = o.sightings + excluded.sightings,
     last_seen = greatest(o.last_seen, excluded.last_seen),
@@ -238,6 +242,7 @@ class _Folded:
     quote: Quote
     first: PageQuotes
     last: PageQuotes
+    moved: tuple[int, int]  # (page, place in it) where last_seen was set last: the row's ingestion order
     highs: list[dt.datetime]
     lows: list[dt.datetime]
 
@@ -252,14 +257,15 @@ def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[Sa
     folded: dict[tuple[object, ...], _Folded] = {}
     for number, page in enumerate(pages):
         seen = page.seen_at
-        for quote in dict.fromkeys(page.quotes):
+        for place, quote in enumerate(dict.fromkeys(page.quotes)):
             key = _key(quote.currency, page.rate_date, quote.rate, quote.change_pct, quote.direction)
             entry = folded.get(key)
             if entry is None:
-                folded[key] = _Folded(number, quote, page, page, [seen], [seen])
+                folded[key] = _Folded(number, quote, page, page, (number, place), [seen], [seen])
                 continue
             if seen > entry.last.seen_at:
                 entry.last = page
+                entry.moved = (number, place)
                 entry.highs.append(seen)
             if seen < entry.first.seen_at:
                 entry.first = page
@@ -268,9 +274,10 @@ def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[Sa
     if folded:
         conn.execute(_STAGE)
         with conn.cursor() as cur:
+            in_order = sorted(folded.items(), key=lambda item: item[1].moved)
             with cur.copy(_STAGE_COPY) as copy:
-                for (currency, rate_date, *_), entry in folded.items():
-                    copy.write_row((rate_date, currency, entry.quote.rate, entry.quote.change_pct,
+                for ord_, ((currency, rate_date, *_), entry) in enumerate(in_order):
+                    copy.write_row((ord_, rate_date, currency, entry.quote.rate, entry.quote.change_pct,
                                     entry.quote.direction, entry.first.seen_at, entry.last.seen_at,
                                     entry.first.source, entry.last.source, entry.first.content_hash,
                                     entry.last.content_hash, entry.highs, entry.lows))

@@ -18,6 +18,8 @@ NOON = dt.datetime(2025, 12, 1, 12, tzinfo=dt.UTC)
 ALL_COLUMNS = """SELECT rate_date, currency, rate::text, change_pct::text, direction, first_seen, last_seen,
                         sightings, first_source, last_source, first_hash, last_hash
                  FROM observation ORDER BY rate_date, currency, rate, change_pct, direction"""
+INGESTION_ORDER = """SELECT rate_date, currency, rate::text, change_pct::text, direction FROM observation
+                     ORDER BY ingest_seq"""
 
 
 def random_pages(rng: random.Random, count: int) -> list[store.PageQuotes]:
@@ -68,12 +70,17 @@ def test_batches_store_what_pages_one_by_one_store(db_url: str, seed: int) -> No
         conn.commit()
         want_results = one_by_one(conn, pages)
         want_rows = conn.execute(ALL_COLUMNS).fetchall()
+        want_order = conn.execute(INGESTION_ORDER).fetchall()
         conn.rollback()
         got_results = in_batches(conn, pages, rng)
         got_rows = conn.execute(ALL_COLUMNS).fetchall()
+        got_order = conn.execute(INGESTION_ORDER).fetchall()
         conn.rollback()
     assert got_rows == want_rows
     assert got_results == want_results
+    # sql/007's tie-break: the rows rank in the same ingestion order (a sequence's values are not rolled
+    # back, so the numbers differ; their order may not).
+    assert got_order == want_order
     assert sum(r.new for r in got_results) > 0 and max(row[7] for row in got_rows) > 1, "a test with work"
 
 
