@@ -280,7 +280,7 @@ def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[Sa
                     copy.write_row((ord_, rate_date, currency, entry.quote.rate, entry.quote.change_pct,
                                     entry.quote.direction, entry.first.seen_at, entry.last.seen_at,
                                     entry.first.source, entry.last.source, entry.first.content_hash,
-                                    entry.last.content_hash, entry.highs, entry.lows))
+                                    entry.last.content_hash, _array(entry.highs), _array(entry.lows)))
             cur.execute(_UPSERT_STAGED, {"first_day": min(page.rate_date for page in pages),
                                          "last_day": max(page.rate_date for page in pages)})
             for inserted, *returned in cur.fetchall():
@@ -289,6 +289,12 @@ def save_pages(conn: psycopg.Connection, pages: Sequence[PageQuotes]) -> list[Sa
             # Emptied here, not at commit: a transaction may store several batches.
             cur.execute("DELETE FROM ingest_stage")
     return [SaveResult(new=n, duplicate=len(page.quotes) - n) for n, page in zip(new, pages, strict=True)]
+
+
+def _array(times: list[dt.datetime]) -> str:
+    """A timestamptz[] literal: ISO times need no quoting in one, and this costs a tenth of psycopg's
+    general list dumper, which a day's 48 captures of one quote made a third of a batch's client time."""
+    return "{" + ",".join(time.isoformat() for time in times) + "}"
 
 
 def _key(currency: str, rate_date: dt.date, rate: object, change_pct: object,
