@@ -103,17 +103,48 @@ def _xml(body: bytes, what: str) -> etree._Element:
     return root
 
 
-def parse_nbk(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
-    p = PROVIDERS["nbk"]
-    root = _xml(body, "NBK rates")
-    if root.tag != "rates":
-        raise OfficialError(f"not NBK rates XML (root element <{root.tag}>)")
-    day = _date(root.findtext("date"), "NBK <date>")
+@dataclass(frozen=True)
+class _XmlAnswer:
+    """Where one bank's XML answer keeps its date and its USD element's code, value and nominal."""
+
+    name: str  # the answer as messages call it, e.g. "NBK rates"
+    root: str
+    date_of: Callable[[etree._Element], str | None]
+    date_what: str
+    item: str
+    code_of: Callable[[etree._Element], str | None]
+    value: str
+    nominal: str
+    missing: str  # the message when no element is USD's
+    comma: bool = False  # the bank writes a decimal comma (NBKR)
+
+
+def _parse_xml(form: _XmlAnswer, p: Provider, body: bytes, asked: dt.date | None) -> list[OfficialRate]:
+    root = _xml(body, form.name)
+    if root.tag != form.root:
+        raise OfficialError(f"not {form.name} XML (root element <{root.tag}>)")
+    day = _date(form.date_of(root), form.date_what)
     _check_day(p, day, asked)
-    for item in root.iterfind("item"):
-        if (item.findtext("title") or "").strip() == "USD":
-            return [_rate(p, day, item.findtext("description"), item.findtext("quant"))]
-    raise OfficialError(f"NBK rates of {day.isoformat()} have no USD item")
+    for item in root.iterfind(form.item):
+        if (form.code_of(item) or "").strip() == "USD":
+            return [_rate(p, day, item.findtext(form.value), item.findtext(form.nominal), comma=form.comma)]
+    raise OfficialError(form.missing.format(day=day.isoformat()))
+
+
+_NBK = _XmlAnswer("NBK rates", "rates", lambda r: r.findtext("date"), "NBK <date>",
+                  "item", lambda i: i.findtext("title"), "description", "quant",
+                  "NBK rates of {day} have no USD item")
+# CharCode, not the numeric ID: NBT has reused IDs across currencies.
+_NBT = _XmlAnswer("NBT ValCurs", "ValCurs", lambda r: r.get("Date"), "NBT ValCurs Date",
+                  "Valute", lambda i: i.findtext("CharCode"), "Value", "Nominal",
+                  "NBT rates of {day} have no USD")
+_NBKR_DAILY = _XmlAnswer("NBKR CurrencyRates", "CurrencyRates", lambda r: r.get("Date"),
+                         "NBKR CurrencyRates Date", "Currency", lambda i: i.get("ISOCode"),
+                         "Value", "Nominal", "NBKR rates of {day} have no USD", comma=True)
+
+
+def parse_nbk(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
+    return _parse_xml(_NBK, PROVIDERS["nbk"], body, asked)
 
 
 def parse_cbu(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
@@ -135,32 +166,12 @@ def parse_cbu(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
 
 
 def parse_nbt(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
-    p = PROVIDERS["nbt"]
-    root = _xml(body, "NBT ValCurs")
-    if root.tag != "ValCurs":
-        raise OfficialError(f"not NBT ValCurs XML (root element <{root.tag}>)")
-    day = _date(root.get("Date"), "NBT ValCurs Date")
-    _check_day(p, day, asked)
-    # CharCode, not the numeric ID: NBT has reused IDs across currencies.
-    for valute in root.iterfind("Valute"):
-        if (valute.findtext("CharCode") or "").strip() == "USD":
-            return [_rate(p, day, valute.findtext("Value"), valute.findtext("Nominal"))]
-    raise OfficialError(f"NBT rates of {day.isoformat()} have no USD")
+    return _parse_xml(_NBT, PROVIDERS["nbt"], body, asked)
 
 
 def parse_nbkr_daily(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
     """daily.xml: windows-1251 (declared in the XML, which lxml honours) and comma decimals."""
-    p = PROVIDERS["nbkr"]
-    root = _xml(body, "NBKR CurrencyRates")
-    if root.tag != "CurrencyRates":
-        raise OfficialError(f"not NBKR CurrencyRates XML (root element <{root.tag}>)")
-    day = _date(root.get("Date"), "NBKR CurrencyRates Date")
-    _check_day(p, day, asked)
-    for currency in root.iterfind("Currency"):
-        if currency.get("ISOCode") == "USD":
-            return [_rate(p, day, currency.findtext("Value"), currency.findtext("Nominal"),
-                          comma=True)]
-    raise OfficialError(f"NBKR rates of {day.isoformat()} have no USD")
+    return _parse_xml(_NBKR_DAILY, PROVIDERS["nbkr"], body, asked)
 
 
 def parse_nbkr_history(body: bytes, since: dt.date | None = None,
