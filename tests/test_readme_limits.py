@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fxticker import fetch, serve, settings
-from fxticker.web import api_v2, dashboard, metrics
+from fxticker.web import dashboard, frankfurter, metrics
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 NGINX_CONF = Path(__file__).resolve().parent.parent / "docker" / "nginx" / "fxticker.conf"
@@ -52,7 +52,7 @@ def test_every_row_states_the_enforced_value() -> None:
     words = {9: "nine", 10: "ten"}
     assert (f"method: one of HTTP's {words[len(metrics.METHODS)]} or `{metrics.OTHER}`"
             in table["`/metrics` labels"])
-    assert table["`/v2` rows computed per worker"] == f"{amount(api_v2.COMPUTED_ROWS)} (`COMPUTED_ROWS`)"
+    assert table["`/v2` rows computed per worker"] == f"{amount(frankfurter.COMPUTED_ROWS)} (`COMPUTED_ROWS`)"
     assert table["dashboard"].startswith(f"{dashboard.MAX_POINTS} points per currency")
     assert f"{amount(dashboard.MAX_REVISION_ROWS)} revisions listed" in table["dashboard"]
     fetching = table["fetching"]

@@ -14,10 +14,10 @@ from fxticker import providers, rates, vocab
 from fxticker.rates import Rate
 from fxticker.vocab import USD
 from fxticker.web import params
-from fxticker.web.api_v2 import computed, known_currencies, number, resolve_base, resolve_quotes
 from fxticker.web.cache import cached
 from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
+from fxticker.web.frankfurter import computed, known_currencies, number, resolve_base, resolve_quotes
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
 
