@@ -21,10 +21,6 @@ DIRECTIONS = ("usd_per_unit", "per_usd")
 BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
 
 
-class ExportError(vocab.BadValue):
-    """A parameter of an export is not acceptable; the message names it and says why."""
-
-
 @dataclass(frozen=True)
 class ExportQuery:
     currencies: tuple[str, ...] = ()  # empty: every currency
