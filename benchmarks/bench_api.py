@@ -97,11 +97,21 @@ found, 30 November 2026, with six other jobs on the two cores (load average 5 to
   connection is made during a request, 31.4 against 22.8 without it in one run and 13.4 in another;
   sync workers 1.8-2.6, but at 60-80 ms p50 (two requests at a time, a new connection each), 5-10x
   gthread's. /livez's own p99 was 70-350 ms in the same loads.
-- So under that load no server setting moved the tail beyond the run-to-run spread, and /livez, which
-  touches neither the cache nor the database, had a tail as long as the API's: the measured cause was
-  the machine (wrk, gunicorn, PostgreSQL and the other jobs on two cores), not the cache, the GIL or
-  the pool. gthread with 2 x 4 stays; the p99 rows of a `make bench` on a quiet machine say whether
-  the imbalance above still shows once the machine is not the cause.
+- A cause inside each worker, measured in-process (Flask's test client, 1,500 cache misses that keep
+  their answers, 1 year of data): each worker holds about 65,000 long-lived objects once the app is
+  loaded (Flask, the app, psycopg), and every full collection of Python's cyclic garbage collector
+  walks them all while holding the GIL, stopping every thread of the worker for 37-44 ms, twice per
+  1,500 misses (a full collection follows from the objects a kept answer adds). At 1,000 or more
+  requests a second per worker, each such pause holds every request in flight and every one that
+  arrives meanwhile: a few percent of requests, enough to set the p99. `fxticker serve` now freezes
+  what a worker has loaded (`gc.freeze()` after building the app, as the gc documentation advises
+  for pre-forking servers): full collections then took 1.1-1.4 ms, the slowest request 25-32 ms
+  instead of 41-51 ms (`tests/test_serve.py` checks that a worker's app is frozen).
+- Under the other jobs' load no worker or thread setting moved the tail beyond the run-to-run spread,
+  and /livez, which touches neither the cache nor the database, had a tail as long as the API's: the
+  rest of the tail measured then was the machine (wrk, gunicorn, PostgreSQL and the other jobs on two
+  cores). gthread with 2 workers x 4 threads stays; the p99 rows of a `make bench` on a quiet machine
+  show what is left, and whether the uneven connections above still show.
 """
 
 

@@ -119,3 +119,16 @@ def test_serve_empties_only_the_metrics_files_of_its_directory(tmp_path: Path,
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
     assert serving.prepare_metrics_dir(shared) == shared
     assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "sub"]
+
+
+def test_a_workers_app_is_frozen_out_of_the_cyclic_collector(env: dict[str, str], tmp_path: Path) -> None:
+    # What a worker loads lives as long as it; left to the collector, each full collection walked it
+    # all while every thread of the worker waited (docs/benchmarks.md, api: the tail).
+    code = ("import gc; from fxticker import serve, settings; "
+            "app = serve.FxtickerApplication(serve.ServeOptions(), settings.load()).load(); "
+            "print(gc.get_freeze_count(), len(gc.get_objects()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    frozen, collected = map(int, result.stdout.split())
+    assert frozen > 10_000 and collected < frozen / 10, (frozen, collected)
