@@ -123,4 +123,4 @@ def test_expand_providers_lists_every_providers_rate_for_the_row(api: CheckedCli
         {"key": "TIMESCA", "date": "2025-12-19", "rate": 515.46, "excluded": True}]
     table = api.get("/v2/rates.csv?quotes=KZT&expand=providers").get_data(as_text=True)
     assert table.splitlines() == ["date,base,quote,rate,providers",
-                                  "2025-12-19,USD,KZT,515.46,TIMESCA:515.46;NBK!:516.00"]
+                                  "2025-12-19,USD,KZT,515.46,TIMESCA:515.46;NBK!:516.0"]
