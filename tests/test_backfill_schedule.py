@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import zoneinfo
@@ -9,12 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from pytest_httpserver import HTTPServer
 
 from fxticker.archive import ArchivePolicy
 from fxticker.backfill import BackfillConfig
 from fxticker.fetch import FetchPolicy
-from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
+from fxticker.scheduler import BACKFILL_JOB, LEADER_LOCK, LEADERSHIP_JOB, ScheduleConfig, ScheduledScraper
 from fxticker.scrape import ScrapeConfig
 from tests.fix_archive import ORIGINAL, FakeArchive, too_many
 from tests.fix_scrape import allow_all, quotes
@@ -34,6 +37,21 @@ def scheduler(db_url: str, server: HTTPServer, fake: FakeArchive, **policy: floa
     backfill = BackfillConfig(sources=(ORIGINAL,), tz=ALMATY, max_bytes=10**6, policy=archive)
     return ScheduledScraper(db_url, scrape, ScheduleConfig(interval=600, jitter=0, poll=0.2),
                             backfill_config=backfill)
+
+
+class Jobs:
+    """The scheduler's jobs as APScheduler reports them: which were handed to a thread, which ended.
+
+    Tests wait for these events, not for a guess at how long a poll takes on a busy machine.
+    """
+
+    def __init__(self, sched: ScheduledScraper) -> None:
+        self.submitted: list[str] = []
+        self.ended: list[str] = []
+        sched.scheduler.add_listener(self._event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+    def _event(self, event: JobEvent) -> None:
+        (self.submitted if event.code == EVENT_JOB_SUBMITTED else self.ended).append(event.job_id)
 
 
 def finished(sched: ScheduledScraper) -> None:
@@ -73,11 +91,13 @@ def test_only_the_leader_backfills_and_only_once_it_leads(httpserver: HTTPServer
     fake = FakeArchive(httpserver)
     add_captures(fake)
     sched = scheduler(db_url, httpserver, fake)
+    jobs = Jobs(sched)
     with psycopg.connect(db_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (LEADER_LOCK,))
         with running(sched):
-            time.sleep(1.5)  # several polls as a standby
-            assert fake.requests == []
+            wait_for("three polls as a standby", lambda: jobs.ended.count(LEADERSHIP_JOB) >= 3)
+            assert not sched.leadership.leading
+            assert BACKFILL_JOB not in jobs.submitted and fake.requests == []
             holder.close()  # the other leader goes away
             wait_for("the backfill", lambda: stored(db_url) == 3)
     with psycopg.connect(db_url) as conn:
@@ -91,6 +111,7 @@ def test_no_backfill_when_the_database_already_holds_observations(httpserver: HT
     fake = FakeArchive(httpserver)
     add_captures(fake)
     sched = scheduler(db_url, httpserver, fake)
+    jobs = Jobs(sched)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
                      " last_seen, first_source, last_source, first_hash, last_hash) VALUES ('2026-01-05',"
@@ -98,24 +119,33 @@ def test_no_backfill_when_the_database_already_holds_observations(httpserver: HT
         with running(sched):
             wait_for("the first scrape", lambda: conn.execute(
                 "SELECT count(*) FROM scrape_run WHERE status = 'ok'").fetchone() == (1,))
-            time.sleep(0.5)
+            # The poll that took the lead began before that scrape and adds the backfill job, if any, as
+            # it ends (one poll at a time): once a poll ends after the scrape, that decision is made.
+            polls = jobs.ended.count(LEADERSHIP_JOB)
+            wait_for("a poll as the leader", lambda: jobs.ended.count(LEADERSHIP_JOB) > polls)
+            assert sched.leadership.leading
+            assert BACKFILL_JOB not in jobs.submitted and sched.scheduler.get_job(BACKFILL_JOB) is None
         assert fake.requests == []
 
 
-def test_a_stop_during_a_429_pause_is_prompt_and_sends_nothing_more(httpserver: HTTPServer,
-                                                                    db_url: str) -> None:
+def test_a_stop_during_a_429_pause_is_prompt_and_sends_nothing_more(
+        httpserver: HTTPServer, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeArchive(httpserver)
     add_captures(fake)
     fake.captures["20240202100000"].script.append(too_many())  # the production pause: at least 60 s
     sched = scheduler(db_url, httpserver, fake)
     assert sched.backfill_config is not None and sched.backfill_config.policy.rate_limit_pause >= 60
-    with running(sched):
-        wait_for("the 429", lambda: fake.fetched().count("20240202100000") == 1)
-        time.sleep(0.3)
-        started = time.monotonic()
+    pause = sched.backfill_config.policy.rate_limit_pause
+    with caplog.at_level(logging.INFO, logger="fxticker"), running(sched):
+        wait_for("the 429's pause", lambda: any("pausing every request" in r.getMessage()
+                                                for r in caplog.records))
+        paused_at = time.monotonic()
         sched.stop()
         finished(sched)
-        assert time.monotonic() - started < 10
+        # A stop that waited the pause out would take nearly all of it (it began just before paused_at);
+        # a prompt one takes well under a second, so half the pause is far from both.
+        assert time.monotonic() - paused_at < pause / 2
+        assert any("backfill stopped with the scheduler" in r.getMessage() for r in caplog.records)
     assert fake.fetched() == ["20240201100000", "20240202100000"]
     assert stored(db_url) == 1
     # The next leader resumes: the half-done backfill is wanted again, though observations exist now.
