@@ -170,8 +170,11 @@ def test_huge_pages_are_read_in_seconds_or_refused_by_size(
     else:
         assert result.exit_code == 0, result.stderr
         assert stored(db_url) == [(("2025-11-18", *row), 1) for row in sorted(outcome)]
-    # Linear work on a few tens of MB: seconds, even on a busy two-core machine.
-    assert seconds < 15, f"{name}: {seconds:.1f} s"
+    # A guard against super-linear parsing, not a speed test: a linear read of these pages takes 0.1-2 s
+    # (docs/benchmarks.md), a quadratic one of 8-40 MB (10^13 steps and more) takes hours. 60 s is 30
+    # times the slowest linear read seen, so a busy machine does not reach it and a super-linear parser
+    # always does.
+    assert seconds < 60, f"{name}: {seconds:.1f} s"
     record_figure(f"hostile-huge-{name.replace('.', '-')}", f"huge page {name}",
                   f"{source.stat().st_size / 1e6:.0f} MB in {seconds:.1f} s",
                   ("refused by its size, nothing read" if isinstance(outcome, str)
