@@ -34,7 +34,7 @@ from typing import Any
 
 import psycopg
 
-from fxticker import rates
+from fxticker import rates, vocab
 
 Spans = dict[str, tuple[dt.date, dt.date]]
 
@@ -95,7 +95,7 @@ _REGISTRY: dict[str, Provider] = {}
 
 def register(provider: Provider) -> None:
     """Add a provider; its key (upper case letters and digits) must be new."""
-    if not provider.key.isalnum() or provider.key != provider.key.upper():
+    if not provider.key.isalnum() or provider.key != vocab.v2_provider_key(provider.key):
         raise ValueError(f"provider key {provider.key!r} must be upper-case letters and digits")
     if provider.key in _REGISTRY:
         raise ValueError(f"provider {provider.key} is already registered")
@@ -113,7 +113,7 @@ def defaults() -> list[Provider]:
 
 
 def find(key: str) -> Provider | None:
-    return _REGISTRY.get(key.upper())
+    return _REGISTRY.get(vocab.v2_provider_key(key))
 
 
 TICKER = Provider(

@@ -60,6 +60,23 @@ def ticker_order(code: str) -> tuple[int, str]:
     return (known.index(code) if code in known else len(known), code)
 
 
+# ---- provider keys -------------------------------------------------------------------------------------
+# One key, two spellings, each where its readers expect it: fxticker's own surfaces (the CLI, the
+# official_rate table, /api/observations, /export.csv, metrics, FXTICKER_OFFICIAL_ORIGINS) write it in
+# lower case (`nbk`), the Frankfurter-compatible /v2 in upper case (`NBK`), as Frankfurter's own keys
+# are (`ECB`) and its clients compare them. Every input accepts either.
+
+
+def provider_key(key: str) -> str:
+    """A provider's key as fxticker writes and stores it: `nbk`."""
+    return key.strip().lower()
+
+
+def v2_provider_key(key: str) -> str:
+    """A provider's key as /v2 writes it: `NBK`."""
+    return key.strip().upper()
+
+
 # ---- the sign of a change ------------------------------------------------------------------------------
 
 DIRECTIONS = ("up", "down", "flat")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
+from fxticker import vocab
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -64,7 +66,7 @@ NBKR_USD_ID = 15
 def provider(key: str) -> Provider:
     """The provider of that key; a clear error naming the known ones otherwise."""
     try:
-        return PROVIDERS[key.strip().lower()]
+        return PROVIDERS[vocab.provider_key(key)]
     except KeyError:
         known = ", ".join(PROVIDERS)
         raise ValueError(f"{key!r} is not an official-rate provider (known: {known})") from None
@@ -84,7 +86,7 @@ def parse_origins(raw: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         key, sep, url = item.partition("=")
-        key = key.strip().lower()
+        key = vocab.provider_key(key)
         url = url.strip().rstrip("/")
         if not sep or key not in fetched:
             raise ValueError(f"{item[:40]!r} is not KEY=URL with KEY one of {', '.join(fetched)}")

@@ -14,6 +14,7 @@ from decimal import Context, Decimal
 import psycopg
 
 from fxticker import providers as registry
+from fxticker import vocab
 from fxticker.official.providers import PEGS, PROVIDERS, Provider
 
 # USD per unit is 1/per_usd; 28 significant digits keep it far beyond any published digit.
@@ -57,7 +58,7 @@ def _reader(p: Provider) -> registry.Provider:
         return row[0] if row else None
 
     return registry.Provider(
-        key=key.upper(), name=p.name, country_code=p.country_code,
+        key=vocab.v2_provider_key(key), name=p.name, country_code=p.country_code,
         rate_type="fixed" if key in PEGS else "official", pivot_currency=p.currency, data_url=p.data_url,
         terms_url=None, publish_cadence="daily", currencies=currencies, spans=spans, quotes=quotes,
         latest_day=latest_day, default=False)

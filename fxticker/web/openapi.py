@@ -272,7 +272,8 @@ def _components() -> dict[str, Any]:
 
 _PROVIDERS = _query("providers", {"type": "string", "pattern": "^[A-Za-z0-9]+(,[A-Za-z0-9]+)*$",
                                      "examples": ["TIMESCA"]},
-                    "Comma-separated provider keys (see /v2/providers); default the ticker (TIMESCA) alone: "
+                    "Comma-separated provider keys, any case (see /v2/providers, which writes them in upper "
+                    "case); default the ticker (TIMESCA) alone: "
                     "the official providers (NBK, CBU, NBKR, NBT, PEG) answer when named.")
 _EXPAND = _query("expand", {"enum": ["providers"]},
                  "providers: each row lists every provider's rate for the pair, the one behind it first.")
