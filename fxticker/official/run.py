@@ -22,6 +22,7 @@ from fxticker.official import store
 from fxticker.official.parse import peg_rates
 from fxticker.official.providers import PEGS, Provider, origins
 from fxticker.runs import host_id
+from fxticker.scrape import ScrapeConfig
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ class OfficialConfig:
 
     @classmethod
     def from_settings(cls, conf: Settings) -> OfficialConfig:
-        from fxticker.scrape import ScrapeConfig
-
         # The same timeouts, retries and size cap as the ticker's pages: one home for politeness.
         scrape = ScrapeConfig.from_settings(conf)
         return cls(origins=origins(conf.official_origins), policy=scrape.policy, max_bytes=scrape.max_bytes,
