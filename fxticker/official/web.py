@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -90,29 +90,6 @@ def metric_families(fetches: Mapping[tuple[str, str], int],
 
 # ---- the dashboard -------------------------------------------------------------------------------------
 
-# One point per bucket of the charts (the same time_bucket as their series): the official rate's mean.
-_DASHBOARD_OFFICIAL = """
-SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
-       avg(per_usd) AS per_usd
-FROM official_rate
-WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
-GROUP BY bucket, currency
-ORDER BY currency, bucket
-"""
-
-# The buckets holding days whose rate differs from the official one, or is suspect, and how many.
-_DASHBOARD_FLAGGED = """
-SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
-       count(*) FILTER (WHERE official_check = 'differs') AS differs,
-       count(*) FILTER (WHERE official_check = 'suspect') AS suspect,
-       max(abs(deviation_pct)) AS worst
-FROM daily_checked
-WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
-  AND official_check IN ('differs', 'suspect')
-GROUP BY bucket, currency
-ORDER BY currency, bucket
-"""
-
 SUSPECT_ROWS = 20
 _DASHBOARD_SUSPECTS = """
 SELECT rate_date, currency, rate, official_per_usd, official_provider, official_date, deviation_pct
@@ -128,19 +105,19 @@ def _short(value: Decimal) -> float:
     return float(f"{value:.6g}")
 
 
-def chart_overlays(conn: psycopg.Connection, series: Mapping[str, Mapping[str, list[Any]]], start: dt.date,
-                   end: dt.date, days: int) -> dict[str, dict[str, Any]]:
+def chart_overlays(series: Mapping[str, Mapping[str, list[Any]]], official: Iterable[tuple[Any, ...]],
+                   flagged: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
     """Per currency: the official rate per bucket (`ox`, `oy` in units per USD) and the flagged points
     (`i` the point's index in the series, `differs` and `suspect` the days of each, `worst` the largest
-    deviation in percent), for dashboard.js to draw as a second line and marks."""
+    deviation in percent), for dashboard.js to draw as a second line and marks. `official` and `flagged`
+    are the rows of the dashboard's queries of them, bucketed as its series."""
     found: dict[str, dict[str, Any]] = {
         c: {"ox": [], "oy": [], "i": [], "differs": [], "suspect": [], "worst": []} for c in series}
-    params = {"days": days, "origin": start, "currencies": list(series), "start": start, "end": end}
-    for bucket, code, per_usd in conn.execute(_DASHBOARD_OFFICIAL, params):
+    for bucket, code, per_usd in official:
         found[code]["ox"].append(bucket.isoformat())
         found[code]["oy"].append(_short(per_usd))
     index = {c: {x: k for k, x in enumerate(s["x"])} for c, s in series.items()}
-    for bucket, code, differs, suspect, worst in conn.execute(_DASHBOARD_FLAGGED, params):
+    for bucket, code, differs, suspect, worst in flagged:
         point = index[code].get(bucket.isoformat())
         if point is None:
             continue  # a day stored between the queries: it shows next time

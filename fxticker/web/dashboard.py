@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -70,25 +71,40 @@ _SPAN = """
 SELECT min(rate_date), max(rate_date) FROM observation WHERE currency = ANY(%(currencies)s)
 """
 
+# Every chart query buckets the same way (bucket_params gives the values), so that the official line
+# and the marks land on the series' own points.
+_BUCKET = "time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency"
+_IN_RANGE = "currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s"
+
 # One point per bucket and currency: the mean of the days' rates, and the widest precision band.
-_SERIES = """
-SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
-       avg(rate) AS rate, avg(1 / rate) AS per_usd, min(rate_low) AS low, max(rate_high) AS high
-FROM daily_rate
-WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
-GROUP BY bucket, currency
-ORDER BY currency, bucket
+_SERIES = f"""
+SELECT {_BUCKET}, avg(rate) AS rate, avg(1 / rate) AS per_usd, min(rate_low) AS low, max(rate_high) AS high
+FROM daily_rate WHERE {_IN_RANGE}
+GROUP BY bucket, currency ORDER BY currency, bucket
+"""
+
+# The official rate's mean per bucket, drawn as a second line.
+_OFFICIAL = f"""
+SELECT {_BUCKET}, avg(per_usd) AS per_usd FROM official_rate WHERE {_IN_RANGE}
+GROUP BY bucket, currency ORDER BY currency, bucket
+"""
+
+# The buckets holding days whose rate differs from the official one, or is suspect, and how many.
+_FLAGGED = f"""
+SELECT {_BUCKET}, count(*) FILTER (WHERE official_check = 'differs') AS differs,
+       count(*) FILTER (WHERE official_check = 'suspect') AS suspect, max(abs(deviation_pct)) AS worst
+FROM daily_checked WHERE {_IN_RANGE} AND official_check IN ('differs', 'suspect')
+GROUP BY bucket, currency ORDER BY currency, bucket
 """
 
 # Revised days (several quotes on one day), counted per bucket of the series: complete for any range, and
 # a few bytes a bucket, however many revisions the days had.
-_REVISED = """
-SELECT time_bucket(make_interval(days => %(days)s), rate_date, %(origin)s::date) AS bucket, currency,
-       count(*) AS days, max(rate_date) AS last,
+_REVISED = f"""
+SELECT {_BUCKET}, count(*) AS days, max(rate_date) AS last,
        (array_agg(revisions ORDER BY rate_date DESC))[1] AS last_revisions
 FROM (SELECT currency, rate_date, count(*) AS revisions
       FROM observation
-      WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+      WHERE {_IN_RANGE}
       GROUP BY currency, rate_date
       HAVING count(*) > 1) AS revised
 GROUP BY bucket, currency
@@ -158,6 +174,11 @@ def bucket_days(start: dt.date, end: dt.date) -> int:
     return max(1, math.ceil(((end - start).days + 1) / MAX_POINTS))
 
 
+def bucket_params(codes: Sequence[str], start: dt.date, end: dt.date, days: int) -> dict[str, Any]:
+    """The values of _BUCKET and _IN_RANGE: buckets of `days` days counted from the range's first day."""
+    return {"days": days, "origin": start, "currencies": list(codes), "start": start, "end": end}
+
+
 def _short(value: Decimal) -> float:
     """A float for plotting, six significant digits: enough for a chart, light in JSON."""
     return float(f"{value:.6g}")
@@ -169,8 +190,8 @@ def _series(conn: psycopg.Connection, codes: list[str], start: dt.date, end: dt.
         c: {"x": [], "y": [], "yi": [], "lo": [], "hi": []} for c in codes
     }
     previous: dict[str, dt.date] = {}
-    params = {"days": days, "origin": start, "currencies": codes, "start": start, "end": end}
-    for bucket, code, rate, per_usd, low, high in conn.execute(_SERIES, params):
+    rows = conn.execute(_SERIES, bucket_params(codes, start, end, days))
+    for bucket, code, rate, per_usd, low, high in rows:
         s = series[code]
         last = previous.get(code)
         if last is not None and (bucket - last).days > GAP_BUCKETS * days:
@@ -199,7 +220,7 @@ def _revised(conn: psycopg.Connection, series: dict[str, dict[str, list[Any]]], 
         c: {"i": [], "days": [], "last": [], "n": []} for c in series
     }
     index = {c: {x: k for k, x in enumerate(s["x"])} for c, s in series.items()}
-    params = {"days": days, "origin": start, "currencies": list(series), "start": start, "end": end}
+    params = bucket_params(list(series), start, end, days)
     for bucket, code, revised_days, last, revisions in conn.execute(_REVISED, params):
         point = index[code].get(bucket.isoformat())
         if point is None:
@@ -294,7 +315,9 @@ def index() -> str:
             marks = _revised(conn, series, start, end, days)
             # Each revision only where a point is a day: a long range would send thousands of them.
             sources = _revision_lists(conn, series, marks, start, end) if days == 1 else []
-            overlays = official_web.chart_overlays(conn, series, start, end, days)
+            bucketed = bucket_params(codes, start, end, days)
+            overlays = official_web.chart_overlays(series, conn.execute(_OFFICIAL, bucketed),
+                                                   conn.execute(_FLAGGED, bucketed))
             suspects = official_web.suspects(conn, codes, start, end)
             data = {
                 "bucket_days": days,
