@@ -66,8 +66,13 @@ per request (requests/s are in the notes column).
 the steady state, one earlier full run measured latest 1.1x / 1.3x, `/v1/latest` 1.3x / 2.1x, the year's
 series 2.5x / 1.6x, and the `make bench` run recorded in docs/benchmarks.md 1.7x to 3.0x: the hit path
 sits at the 2x target, not safely under it (the same row moves by up to a ratio point between runs on
-this shared machine). Misses: `/v1/latest` 5x / 12-15x, the year's series 47-49x / 60-70x: the first
-request after an ingest still costs what every request cost before.
+this shared machine). Misses (a new `amount` per request), in the run recorded here: `/v1/latest`
+2.7-3.1x, the year's series 15-44x. Rates are now computed without the amount and kept per data version,
+then multiplied (issue 16): measured in-process on a year of five currencies, a new amount on the
+year's series went from 58-68 ms to 11-18 ms, and on `/v1/latest` from 11-15 ms to 1-3 ms. The series'
+remaining cost is the app's own, not the floor's: Frankfurter's band rounding and the JSON of its 1,825
+rows, in Python, per request. A new range (a new `from`) still computes the rates themselves, 40-60 ms.
+The year-series miss target (3x) is not met.
 
 **Where the remaining time goes.** In-process (Flask test client, ten years, one request at a time):
 /livez 0.26 ms; hits 0.49 ms (`/v1/latest`) to 0.57 ms (`/v2/rates`, latest or the year's series);
@@ -79,7 +84,7 @@ about 110 KB, which the worker writes and wrk reads). A miss costs what a
 request cost before, minus the two round trips of BEGIN and COMMIT that read connections no longer make
 (autocommit, read-only by default), plus the version query and keeping the body: the currency list (a
 skip scan over every chunk, 41 for ten years), the nearest-day lookup, `daily_rate`, and for a series
-1,825 exact Decimal divisions and as many JSON objects.
+1,825 cross rates (these figures predate the amount-free rates above) and as many JSON objects.
 
 **The tail (issue 16: p99 within 5x its p50; 25x seen, 225 ms against 8.6 ms).** Each endpoint has a
 p99 row against its own p50, and so has /livez, whose work is nothing: its tail is the server's and
