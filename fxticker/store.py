@@ -101,19 +101,11 @@ class SaveResult:
     duplicate: int
 
 
-# A page's quotes in one statement (unnest of parallel arrays): one round trip per page, not one per
-# quote, which is what an ingest of many pages spends its time on.
-_UPSERT = """
-INSERT INTO observation AS o (
-    rate_date, currency, rate, change_pct, direction,
-    first_seen, last_seen, first_source, last_source, first_hash, last_hash)
-SELECT %(date)s::date, q.currency, q.rate, q.change_pct, q.direction,
-       %(seen)s::timestamptz, %(seen)s::timestamptz, %(source)s::text, %(source)s::text,
-       %(hash)s::text, %(hash)s::text
-FROM unnest(%(currencies)s::text[], %(rates)s::numeric[], %(changes)s::numeric[], %(directions)s::text[])
-     AS q(currency, rate, change_pct, direction)
-ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
-    sightings = o.sightings + 1,
+# How a quote seen again merges into its stored row, for the page-by-page and the batch upsert alike:
+# the sightings add up (a page's row proposes 1, the column's default; a batch's row its count), and
+# first/last seen widen, each with the provenance of the capture that widened it.
+_MERGE = """ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
+    sightings = o.sightings + excluded.sightings,
     last_seen = greatest(o.last_seen, excluded.last_seen),
     last_source = CASE WHEN excluded.last_seen > o.last_seen
                        THEN excluded.last_source ELSE o.last_source END,
@@ -125,7 +117,21 @@ ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
     first_hash = CASE WHEN excluded.first_seen < o.first_seen
                       THEN excluded.first_hash ELSE o.first_hash END
 WHERE excluded.last_seen > o.last_seen OR excluded.first_seen < o.first_seen
-RETURNING (xmax = 0) AS inserted
+"""
+
+
+# A page's quotes in one statement (unnest of parallel arrays): one round trip per page, not one per
+# quote, which is what an ingest of many pages spends its time on.
+_UPSERT = f"""
+INSERT INTO observation AS o (
+    rate_date, currency, rate, change_pct, direction,
+    first_seen, last_seen, first_source, last_source, first_hash, last_hash)
+SELECT %(date)s::date, q.currency, q.rate, q.change_pct, q.direction,
+       %(seen)s::timestamptz, %(seen)s::timestamptz, %(source)s::text, %(source)s::text,
+       %(hash)s::text, %(hash)s::text
+FROM unnest(%(currencies)s::text[], %(rates)s::numeric[], %(changes)s::numeric[], %(directions)s::text[])
+     AS q(currency, rate, change_pct, direction)
+{_MERGE}RETURNING (xmax = 0) AS inserted
 """
 
 
@@ -201,7 +207,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS ingest_stage (
 """
 _STAGE_COPY = """COPY ingest_stage (ord, rate_date, currency, rate, change_pct, direction, first_seen,
     last_seen, first_source, last_source, first_hash, last_hash, highs, lows) FROM STDIN"""
-_UPSERT_STAGED = """
+_UPSERT_STAGED = f"""
 INSERT INTO observation AS o (
     rate_date, currency, rate, change_pct, direction, sightings,
     first_seen, last_seen, first_source, last_source, first_hash, last_hash)
@@ -217,20 +223,7 @@ LEFT JOIN observation x
       AND x.change_pct = s.change_pct AND x.direction = s.direction
       AND x.rate_date BETWEEN %(first_day)s AND %(last_day)s
 ORDER BY s.ord
-ON CONFLICT (currency, rate_date, rate, change_pct, direction) DO UPDATE SET
-    sightings = o.sightings + excluded.sightings,
-    last_seen = greatest(o.last_seen, excluded.last_seen),
-    last_source = CASE WHEN excluded.last_seen > o.last_seen
-                       THEN excluded.last_source ELSE o.last_source END,
-    last_hash = CASE WHEN excluded.last_seen > o.last_seen
-                     THEN excluded.last_hash ELSE o.last_hash END,
-    first_seen = least(o.first_seen, excluded.first_seen),
-    first_source = CASE WHEN excluded.first_seen < o.first_seen
-                        THEN excluded.first_source ELSE o.first_source END,
-    first_hash = CASE WHEN excluded.first_seen < o.first_seen
-                      THEN excluded.first_hash ELSE o.first_hash END
-WHERE excluded.last_seen > o.last_seen OR excluded.first_seen < o.first_seen
-RETURNING (xmax = 0) AS inserted, currency, rate_date, rate, change_pct, direction
+{_MERGE}RETURNING (xmax = 0) AS inserted, currency, rate_date, rate, change_pct, direction
 """
 
 
