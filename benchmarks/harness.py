@@ -24,7 +24,7 @@ import psycopg
 from fxticker import db, store
 
 # The benchmarks start fxticker serve as the tests do (make test runs them both).
-from tests.fix_serve import children, free_port, wait_until_serving
+from tests.fix_serve import children, free_port, stop_gracefully, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,12 +186,7 @@ class Context:
         try:
             yield served
         finally:
-            process.terminate()
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
+            stop_gracefully(process)
 
     def close(self) -> None:
         if self._cluster is not None:

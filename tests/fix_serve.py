@@ -54,6 +54,20 @@ def wait_until_serving(base: str, process: subprocess.Popen[Any], output: Callab
 SLOW_CLIENTS = 16
 
 
+def stop_gracefully(process: subprocess.Popen[Any], seconds: float = 30) -> None:
+    """SIGTERM (gunicorn's graceful stop takes its workers with it), SIGKILL if it outlasts `seconds`.
+
+    communicate() rather than wait(): it drains a piped stderr, which a chatty exit could otherwise fill.
+    """
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
 class Served:
     def __init__(self, process: subprocess.Popen[str], port: int, log: Path) -> None:
         self.process, self.port, self.log = process, port, log
@@ -65,13 +79,7 @@ class Served:
         return Path(match[1])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gracefully(self.process)
 
 
 def start_serve(env: dict[str, str], tmp_path: Path) -> Served:

@@ -29,7 +29,7 @@ import exrate
 import httpx
 import pytest
 
-from tests.fix_serve import free_port, wait_until_serving
+from tests.fix_serve import free_port, stop_gracefully, wait_until_serving
 
 FIRST, LAST = "2025-08-01", "2025-12-10"
 
@@ -97,12 +97,7 @@ def live(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
     try:
         yield Live(base)
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        stop_gracefully(process)
         drop_database(cluster, url)
 
 

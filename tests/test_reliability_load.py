@@ -27,7 +27,7 @@ import pytest
 from fxticker import db
 from tests.fix_reliability import record_figure
 from tests.fix_scrape import own_cluster, quotes
-from tests.fix_serve import free_port, wait_until_serving
+from tests.fix_serve import free_port, stop_gracefully, wait_until_serving
 from tests.pages import text_page
 
 pytestmark = pytest.mark.reliability
@@ -133,12 +133,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             wait_until_serving(srv.base, process, srv.log_tail, seconds=60)
             yield srv
         finally:
-            process.terminate()  # gunicorn's graceful stop takes its workers with it
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+            stop_gracefully(process)
 
 
 def _base_env(root: Path) -> dict[str, str]:
