@@ -54,6 +54,60 @@ def test_the_first_requests_after_a_database_restart_all_answer(
         web_db.close(app)
 
 
+def test_connections_the_server_ended_are_replaced_before_a_request_uses_them(
+    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = fresh(restart_cluster)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": POOL_SIZE})
+    try:
+        fill_pool(web_db.pool(app), POOL_SIZE)
+        with psycopg.connect(url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s", (web_db.APPLICATION_NAME,)).fetchone()
+        assert ended == (POOL_SIZE,)
+        client = app.test_client()
+        paths = ["/healthz", "/v2/currencies"] * POOL_SIZE
+        answers = [(path, client.get(path).status_code) for path in paths]
+        assert answers == [(path, 200) for path in paths]
+    finally:
+        web_db.close(app)
+
+
+def test_a_request_on_a_healthy_pooled_connection_sends_one_statement(
+    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cached answer costs the data version's query and nothing more: no ping before it."""
+    url = fresh(restart_cluster)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": 1})
+    client = app.test_client()
+    app_pool = web_db.pool(app)
+    trace = tmp_path / "libpq.trace"
+    try:
+        assert client.get("/v2/currencies").status_code == 200  # now kept by the response cache
+        with trace.open("w") as sink:
+            conn = app_pool.getconn(timeout=10)
+            conn.pgconn.trace(sink.fileno())
+            conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            app_pool.putconn(conn)
+            answers = [client.get("/v2/currencies").status_code for _ in range(3)]
+            conn = app_pool.getconn(timeout=10)
+            conn.pgconn.untrace()
+            app_pool.putconn(conn)
+    finally:
+        web_db.close(app)
+    assert answers == [200, 200, 200]
+    # libpq's trace: one line per protocol message, "F" for those the client sent, then length and type.
+    sent = [line.split("\t")[2:] for line in trace.read_text().splitlines() if line.startswith("F\t")]
+    statements = [fields for fields in sent if fields[0] in ("Query", "Bind")]
+    assert len(statements) == 3, sent
+    assert ["Query", ' ""'] not in statements
+
+
 def test_closing_the_app_ends_its_database_sessions(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

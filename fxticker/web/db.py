@@ -8,6 +8,7 @@ an unreachable database is the 503 `Unavailable`, never a 500.
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -84,26 +85,44 @@ def _as_reader(conn: psycopg.Connection) -> None:
 def checked_connection(
     read_pool: psycopg_pool.ConnectionPool, timeout: float = POOL_TIMEOUT
 ) -> Iterator[psycopg.Connection]:
-    """A connection of read_pool that answered a ping just now; back to the pool after the block.
+    """A connection of read_pool that is not known to be broken; back to the pool after the block.
 
-    A connection the server dropped (a restart, an idle timeout) is found here, not by the request that
-    would fail on it. One broken connection means the others most likely are too (after a restart they
-    all are): the idle ones are tested at once and replaced, and the request takes a fresh connection.
-    Not the pool's own `check=`: between two broken connections it waits 1, 2, 4 s..., so a pool of
-    several dropped connections would outlast the request's timeout, which is the 503 this avoids.
+    A connection the server dropped (a restart, pg_terminate_backend, an idle timeout) is found here, not
+    by the request that would fail on it. The server says goodbye before it closes a session (an error
+    message, then the end of the stream), so a broken idle connection has something to read on its
+    socket, and a healthy one has nothing: only a connection with something to read is pinged, and a
+    request on a healthy one costs no extra round trip. One broken connection means the others most
+    likely are too (after a restart they all are): the idle ones are tested at once and replaced, and
+    the request takes a fresh connection. Not the pool's own `check=`: it pings every checkout, and
+    between two broken connections it waits 1, 2, 4 s..., so a pool of several dropped connections would
+    outlast the request's timeout, which is the 503 this avoids.
     """
     conn = read_pool.getconn(timeout=timeout)
-    try:
-        read_pool.check_connection(conn)
-    except psycopg.OperationalError as exc:
-        log.warning("a pooled connection was broken (%s); testing the idle ones", _first_line(exc))
-        read_pool.putconn(conn)  # broken: the pool closes it and opens another
-        read_pool.check()
-        conn = read_pool.getconn(timeout=timeout)
+    if _has_input(conn):
+        try:
+            read_pool.check_connection(conn)
+        except psycopg.OperationalError as exc:
+            log.warning("a pooled connection was broken (%s); testing the idle ones", _first_line(exc))
+            read_pool.putconn(conn)  # broken: the pool closes it and opens another
+            read_pool.check()
+            conn = read_pool.getconn(timeout=timeout)
     try:
         yield conn
     finally:
         read_pool.putconn(conn)
+
+
+def _has_input(conn: psycopg.Connection) -> bool:
+    """Whether the server sent anything since the connection's last answer (or it cannot be told).
+
+    An idle session gets nothing unasked but its server's goodbye, a notice, or a changed parameter;
+    each of these is worth a ping.
+    """
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _first_line(exc: BaseException) -> str:
