@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Any
+from itertools import groupby
+from operator import itemgetter
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -78,22 +79,26 @@ def _series(start: dt.date, end: dt.date) -> Response:
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
         key = ("series", tuple(p.key for p in sources), base, tuple(quotes), start, end, today, "day")
-        found = computed(conn, key,
-                         lambda: rates.series(conn, sources, base, quotes, start, end, today=today))
-    if not found:
+        # Rows in the answer's order, kept per query like the rates they come from: a new amount costs
+        # one multiplication and rounding per rate, not the grouping and sorting again.
+        rows = computed(conn, (*key, "v1 rows"), lambda: _day_rows(
+            computed(conn, key, lambda: rates.series(conn, sources, base, quotes, start, end, today=today))))
+    if not rows:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
-    by_day: dict[str, list[Rate]] = {}
-    for r in found:
-        by_day.setdefault(r.date.isoformat(), []).append(r)
-    days = sorted(by_day)
-    rates_by_day: dict[str, Any] = {day: _rates(by_day[day], amount) for day in days}
+    rates_by_day = {day: {quote: number(rates.priced(value, amount)) for _, quote, value in day_rows}
+                    for day, day_rows in groupby(rows, key=itemgetter(0))}
     return jsonify({
         "amount": number(amount),
         "base": base,
-        "start_date": days[0],
-        "end_date": days[-1],
+        "start_date": rows[0][0],
+        "end_date": rows[-1][0],
         "rates": rates_by_day,
     })
+
+
+def _day_rows(found: list[Rate]) -> list[tuple[str, str, Decimal]]:
+    """(day, quote, amount-free value), by day and then quote, as v1's series lists them."""
+    return sorted((r.date.isoformat(), r.quote, r.value) for r in found)
 
 
 @bp.get("/latest")
