@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fxticker.rates import cross, priced
+from fxticker.rates import cross, priced, priced_numbers
 from fxticker.web import params
 from fxticker.web.errors import BadInput
 from tests.fix_api import CheckedClient
@@ -91,6 +91,22 @@ def test_rates_are_multiplied_by_the_amount_then_rounded_once_in_bands(
 ) -> None:
     exact = Fraction(amount) * Fraction(base) / Fraction(other)
     assert priced(cross(base, other), amount) == band_rounded(exact)
+
+
+# Amounts as the API takes them (up to 15 digits either side of the point), short ones often: those
+# make exact ties with short quotes (0.5 x 0.000965), where the shortcut must give way.
+amounts = st.decimals(min_value=Decimal("1e-15"), max_value=Decimal("999999999999999"), places=15) | \
+    st.decimals(min_value=Decimal("0.5"), max_value=Decimal("100000"), places=1)
+# A rate as the API keeps it: a cross rate (28 significant digits), a short quote, or a band's edge.
+rates_kept = st.builds(cross, quote, quote) | quote | st.sampled_from(
+    [Decimal(t) for t in ("5000", "80", "20", "1", "0.0001", "0.000965", "5000.5", "80.005", "0.000015")])
+
+
+@settings(max_examples=2000)
+@given(st.lists(rates_kept, min_size=1, max_size=8), amounts)
+def test_priced_numbers_are_the_exact_prices_as_floats(values: list[Decimal], amount: Decimal) -> None:
+    exact = [float(priced(v, amount)) for v in values]
+    assert priced_numbers([(v, float(v)) for v in values], amount) == exact
 
 
 @settings(max_examples=40, deadline=None)

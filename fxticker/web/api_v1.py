@@ -85,7 +85,8 @@ def _series(start: dt.date, end: dt.date) -> Response:
             computed(conn, key, lambda: rates.series(conn, sources, base, quotes, start, end, today=today))))
     if not rows:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
-    rates_by_day = {day: {quote: number(rates.priced(value, amount)) for _, quote, value in day_rows}
+    numbers = iter(rates.priced_numbers([(value, approximate) for _, _, value, approximate in rows], amount))
+    rates_by_day = {day: {quote: next(numbers) for _, quote, _, _ in day_rows}
                     for day, day_rows in groupby(rows, key=itemgetter(0))}
     return jsonify({
         "amount": number(amount),
@@ -96,9 +97,9 @@ def _series(start: dt.date, end: dt.date) -> Response:
     })
 
 
-def _day_rows(found: list[Rate]) -> list[tuple[str, str, Decimal]]:
-    """(day, quote, amount-free value), by day and then quote, as v1's series lists them."""
-    return sorted((r.date.isoformat(), r.quote, r.value) for r in found)
+def _day_rows(found: list[Rate]) -> list[tuple[str, str, Decimal, float]]:
+    """(day, quote, amount-free value, its float), by day and then quote, as v1's series lists them."""
+    return sorted((r.date.isoformat(), r.quote, r.value, float(r.value)) for r in found)
 
 
 @bp.get("/latest")
