@@ -3,7 +3,7 @@ ingest to get what storing costs beyond the parse.
 
     python -m benchmarks.parse_only DIR YYYY-MM-DD   # prints the pages parsed and the quotes found
 
-It runs the ingest's own pipeline (ingest.parsed_batches over ingest.read_source: the same process pool,
+It runs the ingest's own pipeline (parsing.parsed_batches over ingest.read_source: the same process pool,
 file reads, hashing and parsing) and stores nothing.
 """
 
@@ -13,16 +13,16 @@ import datetime as dt
 import sys
 from functools import partial
 
-from fxticker import ingest, settings, store
+from fxticker import ingest, parsing, settings, store
 
 
 def main(directory: str, fallback: str) -> None:
     conf = settings.load()
-    items = list(ingest.expand([directory]))
+    items = list(parsing.expand([directory]))
     read = partial(ingest.read_source, fallback_date=dt.date.fromisoformat(fallback), tz=conf.timezone,
                    max_bytes=conf.max_page_bytes)
     pages = quotes = 0
-    for batch in ingest.parsed_batches(items, read, conf.timezone):
+    for batch in parsing.parsed_batches(items, read, conf.timezone):
         pages += len(batch)
         quotes += sum(len(p.quotes) for p in batch if isinstance(p, store.PageQuotes))
     print(pages, quotes)

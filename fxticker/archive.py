@@ -23,9 +23,7 @@ import httpx
 import tenacity
 
 from fxticker.fetch import (
-    FetchError,
     FetchPolicy,
-    Page,
     _Answer,
     _get_once,
     _log_retry,
@@ -33,6 +31,7 @@ from fxticker.fetch import (
     _wait,
     make_client,
 )
+from fxticker.sources import FetchError, Page
 from fxticker.vocab import shown
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ import psycopg
 
 from fxticker import archive
 from fxticker.archive import Archive, ArchivePolicy, Capture
-from fxticker.fetch import Page, is_url
 from fxticker.ingest import PageOutcome, store_page
 from fxticker.scrape import ScrapeConfig
 from fxticker.settings import Settings
+from fxticker.sources import Page, is_url
 
 log = logging.getLogger(__name__)
 

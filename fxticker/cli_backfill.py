@@ -8,9 +8,16 @@ import sys
 
 import click
 
+from fxticker import backfill as backfilling
 from fxticker import db, store
-from fxticker.cli_common import checked_date, connect, current_settings, fail, friendly_errors
-from fxticker.ingest import site_today
+from fxticker.archive import ArchiveError
+from fxticker.cli_common import checked_date, current_settings, fail
+from fxticker.cli_database import connect, database_errors
+from fxticker.fetch import check_url
+from fxticker.official.providers import PROVIDERS
+from fxticker.official.run import OfficialConfig, history_window, outcome_line, run
+from fxticker.parsing import site_today
+from fxticker.sources import FetchError
 
 
 @click.command()
@@ -20,14 +27,10 @@ from fxticker.ingest import site_today
 @click.option("--official/--no-official", default=True, show_default=True,
               help="Then fetch the official rates of the days the stored quotes of the range cover.")
 @click.argument("urls", nargs=-1)
-@friendly_errors
+@database_errors
 def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, official: bool,
              urls: tuple[str, ...]) -> None:
     """Store the ticker of a web archive's captures of URLs (default: FXTICKER_SOURCES); resumable."""
-    from fxticker import backfill as backfilling
-    from fxticker.archive import ArchiveError
-    from fxticker.fetch import FetchError, check_url
-
     if since and until and since > until:
         raise click.BadParameter(f"{since} is after --until {until}", param_hint="'--since'")
     for url in urls:
@@ -68,9 +71,6 @@ def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, offici
 
 def _official_history(since: dt.date | None, until: dt.date | None) -> bool:
     """The backfill's second part: official rates for the days of the stored quotes in the range."""
-    from fxticker.official.providers import PROVIDERS
-    from fxticker.official.run import OfficialConfig, history_window, outcome_line, run
-
     conf = current_settings()
     today = site_today(conf.timezone)
     with connect(conf) as conn:

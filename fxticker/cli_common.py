@@ -1,7 +1,8 @@
-"""The command line's shared parts: the settings of the run, one-line errors, stdout, the database, dates.
+"""The command line's shared parts: the settings of the run, one-line errors, stdout and date options.
 
-Every command module (fxticker.cli, cli_official, cli_backfill) takes these from here, so that each
-reports errors, reads settings and parses a date option the same way.
+Every command module takes these from here, so that each reports errors, reads settings and parses a
+date option the same way. Nothing here imports the database driver or the HTTP client (cli_database has
+the database's part), so that a command which needs neither starts without them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
-import psycopg
 
-from fxticker import db, settings, store, vocab
-from fxticker.fetch import FetchError
+from fxticker import settings, vocab
+from fxticker.sources import FetchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,13 +35,8 @@ def friendly_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (db.DatabaseError, store.MigrationError, ValueError, FetchError) as exc:
+        except (ValueError, FetchError) as exc:
             fail(str(exc))
-        except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"cannot reach the database: {first}")
-        except psycopg.Error as exc:
-            fail(f"database error: {exc.diag.message_primary or exc}")
         return None
 
     return wrapper  # type: ignore[return-value]
@@ -67,13 +62,6 @@ def writing_stdout() -> Iterator[None]:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         raise ValueError(f"cannot write to standard output: {exc.strerror or exc}") from None
-
-
-@contextmanager
-def connect(conf: settings.Settings | None = None) -> Iterator[psycopg.Connection]:
-    url = db.database_url(conf or current_settings())
-    with psycopg.connect(url, connect_timeout=10) as conn:
-        yield conn
 
 
 def checked_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:

@@ -8,8 +8,13 @@ import sys
 import click
 
 from fxticker import db, store
-from fxticker.cli_common import checked_date, connect, current_settings, friendly_errors
-from fxticker.ingest import site_today
+from fxticker.cli_common import checked_date, current_settings, friendly_errors
+from fxticker.cli_database import connect, database_errors
+from fxticker.official import store as official_store
+from fxticker.official.commands import fetch_window, ingest_answer, json_line, read_answers
+from fxticker.official.providers import provider
+from fxticker.official.run import OfficialConfig, outcome_line, run
+from fxticker.parsing import site_today
 
 
 @click.group("official")
@@ -18,8 +23,6 @@ def official_group() -> None:
 
 
 def _official_key(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    from fxticker.official.providers import provider
-
     try:
         return provider(value).key
     except ValueError as exc:
@@ -32,8 +35,6 @@ def _official_key(_ctx: click.Context, _param: click.Parameter, value: str) -> s
 @friendly_errors
 def official_parse(key: str, paths: tuple[str, ...]) -> None:
     """Print the rates of saved answers as JSON lines, one per day; store nothing."""
-    from fxticker.official.commands import json_line, read_answers
-
     failed = False
     for answer in read_answers(key, paths, current_settings().max_page_bytes):
         if answer.error is not None:
@@ -47,12 +48,9 @@ def official_parse(key: str, paths: tuple[str, ...]) -> None:
 @official_group.command("ingest")
 @click.argument("key", metavar="PROVIDER", callback=_official_key)
 @click.argument("paths", nargs=-1, required=True, metavar="FILE...")
-@friendly_errors
+@database_errors
 def official_ingest(key: str, paths: tuple[str, ...]) -> None:
     """Store the rates of saved answers, one transaction per file."""
-    from fxticker.official import store as official_store
-    from fxticker.official.commands import ingest_answer, read_answers
-
     total = official_store.Saved()
     failed = False
     with connect() as conn:
@@ -72,12 +70,9 @@ def official_ingest(key: str, paths: tuple[str, ...]) -> None:
 @click.option("--since", callback=checked_date, metavar="YYYY-MM-DD", help="First day (default: --until).")
 @click.option("--until", callback=checked_date, metavar="YYYY-MM-DD",
               help="Last day (default: today in FXTICKER_TIMEZONE).")
-@friendly_errors
+@database_errors
 def official_fetch(keys: str | None, since: dt.date | None, until: dt.date | None) -> None:
     """Fetch official rates from the banks, politely: a line per provider, exit 1 if any failed."""
-    from fxticker.official.commands import fetch_window
-    from fxticker.official.run import OfficialConfig, outcome_line, run
-
     conf = current_settings()
     today = site_today(conf.timezone)
     chosen, since, until = fetch_window(keys, since, until, today)

@@ -15,7 +15,7 @@ from typing import Literal
 
 import psycopg
 
-from fxticker.fetch import Validators
+from fxticker.sources import Validators
 
 Trigger = Literal["manual", "schedule"]
 SourceStatus = Literal["ok", "not_modified", "failed"]

@@ -26,11 +26,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from fxticker import backfill, store
-from fxticker.ingest import site_today
 from fxticker.official import run as official_run
 from fxticker.official import store as official_store
 from fxticker.official.providers import PROVIDERS
 from fxticker.official.run import OfficialConfig
+from fxticker.parsing import site_today
 from fxticker.runs import close_abandoned, last_scheduled_start
 from fxticker.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
 from fxticker.settings import Settings

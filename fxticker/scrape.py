@@ -20,20 +20,11 @@ import httpx
 import psycopg
 
 from fxticker import runs
-from fxticker.fetch import (
-    FetchError,
-    FetchPolicy,
-    Page,
-    RobotsCache,
-    Validators,
-    fetch_url,
-    is_url,
-    make_client,
-    read_file,
-)
+from fxticker.fetch import FetchPolicy, RobotsCache, fetch_url, make_client
 from fxticker.ingest import store_page
 from fxticker.runs import RunRecord, SourceResult, Trigger, host_id, now
 from fxticker.settings import Settings
+from fxticker.sources import FetchError, Page, Validators, is_url, read_file
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-import psycopg
-
-from fxticker.fetch import FetchError, check_source
 from fxticker.official.providers import parse_origins
+from fxticker.sources import FetchError, check_source
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -114,6 +112,10 @@ def _database_url(raw: str) -> str:
     scheme = urlsplit(raw).scheme if "://" in raw else ""
     if scheme and scheme not in ("postgresql", "postgres"):
         raise ValueError("must be a postgresql:// URL or a libpq key=value string")
+    # Imported here, not at the top: psycopg takes longer to import than `fxticker parse` takes to parse
+    # a hundred pages, and only a set DATABASE_URL needs libpq's reading of it.
+    import psycopg
+
     try:
         psycopg.conninfo.conninfo_to_dict(raw)
     except psycopg.ProgrammingError as exc:

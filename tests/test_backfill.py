@@ -24,8 +24,9 @@ from werkzeug import Response
 from fxticker import archive, backfill, settings
 from fxticker.archive import ArchivePolicy
 from fxticker.backfill import BackfillConfig, Plan, Summary
-from fxticker.fetch import FetchPolicy, read_file
+from fxticker.fetch import FetchPolicy
 from fxticker.ingest import store_page
+from fxticker.sources import read_file
 from tests.fix_archive import ORIGINAL, FakeArchive, memento_datetime, redirect_to, too_many, unavailable
 from tests.fix_scrape import quotes
 from tests.pages import html_page, text_page

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker import csvfile
-from fxticker.cli import ingest_many
+from fxticker.ingest import ingest_many
 from fxticker.web import native
 from tests.fix_api import CheckedClient
 from tests.test_export import write_page_text

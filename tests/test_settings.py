@@ -147,7 +147,9 @@ def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path
 
 
 def test_the_workers_option_and_setting_share_one_range() -> None:
-    option = next(p for p in main.commands["serve"].params if p.name == "workers")
+    serve = main.get_command(click.Context(main), "serve")
+    assert serve is not None
+    option = next(p for p in serve.params if p.name == "workers")
     assert isinstance(option.type, click.IntRange)
     assert (option.type.min, option.type.max) == (settings.WORKERS.low, settings.WORKERS.high)
     result = CliRunner().invoke(main, ["serve", "--workers", str(settings.WORKERS.high + 1)])

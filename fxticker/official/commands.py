@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 
-from fxticker.fetch import FetchError, Page, read_file
 from fxticker.official import store
 from fxticker.official.parse import OfficialError, OfficialRate, parse
 from fxticker.official.providers import PROVIDERS, Provider, parse_keys
+from fxticker.sources import FetchError, Page, read_file
 
 
 @dataclass(frozen=True)

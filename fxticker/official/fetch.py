@@ -89,7 +89,7 @@ def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool
 
 def ask(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
         today: dt.date) -> Iterator[Answer | Refused]:
-    """Every request for provider p's rates of [since, until]; raises fetch.FetchError when it is down."""
+    """Every request for provider p's rates of [since, until]; raises FetchError when it is down."""
     if p.key == "nbkr":
         yield from _ask_nbkr(asker, p, origin, since, until, today)
         return

@@ -24,6 +24,7 @@ from fxticker.official.providers import PEGS, Provider, origins
 from fxticker.runs import host_id
 from fxticker.scrape import ScrapeConfig
 from fxticker.settings import Settings
+from fxticker.sources import FetchError
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                     with conn.transaction():
                         saved += store.save_rates(conn, item.rates, source=item.url,
                                                   fetched_at=item.fetched_at)
-            except fetch.FetchError as exc:
+            except FetchError as exc:
                 # The bank is unreachable: stop asking it, keep what it gave, let the others go on.
                 requests += 1
                 errors.append(str(exc))
