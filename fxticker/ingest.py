@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import itertools
 import logging
 import re
@@ -80,7 +81,8 @@ def parse_page(
             raise ticker.TickerError(f"the date {rate_date} is in the future (today is {today})")
     except ticker.TickerError as exc:
         return PageOutcome(page.source, error=str(exc))
-    return store.PageQuotes(parsed.quotes, rate_date, page.source, page.content_hash, page.seen_at)
+    content_hash = hashlib.sha256(page.body).hexdigest()
+    return store.PageQuotes(parsed.quotes, rate_date, page.source, content_hash, page.seen_at)
 
 
 def store_page(

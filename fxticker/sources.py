@@ -8,7 +8,6 @@ settings, starts without importing an HTTP client.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 import stat
@@ -52,10 +51,6 @@ class Page:
     is_file: bool
     status: int | None = None
     validators: Validators | None = None
-
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
 
     @property
     def not_modified(self) -> bool:

@@ -19,7 +19,7 @@ from tests.pages import FIVE, text_page
 
 SAMPLES = Path(fxticker.__file__).resolve().parent / "samples"
 # Packages a parse of files never uses (each is imported by other commands).
-HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "flask", "pandas", "fxticker.fetch",
+HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "hashlib", "flask", "pandas", "fxticker.fetch",
          "fxticker.db", "fxticker.store", "fxticker.ingest", "fxticker.export"}
 
 # Runs the command line in a fresh interpreter, then says on stderr's last line what it had imported.
