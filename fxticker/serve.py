@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # from its first byte; a client that misses it is disconnected. Behind nginx (docker-compose.yml),
 # which buffers whole requests, no client ever comes near it.
 REQUEST_READ_TIMEOUT = 5
+# How long a worker that holds a connection per thread lets the others take a new one first (seconds):
+# several wake-ups of an idle worker, and little against a connection's life.
+ACCEPT_YIELD = 0.002
 # Seconds an idle kept-alive connection is kept (gunicorn's keepalive; it waits in the poller, not in a
 # thread). Behind a proxy a little longer than the default 2 s saves reconnections.
 KEEPALIVE = 5
@@ -148,6 +151,16 @@ class SheddingWorker(ThreadWorker):  # type: ignore[misc]
                                  partial(self.on_pending_socket_readable, conn))
             return
         super().enqueue_req(conn)
+
+    def accept(self, listener: Any) -> None:
+        # Every worker polls the one listening socket and the first awake takes the connection, so a
+        # burst of kept-alive clients could land on one worker (16/0 was measured under wrk), whose one
+        # GIL then serves them all while the other idles. Like nginx's accept_disabled, a worker that
+        # already holds a connection per thread waits a moment first: an idler worker takes it, and when
+        # none is idler this worker still does (the socket is non-blocking; a lost race is EAGAIN).
+        if self.cfg.workers > 1 and self.nr_conns >= self.cfg.threads:
+            time.sleep(ACCEPT_YIELD)
+        super().accept(listener)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         # gunicorn picks the status, logs and counts the error; the page it writes is replaced.

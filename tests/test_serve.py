@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -132,3 +135,60 @@ def test_a_workers_app_is_frozen_out_of_the_cyclic_collector(env: dict[str, str]
     assert result.returncode == 0, result.stderr
     frozen, collected = map(int, result.stdout.split())
     assert frozen > 10_000 and collected < frozen / 10, (frozen, collected)
+
+
+def _held_by(pids: list[int], port: int, client_ports: set[int]) -> list[int]:
+    """How many of the connections from client_ports to port each process holds (/proc, Linux)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
+        if local == port and remote in client_ports:
+            inodes.add(f"socket:[{fields[9]}]")
+    counts = []
+    for pid in pids:
+        held = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):  # closed since the listing
+                held += os.readlink(fd) in inodes
+        counts.append(held)
+    return counts
+
+
+def _get_livez(client: socket.socket) -> None:
+    client.sendall(b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b"}"):
+        chunk = client.recv(4096)
+        assert chunk, answer
+        answer += chunk.rstrip(b"\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+def test_a_burst_of_kept_alive_clients_is_shared_between_the_workers(server: Server) -> None:
+    # All 16 landed on one worker at times (docs/benchmarks.md, api: the tail), its one GIL serving them
+    # while the other worker idled.
+    port = int(server.base.rsplit(":", 1)[1])
+    workers = children(server.process.pid)
+    assert len(workers) == 2
+
+    served: set[int] = set()
+
+    def both_serve() -> bool:
+        # A worker still loading the app takes no connection: the burst is for two serving workers.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            _get_livez(client)
+            held = _held_by(workers, port, {client.getsockname()[1]})
+        served.update(pid for pid, count in zip(workers, held, strict=True) if count)
+        return len(served) == 2
+
+    wait_for("a connection to each worker", both_serve)
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(16)]
+    try:
+        for client in clients:
+            _get_livez(client)
+        held = _held_by(workers, port, {c.getsockname()[1] for c in clients})
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held) == 16 and max(held) <= 11, held
