@@ -85,11 +85,13 @@ _LINE_TAGS = (
 # pass of a regular expression over the markup costs a fraction of a Python loop over the elements; a
 # mark that lands in an attribute, a script or a comment is never read as text. The names are grouped by
 # first letter ("d(?:d|etails|iv|l|t)"): Python's engine then tries one branch per letter at each "<",
-# not every name, which halves the pass.
-_LINE_TAG = re.compile(rf"<(?=/?(?:{_by_first_letter(_LINE_TAGS)})\b)", re.IGNORECASE)
+# not every name, which halves the pass. It runs over the page's UTF-8 bytes, a third faster than over
+# its text, and ignores case in ASCII only, as HTML tag names do.
+_LINE_TAG = re.compile(rf"<(?=/?(?:{_by_first_letter(_LINE_TAGS)})\b)".encode(), re.IGNORECASE)
 # Marks line ends while the text is joined: a Unicode noncharacter, never meant to appear in a page (one
 # that does only gains a line break), and unlike NUL accepted by lxml.
 _LINE_END = "\ufdd0"
+_LINE_MARK = f"{_LINE_END}<".encode()
 # A strip laid out as one line of inline items: a new item starts after each "%" (a literal first, so
 # the search skips from one "%" to the next).
 _NEXT_ITEM = re.compile(rf"%{_SP}*(?=(?:[\u2022\u00b7*-]{_SP}*)?[A-Za-z]{{3}}/[A-Za-z]{{3}}{_SP}*=)")
@@ -172,7 +174,9 @@ def _html_parser() -> etree.HTMLParser:
     parser: etree.HTMLParser | None = getattr(_PARSERS, "parser", None)
     if parser is None:
         # Comments and processing instructions are never seen: dropped while parsing, not searched for.
-        parser = _PARSERS.parser = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True)
+        # The markup comes as UTF-8 bytes (visible_text), whatever charset the page declares.
+        parser = _PARSERS.parser = etree.HTMLParser(huge_tree=True, remove_comments=True, remove_pis=True,
+                                                    encoding="utf-8")
     return parser
 
 
@@ -180,8 +184,12 @@ def visible_text(markup: str) -> str:
     """The text a reader sees in an HTML page, line by line as a browser breaks it, without scripts
     and styles; ticker items laid out on one line come out one per line."""
     parser = _html_parser()
+    # The decoded page goes to libxml2 as UTF-8 bytes: it reads them faster than a str, and a str
+    # that starts with an XML declaration naming an encoding (XHTML) is refused by lxml. A lone
+    # surrogate, which no reader sees, becomes "?" instead of ending the text there.
+    markup_bytes = _LINE_TAG.sub(_LINE_MARK, markup.encode("utf-8", errors="replace"))
     try:
-        root = lxml_html.document_fromstring(_LINE_TAG.sub(_LINE_END + "<", markup), parser=parser)
+        root = lxml_html.document_fromstring(markup_bytes, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise TickerError(f"the page is not readable HTML ({exc})") from None
     if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):

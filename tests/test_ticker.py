@@ -178,6 +178,23 @@ def test_html_reads_visible_text_only() -> None:
     assert page.date == dt.date(2025, 12, 19)
 
 
+def test_an_xhtml_page_with_an_xml_declaration_is_read_as_its_bytes_were_decoded() -> None:
+    # The declaration names one charset, the meta tag another and the bytes are UTF-8 (the header
+    # said so): the text is read as decoded once, never again by libxml2.
+    page = html_page(charset="windows-1251", body="Ташкент \u2019 news")
+    xhtml = '<?xml version="1.0" encoding="iso-8859-1"?>\n' + page
+    parsed = parse(xhtml.encode("utf-8"), today=TODAY, content_type="application/xhtml+xml; charset=utf-8")
+    assert quotes_of(parsed) == quotes_of(parse(page, today=TODAY)) and len(parsed.quotes) == 5
+    assert parsed.date == dt.date(2025, 12, 19)
+    assert "Ташкент \u2019 news" in ticker.page_text(xhtml.encode("utf-8"), "text/html; charset=utf-8")
+
+
+def test_a_lone_surrogate_in_html_text_does_not_end_the_page_there() -> None:
+    markup = html_page().replace("<title>News", "<title>News\ud800")
+    assert parse(markup, today=TODAY).date == dt.date(2025, 12, 19)
+    assert ticker.page_text("<html><body><p>a\ud800b</p></body></html>") == "a?b"
+
+
 def test_inline_markup_flows_within_a_line_as_a_browser_shows_it() -> None:
     items = "".join(
         f'<li>\u2022 <b>{c}/USD</b> = <span class="rate">{r}</span> <span class="{c}">{ch}%</span></li>'
