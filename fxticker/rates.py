@@ -45,6 +45,7 @@ Group = Literal["day", "week", "month"]
 _BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
 _LAST_PLACES = 6
 
+
 def iso_currency(code: str) -> iso4217.Currency | None:
     """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
 
