@@ -38,7 +38,8 @@ Python process that reads the same files and runs the floor's scan over them: on
 (target 2x) and on the 131 bundled sample pages (`fxticker/samples`, 0.8 KB each: small real pages,
 target 4x). Since issue 16, `fxticker parse` parses through the bulk ingest's process pool (one worker
 per core for 500 pages or more) and writes each page's lines at once instead of flushing stdout at
-every line, so on the corpus it can beat the single-process floor's ratio per core.
+every line, so on the corpus it can beat the single-process floor's ratio per core. Below 500 pages
+it parses in its own process and does not even import `multiprocessing` (`tests/test_cli_startup.py`).
 
 **The gap in-process (target 2x; 3.9x before issue 16).** Measured in CPU time (process_time, best
 of 7 to 15 loops, so that the other jobs on the machine count less) over the 1,000-page corpus, 30
@@ -55,7 +56,14 @@ names by first letter, so Python's engine tries one branch per letter at each `<
 libxml2 drops comments and processing instructions while parsing and serialises the text in C
 (`tostring(method="text")`) instead of a Python join over `itertext()` (142 -> 99 µs); a copy of the
 strip equal to the first is compared in one list comparison. The same quotes, dates, errors and
-`page_text` as before on 3,000 corpus pages and the hostile corpus, compared page by page.
+`page_text` as before on 3,000 corpus pages and the hostile corpus, compared page by page. Then libxml2
+is given the decoded page as UTF-8 bytes rather than a str, and the line-break marks are put in with a
+bytes pattern: on the 1,000-page corpus (CPU time, best of 9, old and new parser interleaved in one
+process, 30 November 2026) an HTML page went from 258 to 246 µs, a page from 202 to 194 µs (3.11x ->
+3.00x the floor's 65 µs; the marks 37 -> 26 µs, libxml2's parse 78 -> 71 µs plus 5 µs to encode), with
+the same results page by page on 3,000 corpus pages and the hostile ones. It also reads the XHTML pages
+that start with an XML declaration naming an encoding, which lxml refuses as a str. `collect_ids=False`
+(76 against 78 µs, within the noise) was not taken.
 
 **selectolax (Lexbor), measured and not taken.** Parse, strip of scripts and styles, and text: 57 µs
 a page against lxml's 107 µs (CPU time, the same 1,000-page corpus). With it, every hostile page but
@@ -63,14 +71,31 @@ two gave its expected result; the two are the pages nested 3,000 and 5,000 deep,
 whole where the hostile corpus and `tests/test_ticker.py` expect them refused as deeper than libxml2
 reads (four tests failed). Issue 16 takes it only if every hostile-page and parser test passes.
 
-**Start-up, which the small pages measure.** `python -X importtime -m fxticker parse` of one small
-page (best of 5, 30 November 2026): importing `fxticker.cli` takes about 0.28 s, of it psycopg 0.10 s,
-`fxticker.fetch` 0.07 s (httpx 0.05 s, a third of it httpx's own command line, which imports rich and
-pygments when they are installed, as the test dependencies install them), `fxticker.export` 0.04 s,
-the official rates' modules 0.04 s and click 0.01 s; Python itself starts in 0.02-0.06 s. The parser
-and lxml need 0.02 s. The command on 131 small pages spends most of its time importing what parse
-never uses (the database driver, the HTTP client, the exporter): making those imports lazy in the CLI
-and in fetch.py is the remaining lever for the 4x target.
+**Start-up, which the small pages measure.** Before issue 16's start-up work, `python -X importtime -m
+fxticker parse` of one small page (best of 5, 30 November 2026) spent 0.26 s importing `fxticker.cli`:
+psycopg 0.09 s, `fxticker.fetch` 0.06 s (httpx 0.05 s, a third of it httpx's own command line, which
+imports rich and pygments when they are installed, as the test dependencies install them),
+`fxticker.export` 0.02 s, the official rates' runs and click; parse uses none but click. Now `main`
+is a lazy click group: each command is imported from its own module (`cli_parse.py`, `cli_store.py`,
+...) only when it runs, what a source is and reading a file moved out of `fetch.py` into `sources.py`
+(no HTTP client), the parse-only half of the bulk ingest into `parsing.py` (no database driver), and
+`multiprocessing` and `hashlib` are imported where they are used. `fxticker parse` of files imports 0.06
+s: `fxticker.cli` 0.04 s (click 0.016 s, the settings 0.013 s), the parser and lxml 0.016 s; a URL
+among the sources brings in the HTTP client, as it must.
+
+**What is left of the 4x on small pages: the check of DATABASE_URL.** Every setting is checked before
+any command runs (README, Configuration), and DATABASE_URL is checked by libpq's own parser through
+psycopg, whose import takes 0.09 s. The benchmark sets DATABASE_URL (to a URL nothing connects to, so
+that no command could start an embedded cluster), so the row above pays it; a user who has not set it
+(the embedded cluster, the default) does not. The whole command on the 131 pages, best and median of 15
+runs interleaved with the floor (`python -m benchmarks.scan_floor`, 28 ms; Python alone 24 ms), 30
+November 2026: before, 345 ms (12x) with DATABASE_URL set and 339 ms unset; now 207 ms (7.3x) set and
+106 ms (3.7x; median 3.5x) unset. This benchmark's own row (`_whole_command`, 5 runs, medians), run
+twice: 7.2x as it is, 3.5-3.7x with DATABASE_URL left out of its environment; `--only parse` alone
+gave 6.4x on a busier machine, and 2.5x (3.0x before) on the 10,000 pages. Without the libpq check the
+target is met; with it, psycopg's import is 0.09 s of the 0.18 s above the floor. Checking
+DATABASE_URL's syntax without libpq would mean writing a second parser of libpq's format, and checking
+it only in the commands that connect would stop checking every setting at start: neither was done.
 
 **Earlier.** The parser was at about 6x its floor when this benchmark was written; not parsing copies
 equal to the first, one regular expression for the block's end, the plain lxml parser and stripping
