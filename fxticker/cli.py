@@ -1,9 +1,9 @@
 """The command line: `main`, whose commands are each imported from their own module only when they run.
 
-A command pays for its own imports and no other's: `fxticker parse` of files starts without the database
-driver or the HTTP client, which take longer to import than a hundred small pages take to parse. What
-the command modules share (settings, one-line errors, date options) is in cli_common, and the database's
-part of it in cli_database.
+A command pays for its own imports and no other's: `fxticker parse` of files starts without the HTTP
+client, and without the database driver unless DATABASE_URL is set (libpq checks it), which take longer
+to import than a hundred small pages take to parse. What the command modules share (settings, one-line
+errors, date options) is in cli_common, and the database's part of it in cli_database.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """`fxticker parse`: each page's ticker as JSON lines on stdout; nothing stored.
 
-It imports neither the database driver nor, unless a URL is among the sources, the HTTP client: on the
-small pages a user parses by hand those imports would take longer than the parsing.
+It imports no database driver of its own (only a set DATABASE_URL's check does) and the HTTP client only
+when a URL is among the sources: on the small pages a user parses by hand those imports would take
+longer than the parsing.
 """
 
 from __future__ import annotations

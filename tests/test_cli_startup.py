@@ -71,10 +71,15 @@ def test_version_imports_no_command() -> None:
     assert imported & HEAVY == set()
 
 
-def test_a_set_database_url_is_still_checked_before_parse_runs() -> None:
+def test_a_set_database_url_is_still_checked_before_parse_runs_and_never_connected_to() -> None:
     status, _, out, err = probe("parse", str(SAMPLES), env={"DATABASE_URL": "host=a port"})
     assert (status, out) == (1, "")
     assert err.startswith("fxticker: DATABASE_URL=(not shown): not a libpq connection string")
+    # A well-formed URL of a host that does not exist: parse reads it (libpq's check) and goes on.
+    status, imported, out, err = probe("parse", "--date", "2025-12-19", str(SAMPLES),
+                                       env={"DATABASE_URL": "postgresql://nobody@unused.invalid/none"})
+    assert (status, err) == (0, "") and out.count("\n") > 100
+    assert "psycopg" in imported and "fxticker.db" not in imported
 
 
 def test_every_command_is_found_under_its_own_name() -> None:
