@@ -63,28 +63,39 @@ per request (requests/s are in the notes column).
 
 **Before and after (full runs on this machine, 1 year / 10 years).** Before the cache, p50 over
 /livez: latest 5.2x / 13.9x, `/v1/latest` 7.2x / 17.3x, the year's series 79x / 91x. With the cache, in
-the steady state, one earlier full run measured latest 1.1x / 1.3x, `/v1/latest` 1.3x / 2.1x, the year's
-series 2.5x / 1.6x, and the `make bench` run recorded in docs/benchmarks.md 1.7x to 3.0x: the hit path
-sits at the 2x target, not safely under it (the same row moves by up to a ratio point between runs on
-this shared machine). Misses (a new `amount` per request), in the run recorded here: `/v1/latest`
-2.7-3.1x, the year's series 15-44x. Rates are now computed without the amount and kept per data version,
-then multiplied (issue 16): measured in-process on a year of five currencies, a new amount on the
-year's series went from 58-68 ms to 11-18 ms, and on `/v1/latest` from 11-15 ms to 1-3 ms. The series'
-remaining cost is the app's own, not the floor's: Frankfurter's band rounding and the JSON of its 1,825
-rows, in Python, per request. A new range (a new `from`) still computes the rates themselves, 40-60 ms.
-The year-series miss target (3x) is not met.
+the `make bench` of 30 November 18:02: hits 1.7x to 3.0x (6.4x and 6.7x in two loads), a new `amount`
+on `/v1/latest` 2.7-3.1x and on the year's series 15-44x. Then, in the run of 30 November 19:47 with
+the changes below: hits 2.1x to 2.6x in every size, `/v1/latest` misses 2.4-2.6x, the year's series
+8.5-9.6x, every p99 within 2.2-4.5x its p50. The hits no longer swing between loads because wrk's
+connections now reach both workers evenly (8/8 or 9/7 in every load; see the tail below).
 
-**Where the remaining time goes.** In-process (Flask test client, ten years, one request at a time):
-/livez 0.26 ms; hits 0.49 ms (`/v1/latest`) to 0.57 ms (`/v2/rates`, latest or the year's series);
-misses 4.8 ms (`/v1/latest?amount=...`) and 18 ms (the year in v1), against 5.2 ms and 20 ms with the
-cache switched off (`RESPONSE_CACHE_BYTES=0`; `/v2/rates` 6.2 ms, its year's series 21 ms). A hit is the
-version query (pool checkout and one statement; the round trip alone is 0.05 ms), the key and the
-lookup, then the same Flask, header and gunicorn work as /livez plus a larger body (the year's series is
-about 110 KB, which the worker writes and wrk reads). A miss costs what a
-request cost before, minus the two round trips of BEGIN and COMMIT that read connections no longer make
-(autocommit, read-only by default), plus the version query and keeping the body: the currency list (a
-skip scan over every chunk, 41 for ten years), the nearest-day lookup, `daily_rate`, and for a series
-1,825 cross rates (these figures predate the amount-free rates above) and as many JSON objects.
+**What issue 16 changed on this path.**
+- A pooled connection was pinged (an empty statement, one round trip) at every checkout, so that one
+  the server had dropped was never handed to a request; a hit cost two statements. Now it is pinged
+  only when its socket has something to read, which a dropped session always has (the server's
+  goodbye, then the end of the stream) and a healthy idle one never has: a hit sends one statement
+  (`tests/test_web_db.py` counts them in libpq's trace), and every restart and terminated-backend test
+  still answers 200 from the first request.
+- Rates are computed without the amount and kept per data version, then multiplied: a new amount on
+  the year's series went from 58-68 ms to 11-18 ms in-process (loaded machine), on `/v1/latest` from
+  11-15 ms to 1-3 ms. The v1 series also keeps its rows grouped and sorted per query, and multiplies
+  and rounds them with `rates.priced_numbers`: Frankfurter's rounding in binary floating point wherever
+  that provably gives the exact answer (margins around each band's edge and each tie, where it falls
+  back to the exact Decimal; a hypothesis test holds the two equal), 0.44 ms for the year's 1,825
+  rates against 2.15 ms exactly.
+
+**Where the remaining time goes (in-process, Flask's test client, 1 year, CPU time, medians, 30
+November 20:00, quiet machine).** /livez 0.15 ms. A hit 0.36-0.39 ms: the pool checkout and the data
+version's query (0.07 ms together; the round trip alone 0.03 ms), the cache key and lookup, the API's
+headers (CORS, ETag, the conditional check: 0.025 ms) and a larger body. Every hit asks the database
+for the data version, because that is what makes the cache never stale (above); that one round trip,
+and the PostgreSQL backend's work for it on the same two cores, is most of the distance between a hit
+and /livez, and the reason the hits sit at 2.1-2.6x rather than under 2x. A new amount on the year's
+series 2.1 ms: the rounding 0.44 ms, `json.dumps` of the 1,825 numbers 0.61 ms (C; Python's float
+formatting), building the answer's dictionaries about 0.3 ms, and the rest as a hit. JSON alone is four
+times /livez's whole request, so the 3x target cannot be met by an answer of 1,825 numbers written in
+this process, however they are computed. A new range (a new `from`) still computes the rates
+themselves, 40-60 ms (loaded machine).
 
 **The tail (issue 16: p99 within 5x its p50; 25x seen, 225 ms against 8.6 ms).** Each endpoint has a
 p99 row against its own p50, and so has /livez, whose work is nothing: its tail is the server's and
@@ -92,9 +103,13 @@ the machine's, the part of any endpoint's tail that the API's work does not caus
 gives wrk's 16 connections per gunicorn worker, read with `ss` halfway through each load. What was
 found, 30 November 2026, with six other jobs on the two cores (load average 5 to 11):
 - gthread workers share one listening socket, and a kept-alive connection stays with the worker that
-  accepted it. wrk opens its 16 connections at once, and whichever worker wakes first takes most of
+  accepted it. wrk opens its 16 connections at once, and whichever worker wakes first took most of
   them: 14/2, 12/4, 11/5, 15/1 and 16/0 were measured, 8/8 about one load in four. The busier worker
-  then serves most requests with its 4 threads and its one GIL while the other idles.
+  then served most requests with its 4 threads and its one GIL while the other idled. Since 30
+  November `fxticker serve`'s worker lets an idler worker accept first once it holds a connection per
+  thread (as nginx's accept_disabled; `serve.SheddingWorker.accept`): ten 2-second loads gave 8/8 or
+  9/7 every time, against 16/0 to 9/7 without it, and every load of the 19:47 `make bench` was 8/8 to
+  10/6 (`tests/test_serve.py` checks a burst of 16 kept-alive clients).
 - Configurations tried, each against the same database, loads interleaved, p99/p50 of `/v2/rates`
   (median of 4 loads of 6 s): 2 workers x 4 threads 8.9; 2 x 4 with gunicorn's `reuse_port` (a socket
   per worker, the kernel spreads connections: 8/8, 9/7, 11/5, 9/7) 10.7; 4 x 2 8.0; 4 x 4 10.4; 3 x 4
