@@ -75,3 +75,8 @@ def checked_date(_ctx: click.Context, _param: click.Parameter, value: str | None
     if date < vocab.EARLIEST:
         raise click.BadParameter(f"{vocab.shown(value)} is before {vocab.EARLIEST}, older than any ticker")
     return date
+
+
+# `--date` of the commands that read pages (parse, ingest): the day of a page that shows none.
+page_date_option = click.option("--date", "fallback_date", callback=checked_date, metavar="YYYY-MM-DD",
+                                help="Date of pages that have no date line.")

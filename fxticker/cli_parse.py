@@ -14,14 +14,13 @@ from functools import partial
 
 import click
 
-from fxticker.cli_common import checked_date, current_settings, friendly_errors, writing_stdout
+from fxticker.cli_common import current_settings, friendly_errors, page_date_option, writing_stdout
 from fxticker.parsing import expand, parsed_batches, quote_lines
 from fxticker.sources import Page, is_url, read_file
 
 
 @click.command()
-@click.option("--date", "fallback_date", callback=checked_date, metavar="YYYY-MM-DD",
-              help="Date of pages that have no date line.")
+@page_date_option
 @click.argument("paths", nargs=-1, required=True)
 @friendly_errors
 def parse(fallback_date: dt.date | None, paths: tuple[str, ...]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fxticker import db, export, store, vocab
-from fxticker.cli_common import checked_date, current_settings, writing_stdout
+from fxticker.cli_common import current_settings, page_date_option, writing_stdout
 from fxticker.cli_database import connect, database_errors
 from fxticker.ingest import ingest_many, load_sample
 
@@ -74,8 +74,7 @@ def migrate() -> None:
 
 
 @click.command()
-@click.option("--date", "fallback_date", callback=checked_date, metavar="YYYY-MM-DD",
-              help="Date of pages that have no date line.")
+@page_date_option
 @click.argument("sources", nargs=-1, required=True)
 @database_errors
 def ingest(fallback_date: dt.date | None, sources: tuple[str, ...]) -> None:

@@ -33,14 +33,20 @@ def fill_pool(app_pool: object, size: int) -> None:
     assert app_pool.get_stats()["pool_available"] == size
 
 
-def test_the_first_requests_after_a_database_restart_all_answer(
-    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = fresh(restart_cluster)
+def own_app(cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            pool_size: int = POOL_SIZE) -> Flask:
+    """An app reading a new database of cluster, with pool_size pooled connections at most."""
+    url = fresh(cluster)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("DATABASE_READ_URL", raising=False)
     monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
-    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": POOL_SIZE})
+    return create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": pool_size})
+
+
+def test_the_first_requests_after_a_database_restart_all_answer(
+    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = own_app(restart_cluster, tmp_path, monkeypatch)
     try:
         fill_pool(web_db.pool(app), POOL_SIZE)
         # Every pooled connection now points at a server process that is gone.
@@ -57,13 +63,10 @@ def test_the_first_requests_after_a_database_restart_all_answer(
 def test_connections_the_server_ended_are_replaced_before_a_request_uses_them(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = fresh(restart_cluster)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
-    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": POOL_SIZE})
+    app = own_app(restart_cluster, tmp_path, monkeypatch)
     try:
         fill_pool(web_db.pool(app), POOL_SIZE)
-        with psycopg.connect(url, autocommit=True) as admin:
+        with psycopg.connect(app.config["DATABASE_READ_URL"], autocommit=True) as admin:
             ended = admin.execute(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = %s", (web_db.APPLICATION_NAME,)).fetchone()
@@ -80,10 +83,7 @@ def test_a_request_on_a_healthy_pooled_connection_sends_one_statement(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cached answer costs the data version's query and nothing more: no ping before it."""
-    url = fresh(restart_cluster)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
-    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": 1})
+    app = own_app(restart_cluster, tmp_path, monkeypatch, pool_size=1)
     client = app.test_client()
     app_pool = web_db.pool(app)
     trace = tmp_path / "libpq.trace"
@@ -111,10 +111,8 @@ def test_a_request_on_a_healthy_pooled_connection_sends_one_statement(
 def test_closing_the_app_ends_its_database_sessions(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = fresh(restart_cluster)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
-    app = create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": 2})
+    app = own_app(restart_cluster, tmp_path, monkeypatch, pool_size=2)
+    url = app.config["DATABASE_READ_URL"]
     fill_pool(web_db.pool(app), 2)
 
     def sessions() -> int:
