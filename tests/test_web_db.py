@@ -43,6 +43,12 @@ def own_app(cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.Mon
     return create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": pool_size})
 
 
+def first_answers(app: Flask) -> list[tuple[str, int]]:
+    """The statuses of the app's next requests, two per pooled connection (health and a cached API)."""
+    client = app.test_client()
+    return [(path, client.get(path).status_code) for path in ["/healthz", "/v2/currencies"] * POOL_SIZE]
+
+
 def test_the_first_requests_after_a_database_restart_all_answer(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,9 +58,7 @@ def test_the_first_requests_after_a_database_restart_all_answer(
         # Every pooled connection now points at a server process that is gone.
         restart_cluster.stop()
         restart_cluster.start()
-        client = app.test_client()
-        answers = [(path, client.get(path).status_code)
-                   for path in ["/healthz", "/v2/currencies"] * POOL_SIZE]
+        answers = first_answers(app)
         assert answers == [(path, 200) for path, _ in answers]
     finally:
         web_db.close(app)
@@ -71,10 +75,8 @@ def test_connections_the_server_ended_are_replaced_before_a_request_uses_them(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = %s", (web_db.APPLICATION_NAME,)).fetchone()
         assert ended == (POOL_SIZE,)
-        client = app.test_client()
-        paths = ["/healthz", "/v2/currencies"] * POOL_SIZE
-        answers = [(path, client.get(path).status_code) for path in paths]
-        assert answers == [(path, 200) for path in paths]
+        answers = first_answers(app)
+        assert answers == [(path, 200) for path, _ in answers]
     finally:
         web_db.close(app)
 
