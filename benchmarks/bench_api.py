@@ -66,9 +66,11 @@ per request (requests/s are in the notes column).
 the `make bench` of 30 November 18:02: hits 1.7x to 3.0x (6.4x and 6.7x in two loads), a new `amount`
 on `/v1/latest` 2.7-3.1x and on the year's series 15-44x. Then, in the run of 30 November 19:47 with
 the changes below: hits 2.1x to 2.6x in every size, `/v1/latest` misses 2.4-2.6x, the year's series
-8.5-9.6x, every p99 within 2.2-4.5x its p50; and in the run recorded here (20:07, /livez's own p50
+8.5-9.6x, every p99 within 2.2-4.5x its p50; at 20:07 (/livez's own p50
 3.2-3.4 ms against 2.7 ms at 19:47: a busier machine) hits 1.9x to 2.6x, `/v1/latest` misses 2.7-3.1x,
-the year's series 10-11x, every p99 within 2.2-4.3x its p50. The hits no longer swing between loads as
+the year's series 10-11x, every p99 within 2.2-4.3x its p50; and in the run recorded here (20:50,
+/livez 3.0-3.3 ms) hits 2.1x to 2.7x, `/v1/latest` misses 2.8-3.0x, the year's series 8.4-12.3x,
+every p99 within 2.1-4.1x its p50. The hits no longer swing between loads as
 before because wrk's connections now reach both workers evenly (8/8 to 10/6 in every load; see the
 tail below).
 

@@ -66,9 +66,10 @@ with the parse workers for the two cores.
 the chunk and its three indexes (which the \\copy pays too) and checking the duplicates against them
 (which it does not). The rest is the process's own Python: folding the batch (0.25 s), writing the
 staging rows (0.12 s), the capture times' text (0.17 s), hashing the quotes (0.11 s); and unpickling
-the workers' answers, 0.29 s. Storing is thus 1.4x \\copy on 1,000 pages and about 3x on 10,000; in
+the workers' answers, 0.29 s. Storing was thus 1.4x \\copy on 1,000 pages and 3.05x on 10,000 at 20:07; in
 the pipeline it runs while the workers parse, so the whole ingest is less than the parse plus it.
-After the run recorded here, the capture times became text once a page instead of once a quote,
+Between that run and the one recorded here (20:50: 1.45x and 2.58x), the capture times became text
+once a page instead of once a quote,
 and a page's quotes are hashed for repeats only when a currency repeats: storing alone, old and new
 interleaved (medians, 30 November 20:55), 10,000 pages 1.70 -> 1.55 s (5 runs each) and a year
 captured every 30 minutes (17,520 pages) 1.30 -> 1.20 s (3 runs each), on a busier machine than
@@ -79,10 +80,11 @@ the run's.
 read, parse and fold every capture, so its cost beyond the parse grows with the pages and the floor's
 with the rows. One year (17,520 pages, 1,940 rows): 3.7 s beyond the parse against a 0.45 s \\copy.
 Two years (35,040 pages): the whole ingest 17.4 s and its parse alone 17.5 s, a difference inside the
-run-to-run spread of one run each. Timed directly, storing the ten years' 175,200 pages takes about
-14 s, 80 µs a page: the process folds 876,000 quotes (unpickling them from the workers, hashing, keeping
-each key's capture times) into the 18,202 rows the floor loads ready-made, so this row's floor (27x)
-measures the folding that the cadence makes necessary, not a slower way of storing the same rows.
+run-to-run spread of one run each. Timed directly, storing the ten years' 175,200 pages takes
+14-15.5 s, 80-90 µs a page: the process folds 876,000 quotes (unpickling them from the workers,
+hashing, keeping each key's capture times) into the 18,202 rows the floor loads ready-made, so this
+row's ratio (27-31x) measures the folding that the cadence makes necessary, not a slower way of
+storing the same rows.
 
 **Before issue 16.** `save_quotes` ran one upsert per page (it had been one per quote), in a
 transaction per page whose commit did not wait for the disk (`synchronous_commit = off`, one flush at

@@ -83,6 +83,11 @@ is a lazy click group: each command is imported from its own module (`cli_parse.
 s: `fxticker.cli` 0.04 s (click 0.016 s, the settings 0.013 s), the parser and lxml 0.016 s; a URL
 among the sources brings in the HTTP client, as it must.
 
+**Three runs, 30 November.** `make bench` at 19:47, 20:07 and 20:50 (the one recorded here): the 131
+small pages 3.96x, 3.93x and 4.12x (the 4x target sits inside the run-to-run spread; with DATABASE_URL
+set 7.7x, 5.6x and 8.5x), the in-process parse of 10,000 pages 2.89x, 2.65x and 3.28x, the whole
+command on them 3.21x, 2.67x and 3.49x.
+
 **The small pages with and without DATABASE_URL.** Every setting is checked before any command runs
 (README, Configuration), and DATABASE_URL is checked by libpq's own parser through psycopg, whose import
 takes 0.09 s. The row times the command as fxticker runs by default, with the embedded cluster and so
