@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -43,40 +43,34 @@ def own_app(cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.Mon
     return create_app({"TESTING": True, "DATABASE_READ_URL": url, "POOL_SIZE": pool_size})
 
 
-def first_answers(app: Flask) -> list[tuple[str, int]]:
-    """The statuses of the app's next requests, two per pooled connection (health and a cached API)."""
-    client = app.test_client()
-    return [(path, client.get(path).status_code) for path in ["/healthz", "/v2/currencies"] * POOL_SIZE]
+def restart(cluster: db.EmbeddedCluster, _url: str) -> None:
+    """Every pooled connection then points at a server process that is gone."""
+    cluster.stop()
+    cluster.start()
 
 
-def test_the_first_requests_after_a_database_restart_all_answer(
-    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def terminate(_cluster: db.EmbeddedCluster, url: str) -> None:
+    """The server ends every session of the web tier, as pg_terminate_backend or an idle timeout does."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %s", (web_db.APPLICATION_NAME,)).fetchone()
+    assert ended == (POOL_SIZE,)
+
+
+@pytest.mark.parametrize("break_connections", [restart, terminate])
+def test_the_first_requests_after_the_pools_connections_broke_all_answer(
+    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    break_connections: Callable[[db.EmbeddedCluster, str], None],
 ) -> None:
     app = own_app(restart_cluster, tmp_path, monkeypatch)
     try:
         fill_pool(web_db.pool(app), POOL_SIZE)
-        # Every pooled connection now points at a server process that is gone.
-        restart_cluster.stop()
-        restart_cluster.start()
-        answers = first_answers(app)
-        assert answers == [(path, 200) for path, _ in answers]
-    finally:
-        web_db.close(app)
-
-
-def test_connections_the_server_ended_are_replaced_before_a_request_uses_them(
-    restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = own_app(restart_cluster, tmp_path, monkeypatch)
-    try:
-        fill_pool(web_db.pool(app), POOL_SIZE)
-        with psycopg.connect(app.config["DATABASE_READ_URL"], autocommit=True) as admin:
-            ended = admin.execute(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = %s", (web_db.APPLICATION_NAME,)).fetchone()
-        assert ended == (POOL_SIZE,)
-        answers = first_answers(app)
-        assert answers == [(path, 200) for path, _ in answers]
+        break_connections(restart_cluster, app.config["DATABASE_READ_URL"])
+        # Two requests per pooled connection: health (not cached) and a cached API answer.
+        client = app.test_client()
+        paths = ["/healthz", "/v2/currencies"] * POOL_SIZE
+        assert [(path, client.get(path).status_code) for path in paths] == [(path, 200) for path in paths]
     finally:
         web_db.close(app)
 
