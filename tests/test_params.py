@@ -139,7 +139,8 @@ def test_any_parameter_is_answered_without_echoing_unsafe_text(
     response = client.get(path, query_string={name: value})
     assert response.status_code in (200, 404, 422), (path, name, value, response.data[:200])
     if response.status_code != 200:
-        message = response.json["message"]
+        # The message may name the parameter in quotes ('currencies'): that is its own text, not an echo.
+        message = response.json["message"].replace(f"'{name}'", "")
         assert not any(bad in message for bad in UNSAFE if bad in name + value), message
 
 
