@@ -53,7 +53,9 @@ def _query(known: list[str]) -> tuple[str, list[str], Decimal]:
 
 
 def _rates(found: list[Rate], amount: Decimal) -> dict[str, float]:
-    return {r.quote: number(rates.priced(r.value, amount)) for r in sorted(found, key=lambda r: r.quote)}
+    ordered = sorted(found, key=lambda r: r.quote)
+    priced = rates.priced_numbers([(r.value, float(r.value)) for r in ordered], amount)
+    return {r.quote: value for r, value in zip(ordered, priced, strict=True)}
 
 
 def _on(day: dt.date) -> Response:
@@ -85,8 +87,8 @@ def _series(start: dt.date, end: dt.date) -> Response:
             computed(conn, key, lambda: rates.series(conn, sources, base, quotes, start, end, today=today))))
     if not rows:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
-    numbers = iter(rates.priced_numbers([(value, approximate) for _, _, value, approximate in rows], amount))
-    rates_by_day = {day: {quote: next(numbers) for _, quote, _, _ in day_rows}
+    numbers = iter(rates.priced_numbers(map(itemgetter(2), rows), amount))
+    rates_by_day = {day: {quote: next(numbers) for _, quote, _ in day_rows}
                     for day, day_rows in groupby(rows, key=itemgetter(0))}
     return jsonify({
         "amount": number(amount),
@@ -97,9 +99,9 @@ def _series(start: dt.date, end: dt.date) -> Response:
     })
 
 
-def _day_rows(found: list[Rate]) -> list[tuple[str, str, Decimal, float]]:
-    """(day, quote, amount-free value, its float), by day and then quote, as v1's series lists them."""
-    return sorted((r.date.isoformat(), r.quote, r.value, float(r.value)) for r in found)
+def _day_rows(found: list[Rate]) -> list[tuple[str, str, tuple[Decimal, float]]]:
+    """(day, quote, (amount-free value, its float)), by day and then quote, as v1's series lists them."""
+    return sorted((r.date.isoformat(), r.quote, (r.value, float(r.value))) for r in found)
 
 
 @bp.get("/latest")
