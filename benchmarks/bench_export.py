@@ -15,7 +15,7 @@ import psycopg
 
 from benchmarks import data
 from benchmarks.harness import Context, Row, interleaved, median, peak_rss_kib
-from fxticker import export
+from fxticker.export import tables
 
 TIME_TARGET = 2.0
 MEMORY_TARGET = 1.25  # the 1M export's peak over the 100k one's: flat, give or take the noise of a heap
@@ -39,9 +39,9 @@ its CSV promises, which costs PostgreSQL more. Runs are interleaved with the exp
 """
 
 
-def _rows_fetched(url: str, query: export.ExportQuery) -> int:
+def _rows_fetched(url: str, query: tables.ExportQuery) -> int:
     """The rows the export holds, counted by PostgreSQL (to check the CSV's line count against)."""
-    statement, params = export._statement(query)
+    statement, params = tables._statement(query)
     with psycopg.connect(url) as conn:
         counted = psycopg.sql.SQL("SELECT count(*) FROM ({}) e").format(statement)
         row = conn.execute(counted, params).fetchone()
@@ -89,7 +89,7 @@ def run(ctx: Context) -> list[Row]:
     idle_or_small: int | None = None
     for label_days in (small_days, days):
         start = end - dt.timedelta(days=label_days - 1)
-        query = export.ExportQuery(start=start)
+        query = tables.ExportQuery(start=start)
         count = _rows_fetched(url, query)
         if count != data.daily_rows(codes, label_days):
             raise RuntimeError(f"expected {data.daily_rows(codes, label_days)} rows, the query has {count}")

@@ -10,7 +10,7 @@ import psycopg
 
 from benchmarks import corpus, scale
 from benchmarks.harness import Context, Row, median, rounds
-from fxticker import parsing
+from fxticker.collect import parsing
 
 NOTES = """\
 **Method.** The same corpus as `parse` (`benchmarks/corpus.py`), as files in a directory, and a third

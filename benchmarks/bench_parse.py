@@ -73,9 +73,9 @@ reads (four tests failed). Issue 16 takes it only if every hostile-page and pars
 
 **Start-up, which the small pages measure.** Before issue 16's start-up work, `python -X importtime -m
 fxticker parse` of one small page (best of 5, 30 November 2026) spent 0.26 s importing `fxticker.cli`:
-psycopg 0.09 s, `fxticker.fetch` 0.06 s (httpx 0.05 s, a third of it httpx's own command line, which
+psycopg 0.09 s, `fxticker.collect.fetcher` 0.06 s (httpx 0.05 s, a third of it httpx's own command line, which
 imports rich and pygments when they are installed, as the test dependencies install them),
-`fxticker.export` 0.02 s, the official rates' runs and click; parse uses none but click. Now `main`
+`fxticker.export.tables` 0.02 s, the official rates' runs and click; parse uses none but click. Now `main`
 is a lazy click group: each command is imported from its own module (`cli_parse.py`, `cli_store.py`,
 ...) only when it runs, what a source is and reading a file moved out of `fetch.py` into `sources.py`
 (no HTTP client), the parse-only half of the bulk ingest into `parsing.py` (no database driver), and

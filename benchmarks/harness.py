@@ -21,7 +21,8 @@ from pathlib import Path
 
 import psycopg
 
-from fxticker import db, store
+from fxticker.storage import cluster as db
+from fxticker.storage import observations
 
 # The benchmarks start fxticker serve as the tests do (make test runs them both).
 from tests.fix_serve import children, free_port, stop_gracefully, wait_until_serving
@@ -146,7 +147,7 @@ class Context:
             conn.execute(f"CREATE DATABASE {name}")
         url = self.cluster.url(name)
         with psycopg.connect(url) as conn:
-            store.migrate(conn)
+            observations.migrate(conn)
         return url
 
     def env(self, url: str, **extra: str) -> dict[str, str]:

@@ -13,7 +13,9 @@ import datetime as dt
 import sys
 from functools import partial
 
-from fxticker import ingest, parsing, settings, store
+from fxticker import settings
+from fxticker.collect import ingest, parsing
+from fxticker.storage import observations
 
 
 def main(directory: str, fallback: str) -> None:
@@ -24,7 +26,7 @@ def main(directory: str, fallback: str) -> None:
     pages = quotes = 0
     for batch in parsing.parsed_batches(items, read, conf.timezone):
         pages += len(batch)
-        quotes += sum(len(p.quotes) for p in batch if isinstance(p, store.PageQuotes))
+        quotes += sum(len(p.quotes) for p in batch if isinstance(p, observations.PageQuotes))
     print(pages, quotes)
 
 

@@ -18,7 +18,9 @@ from functools import partial
 
 import psycopg
 
-from fxticker import db, ingest, parsing, settings, store
+from fxticker import settings
+from fxticker.collect import ingest, parsing
+from fxticker.storage import cluster, observations
 
 
 def main(directory: str, fallback: str) -> None:
@@ -29,8 +31,8 @@ def main(directory: str, fallback: str) -> None:
     handed = [pickle.dumps(batch) for batch in parsing.parsed_batches(items, read, conf.timezone)]
     started = time.perf_counter()
     pages = new = 0
-    with psycopg.connect(db.database_url(conf), connect_timeout=10) as conn:
-        store.migrate(conn)
+    with psycopg.connect(cluster.database_url(conf), connect_timeout=10) as conn:
+        observations.migrate(conn)
         conn.autocommit = True
         for answer in handed:
             for outcome in ingest.store_batch(conn, pickle.loads(answer)):  # noqa: S301 (made above)

@@ -25,15 +25,16 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from fxticker import backfill, store
-from fxticker.official import run as official_run
-from fxticker.official import store as official_store
-from fxticker.official.providers import PROVIDERS
-from fxticker.official.run import OfficialConfig
-from fxticker.parsing import site_today
-from fxticker.runs import close_abandoned, last_scheduled_start
-from fxticker.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
+from fxticker.collect import backfill
+from fxticker.collect.parsing import site_today
+from fxticker.collect.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
+from fxticker.official import bank_runs as official_run
+from fxticker.official import rate_store as official_store
+from fxticker.official.bank_runs import OfficialConfig
+from fxticker.official.banks import PROVIDERS
 from fxticker.settings import Settings
+from fxticker.storage import observations
+from fxticker.storage.scrape_runs import close_abandoned, last_scheduled_start
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class ScheduledScraper:
             return
         try:
             first = self._take_over()
-        except (psycopg.Error, store.MigrationError) as exc:
+        except (psycopg.Error, observations.MigrationError) as exc:
             # Let go rather than hold the lock doing nothing; a standby (or we, next poll) tries again.
             log.error("took the leader lock but cannot lead: %s; standing by", first_line(exc))
             self.leadership.release()
@@ -224,7 +225,7 @@ class ScheduledScraper:
     def _take_over(self) -> dt.datetime:
         """Bring the schema up to date, close runs a dead leader left open, and say when to scrape first."""
         with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
-            store.migrate(conn)
+            observations.migrate(conn)
             abandoned = close_abandoned(conn) + official_store.close_abandoned(conn)
             if abandoned:
                 log.warning("marked %d scheduled run(s) of a dead leader as abandoned", abandoned)

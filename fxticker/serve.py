@@ -202,7 +202,7 @@ def _worker_exit(_server: Any, worker: Any) -> None:
     """A worker that stops closes its app's database pool: its connections end now, not at a timeout."""
     # Imported here like create_app below: prometheus_client, which fxticker.web imports, must not be
     # imported before prepare_metrics_dir has named its directory.
-    from fxticker.web import db as web_db
+    from fxticker.web import pool as web_db
 
     app = getattr(worker, "wsgi", None)
     if app is not None:

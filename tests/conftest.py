@@ -15,9 +15,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from fxticker import db, store
+from fxticker.storage import cluster as db
+from fxticker.storage import observations
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 
 pytest_plugins = ["tests.fix_api"]
 
@@ -36,7 +37,7 @@ def cluster() -> Iterator[db.EmbeddedCluster]:
     with psycopg.connect(instance.url("postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {TEMPLATE}")
     with psycopg.connect(instance.url(TEMPLATE)) as conn:
-        store.migrate(conn)
+        observations.migrate(conn)
     with psycopg.connect(instance.url("postgres"), autocommit=True) as conn:
         # TimescaleDB's background workers connect to databases that allow it; a template must be idle.
         conn.execute(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false")

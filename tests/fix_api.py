@@ -19,8 +19,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.test import TestResponse
 
-from fxticker.ingest import ingest_many
-from fxticker.web import db as web_db
+from fxticker.collect.ingest import ingest_many
+from fxticker.web import pool as web_db
 from tests.pages import FIVE, text_page
 
 DOC_URI = "urn:fxticker:openapi"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from tests.pages import FIVE, text_page
 
 

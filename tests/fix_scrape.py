@@ -10,7 +10,8 @@ from pathlib import Path
 import psycopg
 from pytest_httpserver import HTTPServer
 
-from fxticker import db, store
+from fxticker.storage import cluster as db
+from fxticker.storage import observations
 from tests.pages import FIVE
 
 
@@ -22,7 +23,7 @@ def own_cluster() -> Iterator[db.EmbeddedCluster]:
     cluster = db.EmbeddedCluster(root / "db", db._pg_bindir())
     cluster.start()
     with psycopg.connect(cluster.url()) as conn:
-        store.migrate(conn)
+        observations.migrate(conn)
     try:
         yield cluster
     finally:

@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from flask import Flask
 
-from fxticker import store
+from fxticker.storage import observations as store
 from fxticker.ticker import Quote
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from fxticker.web.cache import Entry, ResponseCache, current
-from fxticker.web.db import read_connection
+from fxticker.web.pool import read_connection
 from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
 from tests.fix_serve import free_port, wait_until_serving
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_api import DAY2_LATE, CheckedClient, create_app_for, ingest_pages
 
 # 1 / USD-per-unit of DAY2_LATE, worked by hand and rounded in Frankfurter's bands (above 80: two

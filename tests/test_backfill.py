@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from fxticker import archive, backfill, settings
-from fxticker.archive import ArchivePolicy
-from fxticker.backfill import BackfillConfig, Plan, Summary
-from fxticker.fetch import FetchPolicy
-from fxticker.ingest import store_page
-from fxticker.sources import read_file
+from fxticker import settings
+from fxticker.collect import archive, backfill
+from fxticker.collect.archive import ArchivePolicy
+from fxticker.collect.backfill import BackfillConfig, Plan, Summary
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.collect.ingest import store_page
+from fxticker.collect.sources import read_file
 from tests.fix_archive import ORIGINAL, FakeArchive, memento_datetime, redirect_to, too_many, unavailable
 from tests.fix_scrape import quotes
 from tests.pages import html_page, text_page
@@ -184,7 +185,7 @@ def test_a_429_with_retry_after_pauses_every_request_for_that_long(
     second = fake.add("20240702100000", html_page(quotes("0.00262"), date="2 July 2024"))
     second.script.append(too_many("1"))
 
-    with caplog.at_level(logging.WARNING, logger="fxticker.archive"):
+    with caplog.at_level(logging.WARNING, logger="fxticker.collect.archive"):
         _, summary = run(conn, fake)
 
     assert summary.ok and summary.stored == 2
@@ -206,7 +207,7 @@ def test_429s_without_retry_after_pause_at_least_the_floor_and_back_off_further(
     first = fake.add("20240801100000", html_page(quotes("0.00271"), date="1 August 2024"))
     first.script += [too_many(), too_many()]
 
-    with caplog.at_level(logging.WARNING, logger="fxticker.archive"):
+    with caplog.at_level(logging.WARNING, logger="fxticker.collect.archive"):
         _, summary = run(conn, fake, rate_limit_pause=0.4)
 
     assert summary.ok and summary.stored == 1

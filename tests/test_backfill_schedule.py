@@ -14,11 +14,11 @@ import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED, JobEvent
 from pytest_httpserver import HTTPServer
 
-from fxticker.archive import ArchivePolicy
-from fxticker.backfill import BackfillConfig
-from fxticker.fetch import FetchPolicy
+from fxticker.collect.archive import ArchivePolicy
+from fxticker.collect.backfill import BackfillConfig
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.collect.scrape import ScrapeConfig
 from fxticker.scheduler import BACKFILL_JOB, LEADER_LOCK, LEADERSHIP_JOB, ScheduleConfig, ScheduledScraper
-from fxticker.scrape import ScrapeConfig
 from tests.fix_archive import ORIGINAL, FakeArchive, too_many
 from tests.fix_scrape import allow_all, quotes
 from tests.fix_wait import wait_for

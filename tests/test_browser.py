@@ -20,9 +20,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 from benchmarks import data
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_browser import chromium
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"

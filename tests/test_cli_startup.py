@@ -19,8 +19,8 @@ from tests.pages import FIVE, text_page
 
 SAMPLES = Path(fxticker.__file__).resolve().parent / "samples"
 # Packages a parse of files never uses (each is imported by other commands).
-HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "hashlib", "flask", "pandas", "fxticker.fetch",
-         "fxticker.db", "fxticker.store", "fxticker.ingest", "fxticker.export"}
+HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "hashlib", "flask", "pandas", "fxticker.collect.fetcher",
+         "fxticker.storage.cluster", "fxticker.storage.observations", "fxticker.collect.ingest", "fxticker.export.tables"}
 
 # Runs the command line in a fresh interpreter, then says on stderr's last line what it had imported.
 PROBE = """
@@ -60,14 +60,14 @@ def test_parse_of_a_url_fetches_it_with_the_http_client(httpserver: HTTPServer) 
                                       env={"FXTICKER_LOG_LEVEL": "WARNING"})
     assert (status, err) == (0, "")
     assert [json.loads(line)["currency"] for line in out.splitlines()] == [c for c, _, _ in FIVE]
-    assert {"httpx", "fxticker.fetch"} <= imported
-    assert imported & {"psycopg", "fxticker.db", "fxticker.store"} == set()
+    assert {"httpx", "fxticker.collect.fetcher"} <= imported
+    assert imported & {"psycopg", "fxticker.storage.cluster", "fxticker.storage.observations"} == set()
 
 
 def test_version_imports_no_command() -> None:
     status, imported, out, _ = probe("--version")
     assert (status, out) == (0, f"fxticker, version {fxticker.__version__}\n")
-    assert {name for name in imported if name.startswith("fxticker.cli_")} == {"fxticker.cli_common"}
+    assert {name for name in imported if name.startswith("fxticker.cli.")} == {"fxticker.cli.common"}
     assert imported & HEAVY == set()
 
 
@@ -79,7 +79,7 @@ def test_a_set_database_url_is_still_checked_before_parse_runs_and_never_connect
     status, imported, out, err = probe("parse", "--date", "2025-12-19", str(SAMPLES),
                                        env={"DATABASE_URL": "postgresql://nobody@unused.invalid/none"})
     assert (status, err) == (0, "") and out.count("\n") > 100
-    assert "psycopg" in imported and "fxticker.db" not in imported
+    assert "psycopg" in imported and "fxticker.storage.cluster" not in imported
 
 
 def test_every_command_is_found_under_its_own_name() -> None:

@@ -25,9 +25,9 @@ import psycopg
 import pytest
 import yaml
 
-from fxticker import db
 from fxticker import serve as serving
 from fxticker.cli import main
+from fxticker.storage import cluster as db
 from tests.fix_serve import SLOW_CLIENTS, free_port, slow_client, start_serve
 
 ROOT = Path(__file__).resolve().parent.parent

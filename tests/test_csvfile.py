@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from fxticker import csvfile
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
+from fxticker.export import csvfile
 from fxticker.web import native
 from tests.fix_api import CheckedClient
 from tests.test_export import write_page_text

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from tests.pages import FIVE, text_page
 
 MIGRATION = Path(__file__).resolve().parent.parent / "sql" / "003_reader_daily_series.sql"

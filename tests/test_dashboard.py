@@ -14,9 +14,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from benchmarks import data
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from fxticker.web.dashboard import CSP, MAX_POINTS, MAX_REVISION_ROWS
 from tests.pages import FIVE, text_page
 

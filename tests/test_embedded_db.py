@@ -12,7 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fxticker import db, settings, store
+from fxticker import settings
+from fxticker.storage import cluster as db
+from fxticker.storage import observations as store
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from fxticker import csvfile
 from fxticker.cli import main
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
+from fxticker.export import csvfile
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.test_dashboard import with_quote, write_page
 
 

@@ -15,8 +15,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from fxticker import __version__
-from fxticker.fetch import FetchPolicy, RobotsCache, fetch_url, get, make_client, retry_after_seconds
-from fxticker.sources import FetchError, Validators
+from fxticker.collect.fetcher import (
+    FetchPolicy,
+    RobotsCache,
+    fetch_url,
+    get,
+    make_client,
+    retry_after_seconds,
+)
+from fxticker.collect.sources import FetchError, Validators
 from tests.pages import html_page, text_page
 
 FAST = FetchPolicy(timeout=0.3, connect_timeout=0.3, attempts=3, backoff=0.01, max_wait=0.5)

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_ops import add_scrape_run
 
 

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from fxticker import settings
+from fxticker.collect.sources import FetchError, check_source, read_file
 from fxticker.settings import SettingError
-from fxticker.sources import FetchError, check_source, read_file
 from tests.pages import FIVE, text_page
 
 FXTICKER = [sys.executable, "-m", "fxticker"]

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from fxticker import cli, store
+from fxticker import cli
+from fxticker.storage import observations
 from fxticker.ticker import parse
 from tests.pages import FIVE, text_page
 
@@ -48,10 +49,10 @@ def test_observation_is_a_hypertable_on_the_rate_date(conn: psycopg.Connection) 
 
 def test_migrate_twice_applies_nothing_the_second_time(empty_db_url: str) -> None:
     with psycopg.connect(empty_db_url) as conn:
-        first = store.migrate(conn)
-        second = store.migrate(conn)
+        first = observations.migrate(conn)
+        second = observations.migrate(conn)
         recorded = conn.execute("SELECT name FROM schema_migration ORDER BY name").fetchall()
-    assert first == [p.name for p in store.migration_files()]
+    assert first == [p.name for p in observations.migration_files()]
     assert second == []
     assert [name for (name,) in recorded] == first
 
@@ -180,7 +181,7 @@ def test_a_page_is_stored_whole_or_not_at_all(db_url: str, tmp_path: Path,
         pytest.raises(psycopg.errors.CheckViolation),
         writer.transaction(),
     ):
-        store.save_quotes(writer, page.quotes, rate_date=dt.date(2025, 12, 19), source="x",
+        observations.save_quotes(writer, page.quotes, rate_date=dt.date(2025, 12, 19), source="x",
                           content_hash="h", seen_at=dt.datetime.now(dt.UTC))
     assert rows(conn) == []
 
@@ -229,13 +230,13 @@ def test_save_quotes_counts_a_repeated_quote_once_as_new_then_as_duplicate(
     quotes = parse(text_page(), today=dt.date(2026, 1, 1)).quotes
     seen = dt.datetime(2025, 12, 19, 9, tzinfo=dt.UTC)
     with psycopg.connect(db_url, autocommit=True) as writer, writer.transaction():
-        first = store.save_quotes(writer, [*quotes, quotes[1]], rate_date=dt.date(2025, 12, 19),
+        first = observations.save_quotes(writer, [*quotes, quotes[1]], rate_date=dt.date(2025, 12, 19),
                                   source="a", content_hash="h", seen_at=seen)
-        again = store.save_quotes(writer, quotes, rate_date=dt.date(2025, 12, 19), source="b",
+        again = observations.save_quotes(writer, quotes, rate_date=dt.date(2025, 12, 19), source="b",
                                   content_hash="h", seen_at=seen + dt.timedelta(hours=1))
-        empty = store.save_quotes(writer, [], rate_date=dt.date(2025, 12, 19), source="c",
+        empty = observations.save_quotes(writer, [], rate_date=dt.date(2025, 12, 19), source="c",
                                   content_hash="h", seen_at=seen)
-    assert (first, again, empty) == (store.SaveResult(5, 1), store.SaveResult(0, 5), store.SaveResult(0, 0))
+    assert (first, again, empty) == (observations.SaveResult(5, 1), observations.SaveResult(0, 5), observations.SaveResult(0, 0))
     assert [(c, s) for (_d, c, _r, _ch, _dir, s) in rows(conn)] == [
         ("KGS", 2), ("KZT", 2), ("TJS", 2), ("TMT", 2), ("UZS", 2)
     ]

@@ -1,4 +1,4 @@
-"""The batch store (store.save_pages) against page-by-page saves (store.save_quotes): the same rows, the
+"""The batch store (observations.save_pages) against page-by-page saves (observations.save_quotes): the same rows, the
 same provenance and sightings, the same new and duplicate counts, whatever the batch holds."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from fxticker import store
+from fxticker.storage import observations
 from fxticker.ticker import Quote
 
 DAY = dt.date(2025, 12, 1)
@@ -22,7 +22,7 @@ INGESTION_ORDER = """SELECT rate_date, currency, rate::text, change_pct::text, d
                      ORDER BY ingest_seq"""
 
 
-def random_pages(rng: random.Random, count: int) -> list[store.PageQuotes]:
+def random_pages(rng: random.Random, count: int) -> list[observations.PageQuotes]:
     """Pages over few days, currencies and rates, so that keys repeat within and across batches; capture
     times from a small set, so ties are common; now and then a quote given twice, or spelled 0.10/0.1."""
     pages = []
@@ -34,7 +34,7 @@ def random_pages(rng: random.Random, count: int) -> list[store.PageQuotes]:
             direction = "down" if change.startswith("-") else ("up" if Decimal(change) > 0 else "flat")
             quote = Quote(currency, Decimal(rate), Decimal(change.lstrip("-")), direction)
             quotes += [quote, quote] if rng.random() < 0.1 else [quote]
-        pages.append(store.PageQuotes(
+        pages.append(observations.PageQuotes(
             quotes=quotes,
             rate_date=DAY + dt.timedelta(days=rng.randint(0, 2)),
             source=f"page-{n}",
@@ -44,18 +44,18 @@ def random_pages(rng: random.Random, count: int) -> list[store.PageQuotes]:
     return pages
 
 
-def one_by_one(conn: psycopg.Connection, pages: list[store.PageQuotes]) -> list[store.SaveResult]:
-    return [store.save_quotes(conn, p.quotes, rate_date=p.rate_date, source=p.source,
+def one_by_one(conn: psycopg.Connection, pages: list[observations.PageQuotes]) -> list[observations.SaveResult]:
+    return [observations.save_quotes(conn, p.quotes, rate_date=p.rate_date, source=p.source,
                               content_hash=p.content_hash, seen_at=p.seen_at) for p in pages]
 
 
-def in_batches(conn: psycopg.Connection, pages: list[store.PageQuotes], rng: random.Random
-               ) -> list[store.SaveResult]:
-    results: list[store.SaveResult] = []
+def in_batches(conn: psycopg.Connection, pages: list[observations.PageQuotes], rng: random.Random
+               ) -> list[observations.SaveResult]:
+    results: list[observations.SaveResult] = []
     start = 0
     while start < len(pages):
         size = rng.randint(1, 40)
-        results += store.save_pages(conn, pages[start:start + size])
+        results += observations.save_pages(conn, pages[start:start + size])
         start += size
     return results
 
@@ -85,15 +85,15 @@ def test_batches_store_what_pages_one_by_one_store(db_url: str, seed: int) -> No
 
 
 def test_an_empty_batch_and_pages_without_quotes_store_nothing(db_url: str) -> None:
-    empty = store.PageQuotes([], DAY, "empty", "h", NOON)
+    empty = observations.PageQuotes([], DAY, "empty", "h", NOON)
     with psycopg.connect(db_url) as conn:
-        assert store.save_pages(conn, []) == []
-        assert store.save_pages(conn, [empty, empty]) == [store.SaveResult(0, 0)] * 2
+        assert observations.save_pages(conn, []) == []
+        assert observations.save_pages(conn, [empty, empty]) == [observations.SaveResult(0, 0)] * 2
         assert conn.execute("SELECT count(*) FROM observation").fetchone() == (0,)
 
 
 def test_a_capture_time_without_a_zone_is_refused(db_url: str) -> None:
-    naive = store.PageQuotes([Quote("KGS", Decimal("0.1"), Decimal("0"), "flat")], DAY, "p", "h",
+    naive = observations.PageQuotes([Quote("KGS", Decimal("0.1"), Decimal("0"), "flat")], DAY, "p", "h",
                              dt.datetime(2025, 12, 1, 12))
     with psycopg.connect(db_url) as conn, pytest.raises(ValueError, match="time zone"):
-        store.save_pages(conn, [naive])
+        observations.save_pages(conn, [naive])

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_ops import add_scrape_run, store_days
 
 

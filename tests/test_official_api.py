@@ -10,8 +10,8 @@ from decimal import Decimal
 import psycopg
 from flask.testing import FlaskClient
 
-from fxticker.official import store
-from fxticker.official.parse import OfficialRate
+from fxticker.official import rate_store
+from fxticker.official.answers import OfficialRate
 from tests.fix_api import CheckedClient
 
 FETCHED = dt.datetime(2025, 12, 20, tzinfo=dt.UTC)
@@ -19,7 +19,7 @@ FETCHED = dt.datetime(2025, 12, 20, tzinfo=dt.UTC)
 
 def official(db_url: str, *rates: tuple[str, str, str, str]) -> None:
     with psycopg.connect(db_url) as conn:
-        store.save_rates(conn, [OfficialRate(p, c, dt.date.fromisoformat(d), Decimal(v), v, 1)
+        rate_store.save_rates(conn, [OfficialRate(p, c, dt.date.fromisoformat(d), Decimal(v), v, 1)
                                 for p, c, d, v in rates], source="test", fetched_at=FETCHED)
 
 

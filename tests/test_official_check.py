@@ -8,8 +8,8 @@ from decimal import Decimal, localcontext
 import psycopg
 import pytest
 
-from fxticker.official import store
-from fxticker.official.parse import OfficialRate
+from fxticker.official import rate_store
+from fxticker.official.answers import OfficialRate
 
 NOW = dt.datetime(2026, 4, 20, 12, tzinfo=dt.UTC)
 
@@ -24,7 +24,7 @@ def quote(conn: psycopg.Connection, currency: str, day: dt.date, rate: str,
 
 
 def official(conn: psycopg.Connection, provider: str, currency: str, day: dt.date, per_usd: Decimal) -> None:
-    store.save_rates(conn, [OfficialRate(provider, currency, day, per_usd, str(per_usd), 1)],
+    rate_store.save_rates(conn, [OfficialRate(provider, currency, day, per_usd, str(per_usd), 1)],
                      source="test", fetched_at=NOW)
 
 

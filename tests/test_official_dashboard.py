@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from selenium import webdriver
 
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from tests.test_browser import browser, plotted, rendered, serving  # noqa: F401  (browser: a fixture)
 
 # Official KZT rates made from the sample's own quotes: August agrees, the first September week is 20%

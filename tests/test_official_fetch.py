@@ -16,10 +16,10 @@ import psycopg
 import pytest
 from pytest_httpserver import HTTPServer
 
-from fxticker.fetch import FetchPolicy
-from fxticker.official import store
-from fxticker.official.providers import PROVIDERS
-from fxticker.official.run import OfficialConfig, RunRecord, run
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.official import rate_store
+from fxticker.official.bank_runs import OfficialConfig, RunRecord, run
+from fxticker.official.banks import PROVIDERS
 
 BANKS = Path(__file__).resolve().parent / "central_banks"
 FAST = FetchPolicy(timeout=0.5, connect_timeout=0.5, attempts=2, backoff=0.01, max_wait=0.1)
@@ -134,23 +134,23 @@ def test_weekdays_are_asked_and_stored_once_weekends_not_asked(db_url: str, bank
     assert slept == [0.01] * 4
     by_key = {o.provider: o for o in record.outcomes}
     assert (by_key["nbk"].saved, by_key["nbk"].days_refused, by_key["nbk"].requests) == (
-        store.Saved(new=2), 1, 3)
+        rate_store.Saved(new=2), 1, 3)
 
 
 def test_fetching_again_stores_nothing_new_and_a_correction_replaces(db_url: str, bank: HTTPServer) -> None:
     serve_banks(bank)
     origin = bank.url_for("/").rstrip("/")
     first = fetch(db_url, ["nbt"], dt.date(2026, 5, 18), dt.date(2026, 5, 19), {"nbt": origin})
-    assert first.outcomes[0].saved == store.Saved(new=2)
+    assert first.outcomes[0].saved == rate_store.Saved(new=2)
     with psycopg.connect(db_url) as conn:
         version = conn.execute("SELECT version FROM data_version").fetchone()
     again = fetch(db_url, ["nbt"], dt.date(2026, 5, 18), dt.date(2026, 5, 19), {"nbt": origin})
-    assert again.outcomes[0].saved == store.Saved(same=2)
+    assert again.outcomes[0].saved == rate_store.Saved(same=2)
     bank.clear()
     bank.expect_request("/en/kurs/export_xml.php", query_string="date=2026-05-19&export=xmlout") \
         .respond_with_data(served("nbt-2026-05-19.xml").replace(b">9.3371<", b">9.3372<"))
     corrected = fetch(db_url, ["nbt"], dt.date(2026, 5, 19), dt.date(2026, 5, 19), {"nbt": origin})
-    assert corrected.outcomes[0].saved == store.Saved(changed=1)
+    assert corrected.outcomes[0].saved == rate_store.Saved(changed=1)
     assert [row[3] for row in stored(db_url)] == ["9.3450", "9.3372"]
     with psycopg.connect(db_url) as conn:
         after = conn.execute("SELECT version FROM data_version").fetchone()

@@ -10,19 +10,19 @@ import psycopg
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from fxticker.official import store
-from fxticker.official.parse import OfficialRate
+from fxticker.official import rate_store
+from fxticker.official.answers import OfficialRate
 
 NOW = dt.datetime.now(dt.UTC)
 
 
 def record(conn: psycopg.Connection, outcomes: list[tuple[str, str]]) -> None:
-    run_id = store.start_run(conn, started_at=NOW, trigger="schedule", host="test/1", since=NOW.date(),
+    run_id = rate_store.start_run(conn, started_at=NOW, trigger="schedule", host="test/1", since=NOW.date(),
                              until=NOW.date())
     for key, status in outcomes:
-        store.record_provider(conn, run_id, store.ProviderOutcome(
-            key, NOW, NOW, status, 1, store.Saved(), 0, None if status == "ok" else "down"))
-    store.finish_run(conn, run_id, finished_at=NOW, status="ok", error=None)
+        rate_store.record_provider(conn, run_id, rate_store.ProviderOutcome(
+            key, NOW, NOW, status, 1, rate_store.Saved(), 0, None if status == "ok" else "down"))
+    rate_store.finish_run(conn, run_id, finished_at=NOW, status="ok", error=None)
 
 
 def test_metrics_count_fetches_by_provider_and_outcome(client: FlaskClient, conn: psycopg.Connection) -> None:
@@ -44,7 +44,7 @@ def test_metrics_count_fetches_by_provider_and_outcome(client: FlaskClient, conn
 
 def test_healthz_says_which_provider_is_stale(client: FlaskClient, conn: psycopg.Connection) -> None:
     today = NOW.date()
-    store.save_rates(conn, [
+    rate_store.save_rates(conn, [
         OfficialRate("nbk", "KZT", today - dt.timedelta(days=1), Decimal("478.77"), "478.77", 1),
         OfficialRate("cbu", "UZS", today - dt.timedelta(days=7), Decimal("12194.21"), "12194.21", 1),
         OfficialRate("nbt", "TJS", today - dt.timedelta(days=8), Decimal("9.345"), "9.345", 1),
@@ -70,7 +70,7 @@ def test_the_grafana_panel_shows_each_days_deviation(conn: psycopg.Connection) -
             "INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
             " last_seen, first_source, last_source, first_hash, last_hash)"
             " VALUES (%s, 'KZT', %s::numeric, 0, 'flat', now(), now(), 's', 's', 'h', 'h')", (day, rate))
-    store.save_rates(conn, [OfficialRate("nbk", "KZT", dt.date(2025, 12, 8), Decimal("478.77"), "478.77", 1)],
+    rate_store.save_rates(conn, [OfficialRate("nbk", "KZT", dt.date(2025, 12, 8), Decimal("478.77"), "478.77", 1)],
                      source="test", fetched_at=NOW)
     conn.execute("SET ROLE fxticker_reader")
     sql = expand(panel["targets"][0]["rawSql"], interval=panel["interval"], variables={"currency": ["KZT"]})

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fxticker.official.parse import OfficialError, WrongDate, parse, parse_nbkr_history, peg_rates
+from fxticker.official.answers import OfficialError, WrongDate, parse, parse_nbkr_history, peg_rates
 
 BANKS = Path(__file__).resolve().parent / "central_banks"
 
@@ -170,16 +170,16 @@ def test_cli_parse_prints_json_lines_and_names_a_bad_file(tmp_path: Path) -> Non
 
 
 def test_a_provider_key_is_one_key_in_two_spellings_and_any_case_is_taken() -> None:
-    from fxticker import providers, vocab
-    from fxticker.official import v2
-    from fxticker.official.providers import PROVIDERS, provider
+    from fxticker import vocab
+    from fxticker.official.banks import PROVIDERS, provider
+    from fxticker.rates import bank_provider, registry
 
-    v2.register()
+    bank_provider.register()
     for key, bank in PROVIDERS.items():
         assert key == vocab.provider_key(key) == bank.key  # fxticker's own spelling: nbk
         for typed in (key, key.upper(), key.capitalize()):
             assert provider(typed) is bank
-            found = providers.find(typed)
+            found = registry.find(typed)
             assert found is not None and found.key == vocab.v2_provider_key(key) == key.upper()  # /v2: NBK
     done = subprocess.run([sys.executable, "-m", "fxticker", "official", "parse", "NBKR",
                            str(BANKS / "nbkr-daily-2026-05-24.xml")],

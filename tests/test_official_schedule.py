@@ -13,11 +13,11 @@ import psycopg
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fxticker.fetch import FetchPolicy
-from fxticker.official.providers import PROVIDERS
-from fxticker.official.run import OfficialConfig
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.collect.scrape import ScrapeConfig
+from fxticker.official.bank_runs import OfficialConfig
+from fxticker.official.banks import PROVIDERS
 from fxticker.scheduler import OFFICIAL_JOB, ScheduleConfig, ScheduledScraper
-from fxticker.scrape import ScrapeConfig
 
 BANKS = Path(__file__).resolve().parent / "central_banks"
 FAST = FetchPolicy(timeout=2, connect_timeout=1, attempts=2, backoff=0.01, max_wait=0.1)
@@ -96,7 +96,7 @@ def test_the_leader_fetches_each_provider_and_schedules_the_next_day(db_url: str
 
 
 def test_the_daily_window_looks_back_a_week_and_the_peg_covers_every_quote() -> None:
-    from fxticker.official.run import daily_window
+    from fxticker.official.bank_runs import daily_window
 
     today = dt.date(2026, 11, 30)
     week = dt.date(2026, 11, 23)

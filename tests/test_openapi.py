@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.serving import make_server
 
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_api import CheckedClient, OpenApiChecker, create_app_for, ingest_sample_days
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fxticker import fetch, serve, settings
+from fxticker import serve, settings
+from fxticker.collect import fetcher
 from fxticker.web import dashboard, frankfurter, metrics
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -58,8 +59,8 @@ def test_every_row_states_the_enforced_value() -> None:
     fetching = table["fetching"]
     assert f"default {setting('FXTICKER_FETCH_TIMEOUT').default} s" in fetching
     assert f"default {setting('FXTICKER_FETCH_ATTEMPTS').default})" in fetching
-    assert f"honoured up to {fetch.FetchPolicy.max_wait:.0f} s" in fetching
-    assert f"up to {fetch.ROBOTS_MAX_BYTES // 1024} KiB" in fetching
+    assert f"honoured up to {fetcher.FetchPolicy.max_wait:.0f} s" in fetching
+    assert f"up to {fetcher.ROBOTS_MAX_BYTES // 1024} KiB" in fetching
 
 
 @pytest.mark.parametrize(("directive", "stated"), [

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fxticker import db
+from fxticker.storage import cluster as db
 from tests.fix_reliability import record_figure
 from tests.fix_scrape import own_cluster, quotes
 from tests.fix_serve import free_port, stop_gracefully, wait_until_serving

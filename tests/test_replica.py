@@ -15,10 +15,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fxticker import db, store
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
+from fxticker.storage import cluster
+from fxticker.storage import observations as store
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.pages import text_page
 
 
@@ -44,7 +45,7 @@ def test_a_login_outside_the_reader_role_gets_no_connection(
 ) -> None:
     conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fxt_outsider') THEN"
                  " CREATE ROLE fxt_outsider LOGIN; END IF; END $$")
-    outsider_url = db_url.replace(f"{db.DB_USER}@", "fxt_outsider@")
+    outsider_url = db_url.replace(f"{cluster.DB_USER}@", "fxt_outsider@")
     with psycopg.connect(outsider_url) as outsider, pytest.raises(psycopg.errors.InsufficientPrivilege):
         web_db._as_reader(outsider)
     assert "grant fxticker_reader to the read URL's user" in caplog.text
@@ -83,13 +84,13 @@ def _lsn(url: str, query: str) -> str:
 
 
 @pytest.fixture
-def primary_and_replica() -> Iterator[tuple[db.EmbeddedCluster, db.EmbeddedCluster]]:
+def primary_and_replica() -> Iterator[tuple[cluster.EmbeddedCluster, cluster.EmbeddedCluster]]:
     # /tmp with mode 0755: as root the servers run as 'postgres', which must reach their directories.
     root = Path(tempfile.mkdtemp(prefix="fxt-repl-"))
     root.chmod(0o755)
-    bindir = db._pg_bindir()
-    primary = db.EmbeddedCluster(root / "primary", bindir)
-    replica = db.EmbeddedCluster(root / "replica", bindir)
+    bindir = cluster._pg_bindir()
+    primary = cluster.EmbeddedCluster(root / "primary", bindir)
+    replica = cluster.EmbeddedCluster(root / "replica", bindir)
     try:
         # initdb's pg_hba trusts local replication connections and wal_level defaults to replica;
         # both are checked so that a changed default fails here with a clear message.
@@ -101,7 +102,7 @@ def primary_and_replica() -> Iterator[tuple[db.EmbeddedCluster, db.EmbeddedClust
         assert any(line.split()[:3] == ["local", "replication", "all"] for line in hba.splitlines()
                    if line.strip() and not line.startswith("#"))
         replica._own(replica.root, replica.socket_dir)
-        primary._run("pg_basebackup", "-h", str(primary.socket_dir), "-p", str(db.PORT), "-U", db.DB_USER,
+        primary._run("pg_basebackup", "-h", str(primary.socket_dir), "-p", str(cluster.PORT), "-U", cluster.DB_USER,
                      "-D", str(replica.pgdata), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
         # The copy carries the primary's settings; the standby needs its own socket directory.
         with (replica.pgdata / "postgresql.auto.conf").open("a") as conf:
@@ -115,7 +116,7 @@ def primary_and_replica() -> Iterator[tuple[db.EmbeddedCluster, db.EmbeddedClust
 
 
 def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
-    primary_and_replica: tuple[db.EmbeddedCluster, db.EmbeddedCluster],
+    primary_and_replica: tuple[cluster.EmbeddedCluster, cluster.EmbeddedCluster],
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     primary, replica = primary_and_replica

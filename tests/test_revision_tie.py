@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from fxticker import store
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
+from fxticker.storage import observations as store
 from fxticker.ticker import parse
 from tests.pages import FIVE, text_page
 

@@ -19,10 +19,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fxticker import db
-from fxticker.fetch import FetchPolicy
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.collect.scrape import ScrapeConfig
 from fxticker.scheduler import LEADER_LOCK, ScheduleConfig, ScheduledScraper
-from fxticker.scrape import ScrapeConfig
+from fxticker.storage import cluster
 from tests.fix_scrape import allow_all, fresh, own_cluster, source_runs
 from tests.fix_wait import wait_for
 from tests.pages import html_page
@@ -90,7 +90,7 @@ def site(httpserver: HTTPServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def outage_cluster() -> Iterator[db.EmbeddedCluster]:
+def outage_cluster() -> Iterator[cluster.EmbeddedCluster]:
     yield from own_cluster()
 
 
@@ -145,7 +145,7 @@ def test_one_leader_acts_and_a_standby_takes_over_after_kill_9(site: str, db_url
                 scheduler.kill()
 
 
-def test_the_scheduler_outlives_database_outages(site: str, outage_cluster: db.EmbeddedCluster,
+def test_the_scheduler_outlives_database_outages(site: str, outage_cluster: cluster.EmbeddedCluster,
                                                  tmp_path: Path) -> None:
     url = fresh(outage_cluster)
     outage_cluster.stop()

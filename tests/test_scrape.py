@@ -16,9 +16,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from fxticker import db
-from fxticker.fetch import FetchPolicy
-from fxticker.scrape import ScrapeConfig, Scraper
+from fxticker.collect.fetcher import FetchPolicy
+from fxticker.collect.scrape import ScrapeConfig, Scraper
+from fxticker.storage import cluster
 from tests.fix_scrape import allow_all, fresh, kzt_rates, own_cluster, quotes, runs, source_runs
 from tests.pages import html_page, text_page
 
@@ -38,12 +38,12 @@ def serve(server: HTTPServer, path: str, kzt: str = "0.00193", date: str | None 
 
 
 @pytest.fixture(scope="module")
-def faults_cluster() -> Iterator[db.EmbeddedCluster]:
+def faults_cluster() -> Iterator[cluster.EmbeddedCluster]:
     yield from own_cluster()
 
 
 @pytest.fixture
-def faults_url(faults_cluster: db.EmbeddedCluster) -> str:
+def faults_url(faults_cluster: cluster.EmbeddedCluster) -> str:
     return fresh(faults_cluster)
 
 
@@ -199,7 +199,7 @@ def test_a_malformed_source_url_fails_alone_and_the_run_is_closed(httpserver: HT
 
 
 def test_database_down_at_the_start_is_recorded_when_it_is_back(httpserver: HTTPServer,
-                                                                faults_cluster: db.EmbeddedCluster,
+                                                                faults_cluster: cluster.EmbeddedCluster,
                                                                 faults_url: str) -> None:
     allow_all(httpserver)
     url = serve(httpserver, "/")
@@ -221,7 +221,7 @@ def test_database_down_at_the_start_is_recorded_when_it_is_back(httpserver: HTTP
 
 
 def test_database_dropping_mid_run_leaves_no_half_page_and_is_recorded_later(
-        httpserver: HTTPServer, faults_cluster: db.EmbeddedCluster, faults_url: str) -> None:
+        httpserver: HTTPServer, faults_cluster: cluster.EmbeddedCluster, faults_url: str) -> None:
     allow_all(httpserver)
     first = serve(httpserver, "/first", "0.00193")
     page = html_page(quotes("0.00194"))
@@ -287,7 +287,7 @@ def test_scrape_command_prints_a_line_per_source_and_exits_by_outcome(httpserver
     assert "Traceback" not in mixed.stderr
 
 
-def test_scrape_command_with_the_database_stopped(httpserver: HTTPServer, faults_cluster: db.EmbeddedCluster,
+def test_scrape_command_with_the_database_stopped(httpserver: HTTPServer, faults_cluster: cluster.EmbeddedCluster,
                                                   faults_url: str, tmp_path: Path) -> None:
     allow_all(httpserver)
     faults_cluster.stop()

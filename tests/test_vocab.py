@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from fxticker import vocab
 from fxticker.cli import main
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from tests.test_dashboard import table_rows, with_quote, write_page
 
 # Quotes as the parser lets them through: up to 12 digits, any scale, never zero.

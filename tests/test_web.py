@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from fxticker.ingest import ingest_many
+from fxticker.collect.ingest import ingest_many
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.pages import text_page
 
 

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from flask import Flask
 
-from fxticker import db
+from fxticker.storage import cluster as db
 from fxticker.web import create_app
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from tests.fix_scrape import fresh, own_cluster
 from tests.fix_wait import wait_for
 

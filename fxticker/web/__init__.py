@@ -13,21 +13,21 @@ from werkzeug.wrappers import Response
 
 from fxticker import settings
 
-# By name: the package's attribute `db` is its submodule fxticker.web.db, not fxticker.db.
-from fxticker.db import read_url
+# By name: the package's attribute `db` is its submodule fxticker.web.pool, not fxticker.storage.cluster.
+from fxticker.storage.cluster import read_url
 from fxticker.web import (
     api_v1,
     api_v2,
     cache,
     dashboard,
-    export,
+    downloads,
     headers,
     health,
     metrics,
     native,
     openapi,
 )
-from fxticker.web import db as web_db
+from fxticker.web import pool as web_db
 from fxticker.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, conf: settings.Settin
     cache.init_app(app)
     app.config.setdefault("HEALTH_MAX_AGE", conf.scrape_max_age)
     metrics.init_app(app, web_db.pool(app), conf.prometheus_multiproc_dir)
-    for blueprint in (health.bp, native.bp, api_v1.bp, api_v2.bp, openapi.bp, dashboard.bp, export.bp):
+    for blueprint in (health.bp, native.bp, api_v1.bp, api_v2.bp, openapi.bp, dashboard.bp, downloads.bp):
         app.register_blueprint(blueprint)
     headers.install(app)
     app.register_error_handler(Exception, _handle_error)

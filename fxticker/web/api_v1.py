@@ -11,14 +11,15 @@ from operator import itemgetter
 
 from flask import Blueprint, Response, jsonify, request
 
-from fxticker import providers, rates, vocab
-from fxticker.rates import Rate
+from fxticker import vocab
+from fxticker.rates import pricing, registry
+from fxticker.rates.pricing import Rate
 from fxticker.vocab import USD
 from fxticker.web import params
 from fxticker.web.cache import cached
-from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 from fxticker.web.frankfurter import computed, known_currencies, number, resolve_base, resolve_quotes
+from fxticker.web.pool import read_connection
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
 
@@ -54,16 +55,16 @@ def _query(known: list[str]) -> tuple[str, list[str], Decimal]:
 
 def _rates(found: list[Rate], amount: Decimal) -> dict[str, float]:
     ordered = sorted(found, key=lambda r: r.quote)
-    priced = rates.priced_numbers([(r.value, float(r.value)) for r in ordered], amount)
+    priced = pricing.priced_numbers([(r.value, float(r.value)) for r in ordered], amount)
     return {r.quote: value for r, value in zip(ordered, priced, strict=True)}
 
 
 def _on(day: dt.date) -> Response:
-    sources = providers.registered()
+    sources = registry.registered()
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
         key = ("snapshot", tuple(p.key for p in sources), base, tuple(quotes), day)
-        found = computed(conn, key, lambda: rates.snapshot(conn, sources, base, quotes, day))
+        found = computed(conn, key, lambda: pricing.snapshot(conn, sources, base, quotes, day))
     if not found:
         raise NotFound(f"no rates on or before {day.isoformat()}")
     return jsonify({
@@ -76,7 +77,7 @@ def _on(day: dt.date) -> Response:
 
 def _series(start: dt.date, end: dt.date) -> Response:
     params.parse_range(start, end)
-    sources = providers.registered()
+    sources = registry.registered()
     today = params.latest_today()
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
@@ -84,10 +85,10 @@ def _series(start: dt.date, end: dt.date) -> Response:
         # Rows in the answer's order, kept per query like the rates they come from: a new amount costs
         # one multiplication and rounding per rate, not the grouping and sorting again.
         rows = computed(conn, (*key, "v1 rows"), lambda: _day_rows(
-            computed(conn, key, lambda: rates.series(conn, sources, base, quotes, start, end, today=today))))
+            computed(conn, key, lambda: pricing.series(conn, sources, base, quotes, start, end, today=today))))
     if not rows:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
-    numbers = iter(rates.priced_numbers(map(itemgetter(2), rows), amount))
+    numbers = iter(pricing.priced_numbers(map(itemgetter(2), rows), amount))
     rates_by_day = {day: {quote: next(numbers) for _, quote, _ in day_rows}
                     for day, day_rows in groupby(rows, key=itemgetter(0))}
     return jsonify({
@@ -134,11 +135,11 @@ def dated(period: str) -> Response:
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:
-        stored = sorted({c for p in providers.registered() for c in p.currencies(conn)})
+        stored = sorted({c for p in registry.registered() for c in p.currencies(conn)})
     codes = sorted({USD, *stored}) if stored else []
     return jsonify({c: vocab.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
 
 
 def _iso_name(code: str) -> str:
-    entry = rates.iso_currency(code)
+    entry = pricing.iso_currency(code)
     return entry.currency_name if entry else code

@@ -1,7 +1,7 @@
 """Frankfurter v2-compatible API: rates as rows of {date, base, quote, rate}, currencies and providers.
 
 Behaviour follows lineofflight/frankfurter's lib/versions/v2.rb and lib/versions/v2/rate_query.rb; the
-computation is fxticker.rates, over the providers registered in fxticker.providers.
+computation is fxticker.rates.pricing, over the providers registered in fxticker.rates.registry.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import psycopg
 from flask import Blueprint, Response, jsonify, request
 
-from fxticker import csvfile, providers, rates, vocab
-from fxticker.official import v2 as _official_providers  # noqa: F401  (registers NBK, CBU, NBKR, NBT, PEG)
-from fxticker.providers import Provider
-from fxticker.rates import Group, Rate
+from fxticker import vocab
+from fxticker.export import csvfile
+from fxticker.rates import pricing, registry
+from fxticker.rates.pricing import Group, Rate
+from fxticker.rates.registry import Provider
 from fxticker.vocab import USD
 from fxticker.web import cache, headers, params
-from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
 from fxticker.web.frankfurter import (
     computed,
@@ -32,6 +32,7 @@ from fxticker.web.frankfurter import (
     resolve_base,
     resolve_quotes,
 )
+from fxticker.web.pool import read_connection
 
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
 
@@ -42,12 +43,12 @@ _GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
 def selected_providers(raw: str | None) -> list[Provider]:
     """`providers=` keys (any case), or the default providers; an unknown key is a 422."""
     if raw is None:
-        return providers.defaults()
+        return registry.defaults()
     chosen: list[Provider] = []
     for part in raw.split(","):
-        found = providers.find(part.strip())
+        found = registry.find(part.strip())
         if found is None:
-            known = ", ".join(p.key for p in providers.registered())
+            known = ", ".join(p.key for p in registry.registered())
             raise BadInput(f"'providers' names an unknown provider ({params.safe_name(part.strip())}); "
                            f"known: {known}")
         if found not in chosen:
@@ -72,7 +73,7 @@ Others = dict[tuple[dt.date | None, str, str], list[tuple[str, dt.date, Decimal]
 def each_provider(compute: Callable[[list[Provider]], list[Rate]], dated: bool) -> Others:
     """Every registered provider's rates for the same request, computed from its quotes alone."""
     found: Others = {}
-    for provider in providers.registered():
+    for provider in registry.registered():
         for r in compute([provider]):
             if r.base != r.quote:
                 found.setdefault((r.date if dated else None, r.base, r.quote), []).append(
@@ -86,12 +87,12 @@ def _entries(rate: Rate, others: Others | None, amount: Decimal) -> list[tuple[s
     listed = found.get((rate.date, rate.base, rate.quote)) or found.get((None, rate.base, rate.quote)) or []
     own = [e for e in listed if e[0] == rate.provider] or [(str(rate.provider), rate.date, rate.value)]
     rest = [e for e in listed if e[0] != rate.provider]
-    return [(key, day, rates.priced(value, amount), key != rate.provider) for key, day, value in own + rest]
+    return [(key, day, pricing.priced(value, amount), key != rate.provider) for key, day, value in own + rest]
 
 
 def row(rate: Rate, amount: Decimal = Decimal(1), expand: bool = False,
         others: Others | None = None) -> dict[str, Any]:
-    value = number(rates.priced(rate.value, amount))
+    value = number(pricing.priced(rate.value, amount))
     out: dict[str, Any] = {"date": rate.date.isoformat(), "base": rate.base, "quote": rate.quote,
                            "rate": value}
     if expand and rate.provider is not None:
@@ -125,7 +126,7 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
         def series(chosen: list[Provider]) -> list[Rate]:
             return computed(conn, ("series", tuple(p.key for p in chosen), base, tuple(quotes), start, end,
                                    today, group),
-                            lambda: rates.series(conn, chosen, base, quotes, start, end, today=today,
+                            lambda: pricing.series(conn, chosen, base, quotes, start, end, today=today,
                                                  group=group))
         return series(list(sources)), each_provider(series, dated=True) if expand else None
     if "group" in args:
@@ -133,7 +134,7 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
     on = params.parse_date("date", args["date"], dt.date.max) if "date" in args else today
     def snapshot(chosen: list[Provider]) -> list[Rate]:
         return computed(conn, ("snapshot", tuple(p.key for p in chosen), base, tuple(quotes), on),
-                        lambda: rates.snapshot(conn, chosen, base, quotes, on))
+                        lambda: pricing.snapshot(conn, chosen, base, quotes, on))
     return snapshot(list(sources)), each_provider(snapshot, dated=False) if expand else None
 
 
@@ -158,7 +159,7 @@ def rates_csv() -> Response:
     expand = others is not None
     rows = []
     for r in found:
-        value = rates.priced(r.value, Decimal(1))
+        value = pricing.priced(r.value, Decimal(1))
         # KEY:rate for each provider, the row's own first; '!' marks one that did not make the row.
         extra = [";".join(f"{key}{'!' if excluded else ''}:{number_text(priced)}"
                           for key, _, priced, excluded in _entries(r, others, Decimal(1)))] if expand else []
@@ -184,7 +185,7 @@ def one_rate(base: str, quote: str) -> Response:
                 raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
         def snapshot(chosen: list[Provider]) -> list[Rate]:
             key = ("snapshot", tuple(p.key for p in chosen), base_code, (quote_code,), on)
-            return computed(conn, key, lambda: rates.snapshot(conn, chosen, base_code, [quote_code], on))
+            return computed(conn, key, lambda: pricing.snapshot(conn, chosen, base_code, [quote_code], on))
         found = snapshot(list(sources))
         expand = _expand(request.args.get("expand"))
         others = each_provider(snapshot, dated=False) if expand else None
@@ -195,7 +196,7 @@ def one_rate(base: str, quote: str) -> Response:
 
 def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
     """Frankfurter's currency fields: ISO numeric (three digits), name, symbol, first and last day."""
-    entry = rates.iso_currency(code)
+    entry = pricing.iso_currency(code)
     name, symbol = vocab.NAMES.get(code, (entry.currency_name if entry else code, None))
     return {
         "iso_code": code,
@@ -236,7 +237,7 @@ def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
     code = params.path_code(code)
     with read_connection() as conn:
-        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in providers.registered()}
+        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in registry.registered()}
     keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]
     if not keys:
         raise NotFound(f"no currency {params.safe_name(code)} here")
@@ -252,5 +253,5 @@ def providers_list() -> Response:
     params.reject_unknown(request.args, ())
     today = params.latest_today()
     with read_connection() as conn:
-        entries = [p.describe(conn, today) for p in providers.registered()]
+        entries = [p.describe(conn, today) for p in registry.registered()]
     return jsonify(sorted((e for e in entries if e is not None), key=lambda e: str(e["key"])))

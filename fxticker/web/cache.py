@@ -38,8 +38,8 @@ from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 from fxticker.web import headers, params
-from fxticker.web.db import holding_read_connection
 from fxticker.web.errors import Unavailable
+from fxticker.web.pool import holding_read_connection
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,12 @@ from flask import Blueprint, render_template, send_file, url_for
 from psycopg.rows import dict_row
 from werkzeug.wrappers import Response
 
-from fxticker import export, vocab
-from fxticker.official import web as official_web
+from fxticker import vocab
+from fxticker.export import tables
+from fxticker.web import official_view as official_web
 from fxticker.web import params
-from fxticker.web.db import read_connection
 from fxticker.web.errors import BadInput, NotFound
+from fxticker.web.pool import read_connection
 
 # Templates and static files are the app's own (fxticker/web/templates and static, served at /static).
 bp = Blueprint("dashboard", __name__)
@@ -288,7 +289,7 @@ def _selection() -> tuple[tuple[str, ...], dt.date | None, dt.date | None]:
     # The page's own form: checkboxes repeat the parameter, and an empty date field means none.
     args = params.query(_PARAMS, lists=("currencies",), form=True)
     try:
-        query = export.make_query(currencies=args.get("currencies"), start=args.get("from"),
+        query = tables.make_query(currencies=args.get("currencies"), start=args.get("from"),
                                   end=args.get("to"))
     except vocab.BadValue as exc:
         raise BadInput(str(exc)) from None

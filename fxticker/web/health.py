@@ -18,11 +18,12 @@ import psycopg
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
-from fxticker import runs, store
-from fxticker.official import store as official_store
-from fxticker.official import web as official_web
-from fxticker.web.db import read_connection
+from fxticker.official import rate_store as official_store
+from fxticker.storage import observations as store
+from fxticker.storage import scrape_runs
+from fxticker.web import official_view as official_web
 from fxticker.web.errors import Unavailable
+from fxticker.web.pool import read_connection
 
 bp = Blueprint("health", __name__)
 
@@ -43,7 +44,7 @@ def healthz() -> tuple[Response, int]:
         with read_connection() as conn:
             count = store.observation_count(conn)
             newest = store.last_seen(conn)
-            scraped = runs.last_success(conn)
+            scraped = scrape_runs.last_success(conn)
             official = official_web.freshness(official_store.latest_rates(conn),
                                               official_store.last_success(conn),
                                               dt.datetime.now(dt.UTC).date())

@@ -24,10 +24,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from werkzeug.wrappers import Response
 
-from fxticker import runs, store
-from fxticker.official import store as official_store
-from fxticker.official import web as official_web
-from fxticker.web.db import checked_connection
+from fxticker.official import rate_store as official_store
+from fxticker.storage import observations as store
+from fxticker.storage import scrape_runs
+from fxticker.web import official_view as official_web
+from fxticker.web.pool import checked_connection
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ class DatabaseCollector(Collector):
         up = GaugeMetricFamily("fxticker_database_up", "1 when /metrics could read the database.")
         try:
             with checked_connection(self._pool, self._timeout) as conn:
-                by_run = runs.runs_by_status(conn)
-                by_source = runs.sources_by_status(conn)
-                last_success = runs.last_success(conn)
+                by_run = scrape_runs.runs_by_status(conn)
+                by_source = scrape_runs.sources_by_status(conn)
+                last_success = scrape_runs.last_success(conn)
                 count, sightings = store.observation_totals(conn)
                 official_fetches = official_store.fetches_by_outcome(conn)
                 official_ok = official_store.last_success(conn)

@@ -12,9 +12,12 @@ import psycopg
 from flask import Blueprint, current_app
 from werkzeug.wrappers import Response
 
-from fxticker import csvfile, rates, store, vocab
-from fxticker.official.web import OFFICIAL_COLUMNS, official_fields
+from fxticker import vocab
+from fxticker.export import csvfile
+from fxticker.rates import pricing
+from fxticker.storage import observations as store
 from fxticker.web import params, stream
+from fxticker.web.official_view import OFFICIAL_COLUMNS, official_fields
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
@@ -75,7 +78,7 @@ def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any
     """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
     codes = ask.codes
     if codes:
-        params.check_known(codes, rates.stored_currencies(conn), "currency")
+        params.check_known(codes, pricing.stored_currencies(conn), "currency")
         # USD is every quote's unit, never quoted itself.
         codes = [c for c in codes if c != vocab.USD]
         if not codes:

@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from fxticker import rates, vocab
-from fxticker.official.web import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
+from fxticker import vocab
+from fxticker.rates import pricing
 from fxticker.web import headers, native
+from fxticker.web.official_view import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -25,13 +26,13 @@ ROUNDING = (
     "/api/observations gives each quote as an exact string with the bounds its precision allows."
 )
 NEAREST = (
-    f"Each currency's rate is its latest quote within {rates.LOOKBACK.days} days on or before the date, and "
+    f"Each currency's rate is its latest quote within {pricing.LOOKBACK.days} days on or before the date, and "
     "each row is dated by the day its quote was made; a date after the last stored day answers the latest "
     "rates; a date before the first data answers no rows."
 )
 SERIES = (
     "A series starts on the nearest day with data on or before 'from' and lists, per day, the currencies "
-    f"quoted that day (the base's quote carried forward up to {rates.LOOKBACK.days} days); a 'to' in the "
+    f"quoted that day (the base's quote carried forward up to {pricing.LOOKBACK.days} days); a 'to' in the "
     "future runs to the latest data, a 'from' after today answers no rows."
 )
 

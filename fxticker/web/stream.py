@@ -11,8 +11,8 @@ from contextlib import ExitStack
 import psycopg
 from werkzeug.wrappers import Response
 
-from fxticker.web.db import read_connection
 from fxticker.web.errors import Unavailable
+from fxticker.web.pool import read_connection
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Collection: sources, the one HTTP core, the web archive, and the drivers that turn pages into observations."""

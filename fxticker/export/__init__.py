@@ -1,0 +1,1 @@
+"""Export: the one CSV writer and the tables it writes."""

@@ -1,0 +1,64 @@
+"""What `fxticker official parse|ingest|fetch` do; cli_official.py wires them to the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from fxticker.collect.sources import FetchError, Page, read_file
+from fxticker.official import rate_store
+from fxticker.official.answers import OfficialError, OfficialRate, parse
+from fxticker.official.banks import PROVIDERS, Provider, parse_keys
+
+
+@dataclass(frozen=True)
+class FileRates:
+    """A saved answer read: its rates, or the one-line reason it is not a valid answer of the provider."""
+
+    path: str
+    page: Page | None
+    rates: list[OfficialRate]
+    error: str | None
+
+
+def read_answers(key: str, paths: tuple[str, ...], max_bytes: int) -> Iterator[FileRates]:
+    for path in paths:
+        try:
+            page = read_file(Path(path), max_bytes)
+            rates = parse(key, page.body)
+        except (FetchError, OfficialError) as exc:
+            yield FileRates(path, None, [], str(exc).removeprefix(f"{path}: "))
+            continue
+        yield FileRates(path, page, rates, None)
+
+
+def json_line(rate: OfficialRate) -> str:
+    """The `official parse` line: per_usd a string, so that no JSON reader rounds it."""
+    return json.dumps({"provider": rate.provider, "date": rate.rate_date.isoformat(),
+                       "currency": rate.currency, "per_usd": format(rate.per_usd, "f")})
+
+
+def ingest_answer(conn: psycopg.Connection, answer: FileRates) -> rate_store.Saved:
+    """Store one file's rates in a transaction of its own (a file's time is its modification time)."""
+    assert answer.page is not None
+    with conn.transaction():
+        return rate_store.save_rates(conn, answer.rates, source=answer.page.source, fetched_at=answer.page.seen_at)
+
+
+def fetch_window(keys: str | None, since: dt.date | None, until: dt.date | None,
+                 today: dt.date) -> tuple[list[Provider], dt.date, dt.date]:
+    """The providers and days `official fetch` asks for: today by default; never after tomorrow."""
+    chosen = parse_keys(keys) if keys is not None else list(PROVIDERS.values())
+    until = until or today
+    since = since or until
+    # NBKR publishes for tomorrow; nobody has rates for later.
+    if until > today + dt.timedelta(days=1):
+        raise ValueError(f"--until {until.isoformat()} is after tomorrow: no bank has rates for it yet")
+    if since > until:
+        raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    return chosen, since, until

@@ -1,0 +1,131 @@
+"""Storage of official rates and of their fetch runs: SQL only, in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from fxticker.official.answers import OfficialRate
+
+
+@dataclass(frozen=True)
+class Saved:
+    new: int = 0
+    changed: int = 0
+    same: int = 0
+
+    def __add__(self, other: Saved) -> Saved:
+        return Saved(self.new + other.new, self.changed + other.changed, self.same + other.same)
+
+
+# One statement per answer. A rate stored again unchanged touches nothing (its first fetch stays the
+# one on record); a bank that corrects a published rate replaces it, with the new provenance.
+_UPSERT = """
+INSERT INTO official_rate AS o
+    (provider, currency, rate_date, per_usd, published, nominal, fetched_at, source)
+SELECT r.provider, r.currency, r.rate_date, r.per_usd, r.published, r.nominal,
+       %(fetched_at)s::timestamptz, %(source)s::text
+FROM unnest(%(providers)s::text[], %(currencies)s::text[], %(days)s::date[], %(per_usd)s::numeric[],
+            %(published)s::text[], %(nominals)s::integer[])
+     AS r(provider, currency, rate_date, per_usd, published, nominal)
+ON CONFLICT (provider, currency, rate_date) DO UPDATE SET
+    per_usd = excluded.per_usd, published = excluded.published, nominal = excluded.nominal,
+    fetched_at = excluded.fetched_at, source = excluded.source
+WHERE o.published IS DISTINCT FROM excluded.published OR o.nominal <> excluded.nominal
+   OR o.per_usd <> excluded.per_usd
+RETURNING (xmax = 0) AS inserted
+"""
+
+
+def save_rates(conn: psycopg.Connection, rates: Sequence[OfficialRate], *, source: str | None,
+               fetched_at: dt.datetime) -> Saved:
+    """Store one answer's rates; idempotent."""
+    if fetched_at.tzinfo is None:
+        raise ValueError("fetched_at must carry a time zone")
+    unique = list({(r.provider, r.currency, r.rate_date): r for r in rates}.values())
+    if not unique:
+        return Saved()
+    with conn.cursor() as cur:
+        cur.execute(_UPSERT, {
+            "providers": [r.provider for r in unique],
+            "currencies": [r.currency for r in unique],
+            "days": [r.rate_date for r in unique],
+            "per_usd": [r.per_usd for r in unique],
+            "published": [r.published for r in unique],
+            "nominals": [r.nominal for r in unique],
+            "fetched_at": fetched_at,
+            "source": source,
+        })
+        touched = [bool(inserted) for (inserted,) in cur.fetchall()]
+    new = sum(touched)
+    changed = len(touched) - new
+    return Saved(new=new, changed=changed, same=len(rates) - new - changed)
+
+
+def start_run(conn: psycopg.Connection, *, started_at: dt.datetime, trigger: str, host: str,
+              since: dt.date, until: dt.date) -> int:
+    row = conn.execute(
+        "INSERT INTO official_run (started_at, trigger, host, since, until) VALUES (%s, %s, %s, %s, %s)"
+        " RETURNING id", (started_at, trigger, host, since, until)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@dataclass(frozen=True)
+class ProviderOutcome:
+    """One provider's part of a run, as recorded."""
+
+    provider: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    status: str  # ok | failed
+    requests: int
+    saved: Saved
+    days_refused: int
+    error: str | None
+
+
+def record_provider(conn: psycopg.Connection, run_id: int, outcome: ProviderOutcome) -> None:
+    conn.execute(
+        "INSERT INTO official_run_provider (run_id, provider, started_at, finished_at, status, requests,"
+        " rates_new, rates_changed, rates_same, days_refused, error)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, outcome.provider, outcome.started_at, outcome.finished_at, outcome.status, outcome.requests,
+         outcome.saved.new, outcome.saved.changed, outcome.saved.same, outcome.days_refused, outcome.error))
+
+
+def finish_run(conn: psycopg.Connection, run_id: int, *, finished_at: dt.datetime, status: str,
+               error: str | None) -> None:
+    conn.execute("UPDATE official_run SET finished_at = %s, status = %s, error = %s WHERE id = %s",
+                 (finished_at, status, error, run_id))
+
+
+def close_abandoned(conn: psycopg.Connection) -> int:
+    """Mark runs a dead process left 'running' as failed; called by a leader taking over."""
+    cur = conn.execute(
+        "UPDATE official_run SET status = 'failed', finished_at = now(), error = 'abandoned'"
+        " WHERE status = 'running' AND trigger = 'schedule'")
+    return cur.rowcount
+
+
+def last_success(conn: psycopg.Connection) -> dict[str, dt.datetime]:
+    """Each provider's last successful fetch."""
+    rows = conn.execute("SELECT provider, max(finished_at) FROM official_run_provider"
+                        " WHERE status = 'ok' GROUP BY provider").fetchall()
+    return {str(key): when for key, when in rows}
+
+
+def latest_rates(conn: psycopg.Connection) -> dict[str, dt.date]:
+    """Each provider's newest rate date."""
+    rows = conn.execute("SELECT provider, max(rate_date) FROM official_rate GROUP BY provider").fetchall()
+    return {str(key): day for key, day in rows}
+
+
+def fetches_by_outcome(conn: psycopg.Connection) -> dict[tuple[str, str], int]:
+    """(provider, ok|failed) -> how many of its fetches (parts of runs) ended so."""
+    rows = conn.execute("SELECT provider, status, count(*) FROM official_run_provider"
+                        " GROUP BY provider, status").fetchall()
+    return {(str(key), str(status)): int(n) for key, status, n in rows}

@@ -1,0 +1,1 @@
+"""Rates: computing them Frankfurter's way, the registry of rate providers, and its providers."""

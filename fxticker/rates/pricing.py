@@ -1,0 +1,388 @@
+"""Rates between USD and the stored currencies, computed as Frankfurter computes them, amount-free.
+
+A stored quote is USD per one unit of a currency, so rate(base -> quote) = usd_per_unit(base) /
+usd_per_unit(quote), with USD's own equal to 1. Rates are computed here without an amount and without
+rounding (Decimal, 28 significant digits): the API multiplies by its `amount` and then rounds once, in
+Frankfurter's magnitude bands (`band_round`, after lib/roundable.rb), so the same computed rows serve every
+amount. The native API gives the exact quotes and the bounds their precision allows.
+
+Which day's quote answers (after lib/carry_forward.rb and lib/rate_scopes.rb of lineofflight/frankfurter):
+- a snapshot (latest, or one date) takes each currency's latest day within LOOKBACK before the day asked,
+  and dates each row by the day its quote was made; a day after the last stored day asks for that day;
+- a series starts on the nearest day with data on or before its first day, and lists, per day, the
+  currencies quoted that day, the base's quote carried forward up to LOOKBACK when the base was silent;
+- a grouped series (week from Monday, or calendar month) gives one row per quote and period, dated by
+  the period's first day, whose rate is computed from the period's average units per USD. Frankfurter's
+  week is its CHANGELOG's "a past Monday"; its SQLite expression (lib/bucket.rb: Jan 1 + 7 x %W) also
+  splits the week that spans a new year and can date a week a few days after its Monday, which is not
+  copied here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from math import floor
+from typing import Literal, Protocol
+
+import iso4217
+import psycopg
+
+from fxticker.vocab import USD as USD  # re-exported: callers name it rates.USD
+
+# Frankfurter's carry-forward window (lib/carry_forward.rb LOOKBACK_DAYS).
+LOOKBACK = dt.timedelta(days=14)
+_COMPUTE = Context(prec=28)
+# Wide enough that amount (at most 15 digits either side of the point) times any rate is exact.
+_PRICE = Context(prec=80)
+
+Group = Literal["day", "week", "month"]
+
+# Frankfurter's magnitude bands (lib/roundable.rb): above 5000 a whole number, above 80 two decimals,
+# above 20 three, above 1 four, above 0.0001 five, else six.
+_BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
+_LAST_PLACES = 6
+
+
+def iso_currency(code: str) -> iso4217.Currency | None:
+    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
+
+    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
+    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
+    """
+    try:
+        return iso4217.Currency(code.upper())
+    except ValueError:
+        return None
+
+
+def _places(value: Decimal) -> int:
+    for above, places in _BANDS:
+        if value > above:
+            return places
+    return _LAST_PLACES
+
+
+def band_round(value: Decimal) -> Decimal:
+    """Frankfurter's Roundable: decimals by magnitude; half-even as printf, whole numbers half-up as Ruby."""
+    places = _places(value)
+    rounding = ROUND_HALF_UP if places == 0 else ROUND_HALF_EVEN
+    return value.quantize(Decimal(1).scaleb(-places), rounding, _PRICE)
+
+
+def priced(value: Decimal, amount: Decimal) -> Decimal:
+    """amount units of base in units of quote: multiplied exactly, then rounded once (Frankfurter's order)."""
+    return band_round(_PRICE.multiply(amount, value))
+
+
+# The binary shortcut of priced_numbers. Its relative error is at most 4 roundings of 2**-53 (amount and
+# value to float, the product, the scaling), under 5e-16: with these margins, a product the shortcut puts
+# clear of a band's edge and of a tie is on the same side of both as the exact product, so both round to
+# the same integer count of the band's last place.
+_EDGE = 1e-12  # relative, around a band's threshold
+_TIE = 1e-6  # absolute, around a half of the last place; the scaled product stays under 1e9 (error < 1e-6)
+_SCALED_MAX = 1e9
+
+
+def _float_bands() -> list[tuple[float, float, float, int]]:
+    """Per band, highest first: (lowest product, highest product, scale to the last place, its integer)."""
+    bands = []
+    upper = _SCALED_MAX
+    for above, places in (*_BANDS, (Decimal(0), _LAST_PLACES)):
+        scale = 10 ** places
+        bands.append((float(above) * (1 + _EDGE), min(upper * (1 - _EDGE), _SCALED_MAX / scale), float(scale),
+                      scale))
+        upper = float(above)
+    return bands
+
+
+_FLOAT_BANDS = _float_bands()
+
+
+def priced_numbers(values: Iterable[tuple[Decimal, float]], amount: Decimal) -> list[float]:
+    """float(priced(value, amount)) for each (value, float(value)): the same numbers, about 5x faster.
+
+    A series' new amount multiplies and rounds a rate per day and currency, and JSON writes each as a
+    float. The product is taken in binary floating point, and its band's last place counted as an
+    integer n; n / 10**places (a correctly rounded division of integers) is then the double nearest the
+    exact rounded decimal, which is float(priced(...)). A product within the margins of a band's edge or
+    of a tie (where half-even or half-up decides), or too large for the margins, is computed exactly.
+    """
+    factor = float(amount)
+    bands = _FLOAT_BANDS
+    out: list[float] = []
+    append = out.append
+    for value, approximate in values:
+        product = factor * approximate
+        for band in bands:
+            if product > band[0]:
+                break
+        else:  # not a positive product: no band of the shortcut's
+            append(float(priced(value, amount)))
+            continue
+        _, highest, scale, divisor = band
+        scaled = product * scale
+        whole = floor(scaled + 0.5)
+        if product < highest and -0.5 + _TIE < scaled - whole < 0.5 - _TIE:
+            append(whole / divisor)
+        else:
+            append(float(priced(value, amount)))
+    return out
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One unit of base is worth `value` units of quote (amount-free, unrounded) on `date`.
+
+    provider is the key of the provider whose quote made the row (the base's for quote USD); an
+    identity row (base == quote) has none.
+    """
+
+    date: dt.date
+    base: str
+    quote: str
+    value: Decimal
+    provider: str | None = None
+
+
+class QuoteSource(Protocol):
+    """What the computation needs of a provider (fxticker.rates.registry.Provider is one)."""
+
+    @property
+    def key(self) -> str: ...
+
+    def daily_quotes(self, conn: psycopg.Connection, currencies: Sequence[str], start: dt.date,
+                     end: dt.date) -> dict[dt.date, dict[str, Decimal]]: ...
+
+    def day_on_or_before(self, conn: psycopg.Connection, on: dt.date) -> dt.date | None: ...
+
+
+# Distinct codes by skipping through the (currency, rate_date, ...) index one code at a time, so the
+# cost grows with the number of currencies and chunks, not with the number of rows.
+_CURRENCIES = """
+WITH RECURSIVE code AS (
+    (SELECT currency FROM observation ORDER BY currency LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.currency FROM observation o WHERE o.currency > code.currency
+            ORDER BY o.currency LIMIT 1)
+    FROM code WHERE code.currency IS NOT NULL
+)
+SELECT currency FROM code WHERE currency IS NOT NULL
+"""
+
+_SPAN = "SELECT min(rate_date), max(rate_date) FROM observation"
+
+# Each currency's first and last day, two index probes per currency.
+_CURRENCY_SPANS = """
+SELECT c, (SELECT min(rate_date) FROM observation WHERE currency = c),
+          (SELECT max(rate_date) FROM observation WHERE currency = c)
+FROM unnest(%(currencies)s::text[]) AS c
+"""
+
+# The nearest day with any quote on or before a day, read backwards along the rate_date index.
+_ON_OR_BEFORE = "SELECT max(rate_date) FROM observation WHERE rate_date <= %(on)s"
+
+_DAILY = """
+SELECT rate_date, currency, rate
+FROM daily_rate
+WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
+ORDER BY rate_date, currency
+"""
+
+
+def stored_currencies(conn: psycopg.Connection) -> list[str]:
+    return [row[0] for row in conn.execute(_CURRENCIES)]
+
+
+def span(conn: psycopg.Connection) -> tuple[dt.date, dt.date] | None:
+    """The first and last day with any quote, or None when nothing is stored."""
+    row = conn.execute(_SPAN).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+def currency_spans(conn: psycopg.Connection, currencies: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]]:
+    """First and last day with a quote, per stored currency asked for."""
+    rows = conn.execute(_CURRENCY_SPANS, {"currencies": list(currencies)})
+    return {code: (first, last) for code, first, last in rows if first is not None}
+
+
+def day_on_or_before(conn: psycopg.Connection, on: dt.date) -> dt.date | None:
+    row = conn.execute(_ON_OR_BEFORE, {"on": on}).fetchone()
+    return row[0] if row else None
+
+
+def daily_quotes(
+    conn: psycopg.Connection, currencies: Iterable[str], start: dt.date, end: dt.date
+) -> dict[dt.date, dict[str, Decimal]]:
+    """Each day's latest USD-per-unit quote per currency, for days in [start, end] that have one."""
+    days: dict[dt.date, dict[str, Decimal]] = {}
+    rows = conn.execute(_DAILY, {"currencies": list(currencies), "start": start, "end": end}).fetchall()
+    for day, currency, rate in rows:
+        days.setdefault(day, {})[currency] = rate
+    return days
+
+
+def _stored_needed(base: str, quotes: Sequence[str]) -> list[str]:
+    return sorted({c for c in (base, *quotes) if c != USD})
+
+
+# A currency's quote as the computation carries it: (day quoted, USD per unit, provider key).
+Quoted = tuple[dt.date, Decimal, str]
+
+
+def _merged(conn: psycopg.Connection, sources: Sequence[QuoteSource], currencies: Sequence[str],
+            start: dt.date, end: dt.date) -> dict[dt.date, dict[str, Quoted]]:
+    """Every source's daily quotes; where two quote a currency on one day, the earlier source wins."""
+    days: dict[dt.date, dict[str, Quoted]] = {}
+    for source in sources:
+        for day, quotes in source.daily_quotes(conn, currencies, start, end).items():
+            slot = days.setdefault(day, {})
+            for currency, usd in quotes.items():
+                slot.setdefault(currency, (day, usd, source.key))
+    return days
+
+
+def _on_or_before(conn: psycopg.Connection, sources: Sequence[QuoteSource], on: dt.date) -> dt.date | None:
+    found = [d for d in (s.day_on_or_before(conn, on) for s in sources) if d is not None]
+    return max(found, default=None)
+
+
+def cross(base_usd: Decimal, quote_usd: Decimal) -> Decimal:
+    """One unit of base in units of quote, given each one's USD per unit; amount-free, unrounded."""
+    return _COMPUTE.divide(base_usd, quote_usd)
+
+
+def _rows_for_day(base: str, quotes: Sequence[str], quoted: dict[str, Quoted],
+                  fresh: Collection[str] | None, day: dt.date) -> list[Rate]:
+    """Rows from base's quote to each quote's; `fresh` limits them to quotes made that day (a series).
+
+    USD's row is dated by the base's quote, as Frankfurter dates a row derived through its pivot
+    (lib/versions/v2/rate_query.rb, derive); the identity row by the newest other row, or else `day`.
+    """
+    if base == USD:
+        base_day, base_usd, base_by = None, Decimal(1), None
+    elif base in quoted:
+        base_day, base_usd, base_by = quoted[base]
+    else:
+        return []
+    rows = []
+    for quote in quotes:
+        if quote == base:
+            continue
+        if quote == USD:
+            if base_day is None or base_by is None or (fresh is not None and base not in fresh):
+                continue
+            rows.append(Rate(base_day, base, quote, base_usd, base_by))
+        elif quote in quoted and (fresh is None or quote in fresh):
+            day, quote_usd, by = quoted[quote]
+            rows.append(Rate(day, base, quote, cross(base_usd, quote_usd), by))
+    if base in quotes and (rows or fresh is None or base in fresh):
+        rows.append(Rate(max((r.date for r in rows), default=base_day or day), base, base, Decimal(1)))
+    return rows
+
+
+def snapshot(conn: psycopg.Connection, sources: Sequence[QuoteSource], base: str, quotes: Sequence[str],
+             on: dt.date) -> list[Rate]:
+    """Rates on `on`, each quote carried forward from its latest day within LOOKBACK; by quote.
+
+    A day after the last stored one asks for the last one: the latest rates, even when the ticker has
+    not been read for longer than LOOKBACK (Frankfurter anchors on today, where a provider always is).
+    Empty before the first data.
+    """
+    last = _on_or_before(conn, sources, dt.date.max)
+    if last is None:
+        return []
+    anchor = min(on, last)
+    near = _on_or_before(conn, sources, anchor)
+    if near is None or anchor - near > LOOKBACK:
+        return []
+    days = _merged(conn, sources, _stored_needed(base, quotes), anchor - LOOKBACK, anchor)
+    quoted: dict[str, Quoted] = {}
+    for day in sorted(days):
+        quoted.update(days[day])
+    return sorted(_rows_for_day(base, quotes, quoted, None, near), key=lambda r: r.quote)
+
+
+def period_start(day: dt.date, group: Group) -> dt.date:
+    """The first day of day's period: itself, its week's Monday, or its month's first day."""
+    if group == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if group == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _period_end(day: dt.date, group: Group) -> dt.date:
+    if group == "week":
+        return period_start(day, group) + dt.timedelta(days=6)
+    if group == "month":
+        following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return following - dt.timedelta(days=1)
+    return day
+
+
+def series(
+    conn: psycopg.Connection,
+    sources: Sequence[QuoteSource],
+    base: str,
+    quotes: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    *,
+    today: dt.date,
+    group: Group = "day",
+) -> list[Rate]:
+    """Rates from base to each quote over [start, end], by date then quote (see the module doc).
+
+    Empty when start is after today, as Frankfurter's range scope answers nothing for a future start
+    (lib/rate_scopes.rb, between); an end after today runs to the latest data.
+    """
+    if start > today:
+        return []
+    end = min(end, today)
+    nearest = _on_or_before(conn, sources, _period_end(start, group))
+    if nearest is not None:
+        first = period_start(nearest, group)
+    elif period_start(start, group) == start:
+        first = start
+    else:  # no period with data begins on or before start: the first whole period after it
+        first = _period_end(start, group) + dt.timedelta(days=1)
+    needed = _stored_needed(base, quotes)
+    if group != "day":
+        return _grouped(_merged(conn, sources, needed, first, _period_end(end, group)), base, quotes, group)
+    days = _merged(conn, sources, needed, first - LOOKBACK, end)
+    quoted: dict[str, Quoted] = {}
+    found: list[Rate] = []
+    for day in sorted(days):
+        quoted.update(days[day])
+        if day < first:
+            continue
+        # Only the base's quote is read from earlier days; the others must be the day's own (fresh).
+        carried = base in quoted and day - quoted[base][0] <= LOOKBACK
+        current = quoted if base == USD or carried else {c: q for c, q in quoted.items() if c != base}
+        rows = _rows_for_day(base, quotes, current, days[day].keys(), day)
+        found.extend(sorted(rows, key=lambda r: r.quote))
+    return found
+
+
+def _grouped(days: dict[dt.date, dict[str, Quoted]], base: str, quotes: Sequence[str],
+             group: Group) -> list[Rate]:
+    """Per period, each currency's average units per USD over its days (Frankfurter's rollups average
+    the pivot's rates: lib/bucket.rb, db/migrate/017_create_rollup_tables.rb), crossed as on a day and
+    dated by the period's first day."""
+    sums: dict[dt.date, dict[str, tuple[Decimal, int, str]]] = {}
+    for day, quoted in days.items():
+        period = sums.setdefault(period_start(day, group), {})
+        for currency, (_, usd, by) in quoted.items():
+            total, count, _ = period.get(currency, (Decimal(0), 0, by))
+            period[currency] = (_COMPUTE.add(total, _COMPUTE.divide(1, usd)), count + 1, by)
+    found: list[Rate] = []
+    for period_day in sorted(sums):
+        averaged = {c: (period_day, _COMPUTE.divide(count, total), by)
+                    for c, (total, count, by) in sums[period_day].items()}
+        found.extend(sorted(_rows_for_day(base, quotes, averaged, None, period_day), key=lambda r: r.quote))
+    return found

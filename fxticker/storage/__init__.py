@@ -1,0 +1,1 @@
+"""Storage: the database (embedded or DATABASE_URL), its migrations and the SQL of the ticker's tables."""
