@@ -19,8 +19,9 @@ from tests.pages import FIVE, text_page
 
 SAMPLES = Path(fxticker.__file__).resolve().parent / "samples"
 # Packages a parse of files never uses (each is imported by other commands).
-HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "hashlib", "flask", "pandas", "fxticker.collect.fetcher",
-         "fxticker.storage.cluster", "fxticker.storage.observations", "fxticker.collect.ingest", "fxticker.export.tables"}
+HEAVY = {"psycopg", "httpx", "tenacity", "multiprocessing", "hashlib", "flask", "pandas",
+         "fxticker.collect.fetcher", "fxticker.storage.cluster", "fxticker.storage.observations",
+         "fxticker.collect.ingest", "fxticker.export.tables"}
 
 # Runs the command line in a fresh interpreter, then says on stderr's last line what it had imported.
 PROBE = """

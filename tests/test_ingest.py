@@ -236,7 +236,8 @@ def test_save_quotes_counts_a_repeated_quote_once_as_new_then_as_duplicate(
                                   content_hash="h", seen_at=seen + dt.timedelta(hours=1))
         empty = observations.save_quotes(writer, [], rate_date=dt.date(2025, 12, 19), source="c",
                                   content_hash="h", seen_at=seen)
-    assert (first, again, empty) == (observations.SaveResult(5, 1), observations.SaveResult(0, 5), observations.SaveResult(0, 0))
+    result = observations.SaveResult
+    assert (first, again, empty) == (result(5, 1), result(0, 5), result(0, 0))
     assert [(c, s) for (_d, c, _r, _ch, _dir, s) in rows(conn)] == [
         ("KGS", 2), ("KZT", 2), ("TJS", 2), ("TMT", 2), ("UZS", 2)
     ]

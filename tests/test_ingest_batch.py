@@ -1,5 +1,5 @@
-"""The batch store (observations.save_pages) against page-by-page saves (observations.save_quotes): the same rows, the
-same provenance and sightings, the same new and duplicate counts, whatever the batch holds."""
+"""The batch store (observations.save_pages) against page-by-page saves (observations.save_quotes): the same
+rows, the same provenance and sightings, the same new and duplicate counts, whatever the batch holds."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def random_pages(rng: random.Random, count: int) -> list[observations.PageQuotes
     return pages
 
 
-def one_by_one(conn: psycopg.Connection, pages: list[observations.PageQuotes]) -> list[observations.SaveResult]:
+def one_by_one(conn: psycopg.Connection,
+               pages: list[observations.PageQuotes]) -> list[observations.SaveResult]:
     return [observations.save_quotes(conn, p.quotes, rate_date=p.rate_date, source=p.source,
                               content_hash=p.content_hash, seen_at=p.seen_at) for p in pages]
 

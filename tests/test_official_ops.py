@@ -70,8 +70,8 @@ def test_the_grafana_panel_shows_each_days_deviation(conn: psycopg.Connection) -
             "INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
             " last_seen, first_source, last_source, first_hash, last_hash)"
             " VALUES (%s, 'KZT', %s::numeric, 0, 'flat', now(), now(), 's', 's', 'h', 'h')", (day, rate))
-    rate_store.save_rates(conn, [OfficialRate("nbk", "KZT", dt.date(2025, 12, 8), Decimal("478.77"), "478.77", 1)],
-                     source="test", fetched_at=NOW)
+    rate = OfficialRate("nbk", "KZT", dt.date(2025, 12, 8), Decimal("478.77"), "478.77", 1)
+    rate_store.save_rates(conn, [rate], source="test", fetched_at=NOW)
     conn.execute("SET ROLE fxticker_reader")
     sql = expand(panel["targets"][0]["rawSql"], interval=panel["interval"], variables={"currency": ["KZT"]})
     rows = conn.execute(sql.encode()).fetchall()

@@ -8,10 +8,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from fxticker.rates.pricing import cross, priced, priced_numbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fxticker.rates.pricing import cross, priced, priced_numbers
 from fxticker.web import params
 from fxticker.web.errors import BadInput
 from tests.fix_api import CheckedClient

@@ -102,7 +102,8 @@ def primary_and_replica() -> Iterator[tuple[cluster.EmbeddedCluster, cluster.Emb
         assert any(line.split()[:3] == ["local", "replication", "all"] for line in hba.splitlines()
                    if line.strip() and not line.startswith("#"))
         replica._own(replica.root, replica.socket_dir)
-        primary._run("pg_basebackup", "-h", str(primary.socket_dir), "-p", str(cluster.PORT), "-U", cluster.DB_USER,
+        primary._run("pg_basebackup", "-h", str(primary.socket_dir), "-p", str(cluster.PORT),
+                     "-U", cluster.DB_USER,
                      "-D", str(replica.pgdata), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
         # The copy carries the primary's settings; the standby needs its own socket directory.
         with (replica.pgdata / "postgresql.auto.conf").open("a") as conf:

@@ -287,7 +287,8 @@ def test_scrape_command_prints_a_line_per_source_and_exits_by_outcome(httpserver
     assert "Traceback" not in mixed.stderr
 
 
-def test_scrape_command_with_the_database_stopped(httpserver: HTTPServer, faults_cluster: cluster.EmbeddedCluster,
+def test_scrape_command_with_the_database_stopped(httpserver: HTTPServer,
+                                                  faults_cluster: cluster.EmbeddedCluster,
                                                   faults_url: str, tmp_path: Path) -> None:
     allow_all(httpserver)
     faults_cluster.stop()

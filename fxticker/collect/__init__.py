@@ -1,1 +1,2 @@
-"""Collection: sources, the one HTTP core, the web archive, and the drivers that turn pages into observations."""
+"""Collection: sources, the one HTTP core, the web archive, and the drivers that turn pages into
+observations."""

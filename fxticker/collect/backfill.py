@@ -1,10 +1,10 @@
 """Backfill: the ticker's history from a web archive's captures, each capture's outcome recorded to resume.
 
-A run lists the captures of each page (fxticker.collect.archive), leaves out those with an outcome already (stored
-or rejected) and those whose bytes (digest) were read before, then fetches the rest one by one. A capture's
-quotes are stored as `ingest` stores a page (fxticker.collect.ingest.store_page), dated by the page's date line or
-else the capture time, sourced by the capture's `id_` URL; they commit together with the capture's outcome,
-so a run killed at any point loses nothing stored and a re-run fetches nothing stored.
+A run lists the captures of each page (fxticker.collect.archive), leaves out those with an outcome already
+(stored or rejected) and those whose bytes (digest) were read before, then fetches the rest one by one. A
+capture's quotes are stored as `ingest` stores a page (fxticker.collect.ingest.store_page), dated by the
+page's date line or else the capture time, sourced by the capture's `id_` URL; they commit together with the
+capture's outcome, so a run killed at any point loses nothing stored and a re-run fetches nothing stored.
 """
 
 from __future__ import annotations

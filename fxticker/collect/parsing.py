@@ -2,8 +2,8 @@
 files), then read and parsed in batches, on every core when there are enough; and a page's quotes as the
 JSON lines `fxticker parse` prints.
 
-fxticker.collect.ingest stores what this reads. Neither the database driver nor the HTTP client is imported here:
-`fxticker parse` of files needs neither, and a URL's loader comes in from the caller (fetch.load).
+fxticker.collect.ingest stores what this reads. Neither the database driver nor the HTTP client is imported
+here: `fxticker parse` of files needs neither, and a URL's loader comes in from the caller (fetch.load).
 """
 
 from __future__ import annotations

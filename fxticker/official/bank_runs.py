@@ -76,7 +76,8 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
     errors: list[str] = []
     if p.key in PEGS:
         with conn.transaction():
-            saved = rate_store.save_rates(conn, peg_rates(p.key, since, until), source=None, fetched_at=started)
+            saved = rate_store.save_rates(conn, peg_rates(p.key, since, until), source=None,
+                                          fetched_at=started)
     else:
         with fetcher.make_client(config.policy) as client:
             asker = official_fetch.Asker(client, config.policy, config.max_bytes, config.pause, sleep)
@@ -117,8 +118,8 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-        run_id = rate_store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger, host=host_id(),
-                                 since=since, until=until)
+        run_id = rate_store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger,
+                                      host=host_id(), since=since, until=until)
         outcomes = []
         try:
             for p in chosen:

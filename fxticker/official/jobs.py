@@ -47,7 +47,8 @@ def ingest_answer(conn: psycopg.Connection, answer: FileRates) -> rate_store.Sav
     """Store one file's rates in a transaction of its own (a file's time is its modification time)."""
     assert answer.page is not None
     with conn.transaction():
-        return rate_store.save_rates(conn, answer.rates, source=answer.page.source, fetched_at=answer.page.seen_at)
+        return rate_store.save_rates(conn, answer.rates, source=answer.page.source,
+                                     fetched_at=answer.page.seen_at)
 
 
 def fetch_window(keys: str | None, since: dt.date | None, until: dt.date | None,

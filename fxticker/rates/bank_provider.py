@@ -1,5 +1,5 @@
-"""The official-rate providers in the Frankfurter-style API's registry (fxticker.rates.registry): NBK, CBU, NBKR,
-NBT and PEG, each quoting its own currency from official_rate.
+"""The official-rate providers in the Frankfurter-style API's registry (fxticker.rates.registry): NBK, CBU,
+NBKR, NBT and PEG, each quoting its own currency from official_rate.
 
 They take part only when a request names them (`providers=`) or asks `expand=providers`: without
 `providers`, /v2 answers with the ticker's rates, as before (Provider.default is False).

@@ -1,8 +1,9 @@
 """Scrape accounting: the SQL of scrape_run, scrape_source_run and source_state, and the records they hold.
 
 A run is a row of scrape_run, each source in it a row of scrape_source_run; source_state keeps a page's
-conditional-GET validators. fxticker.collect.scrape decides what to record and when; this module writes and reads
-the rows, for the scraper, the scheduler (abandoned runs, the last scheduled start), /healthz and /metrics.
+conditional-GET validators. fxticker.collect.scrape decides what to record and when; this module writes and
+reads the rows, for the scraper, the scheduler (abandoned runs, the last scheduled start), /healthz and
+/metrics.
 """
 
 from __future__ import annotations

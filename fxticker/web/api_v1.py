@@ -85,7 +85,8 @@ def _series(start: dt.date, end: dt.date) -> Response:
         # Rows in the answer's order, kept per query like the rates they come from: a new amount costs
         # one multiplication and rounding per rate, not the grouping and sorting again.
         rows = computed(conn, (*key, "v1 rows"), lambda: _day_rows(
-            computed(conn, key, lambda: pricing.series(conn, sources, base, quotes, start, end, today=today))))
+            computed(conn, key,
+                     lambda: pricing.series(conn, sources, base, quotes, start, end, today=today))))
     if not rows:
         raise NotFound(f"no rates between {start.isoformat()} and {end.isoformat()}")
     numbers = iter(pricing.priced_numbers(map(itemgetter(2), rows), amount))

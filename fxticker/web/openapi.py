@@ -26,7 +26,8 @@ ROUNDING = (
     "/api/observations gives each quote as an exact string with the bounds its precision allows."
 )
 NEAREST = (
-    f"Each currency's rate is its latest quote within {pricing.LOOKBACK.days} days on or before the date, and "
+    f"Each currency's rate is its latest quote within {pricing.LOOKBACK.days} days on or before the date, "
+    "and "
     "each row is dated by the day its quote was made; a date after the last stored day answers the latest "
     "rates; a date before the first data answers no rows."
 )
