@@ -33,6 +33,7 @@ test: setup lint pytest
 lint:
 	$(BIN)/ruff check fxticker tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 pytest:
 	$(BIN)/pytest

@@ -67,6 +67,10 @@ def ticker_order(code: str) -> tuple[int, str]:
 # are (`ECB`) and its clients compare them. Every input accepts either.
 
 
+# The central banks fxticker asks for their rates (official.banks describes each; the peg is not asked).
+FETCHED_BANKS = ("nbk", "cbu", "nbkr", "nbt")
+
+
 def provider_key(key: str) -> str:
     """A provider's key as fxticker writes and stores it: `nbk`."""
     return key.strip().lower()

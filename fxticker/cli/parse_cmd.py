@@ -16,7 +16,8 @@ import click
 
 from fxticker.cli.common import current_settings, friendly_errors, page_date_option, writing_stdout
 from fxticker.collect.parsing import expand, parsed_batches, quote_lines
-from fxticker.collect.sources import Page, is_url, read_file
+from fxticker.collect.sources import Page, read_file
+from fxticker.inputs import is_url
 
 
 @click.command()

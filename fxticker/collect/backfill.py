@@ -23,7 +23,8 @@ from fxticker.collect import archive
 from fxticker.collect.archive import Archive, ArchivePolicy, Capture
 from fxticker.collect.ingest import PageOutcome, store_page
 from fxticker.collect.scrape import ScrapeConfig
-from fxticker.collect.sources import Page, is_url
+from fxticker.collect.sources import Page
+from fxticker.inputs import is_url
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,8 @@ import httpx
 import tenacity
 
 from fxticker import __version__
-from fxticker.collect.sources import FetchError, Page, Validators, is_url, read_file
+from fxticker.collect.sources import FetchError, Page, Validators, read_file
+from fxticker.inputs import is_url
 
 log = logging.getLogger(__name__)
 

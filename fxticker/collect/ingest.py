@@ -26,7 +26,8 @@ import psycopg
 from fxticker import settings, ticker
 from fxticker.collect.fetcher import load
 from fxticker.collect.parsing import BATCH_PAGES, expand, page_date, parsed_batches, site_today
-from fxticker.collect.sources import FetchError, Page, display, read_file
+from fxticker.collect.sources import FetchError, Page, read_file
+from fxticker.inputs import display
 from fxticker.storage import cluster
 from fxticker.storage import observations as store
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from fxticker import ticker, vocab
-from fxticker.collect.sources import FetchError, Page, check_source, display, is_url
+from fxticker.collect.sources import FetchError, Page, check_source
+from fxticker.inputs import display, is_url
 
 if TYPE_CHECKING:
     from multiprocessing.pool import AsyncResult

@@ -21,7 +21,8 @@ import psycopg
 
 from fxticker.collect.fetcher import FetchPolicy, RobotsCache, fetch_url, make_client
 from fxticker.collect.ingest import store_page
-from fxticker.collect.sources import FetchError, Page, Validators, is_url, read_file
+from fxticker.collect.sources import FetchError, Page, Validators, read_file
+from fxticker.inputs import is_url
 from fxticker.settings import Settings
 from fxticker.storage import scrape_runs
 from fxticker.storage.scrape_runs import RunRecord, SourceResult, Trigger, host_id, now
@@ -132,7 +133,8 @@ class Scraper:
         """Fetch one source and store it with its accounting row in one transaction."""
         started = now()
         try:
-            validators = scrape_runs.validators(conn, source) if is_url(source) else None
+            saved = scrape_runs.validators(conn, source) if is_url(source) else None
+            validators = Validators(*saved) if saved else None
             page: Page | None = None
             try:
                 page = self._load(source, validators)
@@ -176,7 +178,8 @@ class Scraper:
         # Validators only of a page that stored well: a bad page must be fetched whole again next time,
         # not answered with a 304 that would count as success.
         if page.validators is not None:
-            scrape_runs.save_validators(conn, page.source, page.validators)
+            scrape_runs.save_validators(conn, page.source, page.validators.etag,
+                                        page.validators.last_modified)
         return SourceResult(page.source, started, now(), "ok", page.status, outcome.new, outcome.duplicate,
                             outcome.rate_date)
 

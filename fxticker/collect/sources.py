@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from fxticker import inputs
+from fxticker.inputs import display
 
 
 class FetchError(RuntimeError):
@@ -57,44 +58,12 @@ class Page:
         return self.status == 304
 
 
-# RFC 3986's scheme: a letter, then letters, digits, "+", "-" or ".", then ":". Two letters at least, so
-# that nothing shorter than "ab:" is taken for one.
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
-URL_SCHEMES = ("http", "https")
-
-
-def is_url(source: str) -> bool:
-    return source.lower().startswith(tuple(f"{scheme}://" for scheme in URL_SCHEMES))
-
-
 def check_source(source: str) -> str:
-    """A source as given when it is an http(s) URL or a file path; FetchError for anything else.
-
-    Every way in (FXTICKER_SOURCES, the command line) goes through here, so `file://`, `ftp://` or
-    `javascript:` is refused with one reason instead of being read as a file of that name.
-    """
-    if not source:
-        raise FetchError("an empty source: give an http(s) URL or a file path")
-    name = display(source)
-    if is_url(source):
-        try:
-            host = urlsplit(source).hostname
-        except ValueError:  # an unclosed [ (IPv6)
-            host = None
-        if not host:
-            raise FetchError(f"{name} is neither an http(s) URL nor a file path (no host name)")
-        return source  # any other fault (a bad port) fails it alone when it is fetched (check_url)
-    scheme = _SCHEME.match(source)
-    if scheme:
-        raise FetchError(f"{name} is neither an http(s) URL nor a file path (a {scheme[0]} URL; write "
-                         f"./{name} for a file whose name has a colon)")
-    return source
-
-
-def display(source: str) -> str:
-    """A source fit for messages and the database: a file name that is not UTF-8 keeps its other bytes
-    as \\xNN escapes (os.fsdecode's surrogates cannot be encoded, so they would stop a whole run)."""
-    return source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A source as given when it is an http(s) URL or a file path (inputs.source); FetchError otherwise."""
+    try:
+        return inputs.source(source)
+    except ValueError as exc:
+        raise FetchError(str(exc)) from None
 
 
 def read_file(path: str | Path, max_bytes: int) -> Page:

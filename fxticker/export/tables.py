@@ -13,9 +13,9 @@ from psycopg import sql
 
 from fxticker import vocab
 from fxticker.export import csvfile
+from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
 from fxticker.storage import observations
-from fxticker.web.official_view import OFFICIAL_COLUMNS
 
 log = logging.getLogger(__name__)
 

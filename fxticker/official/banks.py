@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fxticker import vocab
 
@@ -78,23 +78,6 @@ def parse_keys(text: str) -> list[Provider]:
     if not named:
         raise ValueError(f"{text!r} names no official-rate provider (known: {', '.join(PROVIDERS)})")
     return [p for key, p in PROVIDERS.items() if key in named]
-
-
-def parse_origins(raw: str) -> tuple[tuple[str, str], ...]:
-    """FXTICKER_OFFICIAL_ORIGINS: KEY=URL pairs, each URL an origin (scheme, host, port; no path)."""
-    fetched = [key for key in PROVIDERS if key not in PEGS]
-    pairs = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        key, sep, url = item.partition("=")
-        key = vocab.provider_key(key)
-        url = url.strip().rstrip("/")
-        if not sep or key not in fetched:
-            raise ValueError(f"{item[:40]!r} is not KEY=URL with KEY one of {', '.join(fetched)}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
-            raise ValueError(f"{url[:40]!r} is not an origin such as https://host:port")
-        pairs.append((key, url))
-    return tuple(pairs)
 
 
 def origins(overrides: tuple[tuple[str, str], ...] | None) -> dict[str, str]:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from fxticker.collect.sources import FetchError, check_source
-from fxticker.official.banks import parse_origins
+from fxticker import inputs, vocab
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -144,22 +143,13 @@ def _sources(raw: str) -> tuple[str, ...]:
     found = tuple(dict.fromkeys(s.strip() for s in raw.split(",") if s.strip()))
     if not found:
         raise ValueError("no source: give at least one http(s) URL or file path")
-    try:
-        return tuple(check_source(source) for source in found)
-    except FetchError as exc:
-        raise ValueError(str(exc)) from None
+    return tuple(inputs.source(source) for source in found)
 
 
 def _archive_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError("not an http(s) URL with a host")
+    parts = inputs.http_url(raw)
     if parts.query or parts.fragment:
         raise ValueError("must not carry a query or a fragment")
-    try:
-        parts.port  # noqa: B018  (a port out of range raises here)
-    except ValueError:
-        raise ValueError("has an invalid port") from None
     # The archive's paths are appended to it: /cdx/search/cdx, /web/...
     return raw.rstrip("/")
 
@@ -172,7 +162,19 @@ def _timezone(raw: str) -> zoneinfo.ZoneInfo:
 
 
 def _official_origins(raw: str) -> tuple[tuple[str, str], ...]:
-    return parse_origins(raw)
+    """KEY=URL pairs, each KEY a bank fxticker fetches and each URL an origin (scheme, host, port)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, url = item.partition("=")
+        key = vocab.provider_key(key)
+        if not sep or key not in vocab.FETCHED_BANKS:
+            known = ", ".join(vocab.FETCHED_BANKS)
+            raise ValueError(f"{inputs.shown(item)} is not KEY=URL with KEY one of {known}")
+        try:
+            pairs.append((key, inputs.origin(url)))
+        except ValueError:
+            raise ValueError(f"{inputs.shown(url)} is not an origin such as https://host:port") from None
+    return tuple(pairs)
 
 
 DATABASE_URL = Checked(_database_url, "postgresql:// URL or libpq key=value string")

@@ -16,8 +16,6 @@ from typing import Literal
 
 import psycopg
 
-from fxticker.collect.sources import Validators
-
 Trigger = Literal["manual", "schedule"]
 SourceStatus = Literal["ok", "not_modified", "failed"]
 
@@ -150,17 +148,19 @@ def insert_source_run(conn: psycopg.Connection, run_id: int, result: SourceResul
     })
 
 
-def validators(conn: psycopg.Connection, source: str) -> Validators | None:
+def validators(conn: psycopg.Connection, source: str) -> tuple[str | None, str | None] | None:
+    """The page's conditional-GET validators (ETag, Last-Modified) as last saved, if any."""
     row = conn.execute("SELECT etag, last_modified FROM source_state WHERE source = %s", (source,)).fetchone()
-    return Validators(row[0], row[1]) if row else None
+    return (row[0], row[1]) if row else None
 
 
-def save_validators(conn: psycopg.Connection, source: str, validators: Validators) -> None:
+def save_validators(conn: psycopg.Connection, source: str, etag: str | None,
+                    last_modified: str | None) -> None:
     conn.execute(
         "INSERT INTO source_state (source, etag, last_modified, updated_at) VALUES (%s, %s, %s, now())"
         " ON CONFLICT (source) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,"
         " updated_at = excluded.updated_at",
-        (source, validators.etag, validators.last_modified),
+        (source, etag, last_modified),
     )
 
 

@@ -14,10 +14,11 @@ from werkzeug.wrappers import Response
 
 from fxticker import vocab
 from fxticker.export import csvfile
+from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
 from fxticker.storage import observations as store
 from fxticker.web import params, stream
-from fxticker.web.official_view import OFFICIAL_COLUMNS, official_fields
+from fxticker.web.official_view import official_fields
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 

@@ -10,10 +10,8 @@ from typing import Any
 import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from fxticker.official import check
 from fxticker.official.banks import PROVIDERS
-
-# The fields a quote gains, in this order (the JSON keys and the CSV columns alike).
-OFFICIAL_COLUMNS = ("official_per_usd", "official_provider", "official_date", "deviation_pct", "check")
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -37,22 +35,23 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 # The fields' OpenAPI schema, spliced into the Observation schema of /openapi.json.
 OFFICIAL_PROPERTIES: dict[str, Any] = {
     "official_per_usd": {**_NULLABLE_STRING, "description": "The official rate compared with: units of "
-                         "the currency per USD, exact (null: none within 7 days).", "examples": ["478.77"]},
+                         f"the currency per USD, exact (null: none within {check.WINDOW.days} days).",
+                         "examples": ["478.77"]},
     "official_provider": {**_NULLABLE_STRING, "description": "Its provider (nbk, cbu, nbkr, nbt, peg)."},
     "official_date": {"type": ["string", "null"], "format": "date", "description": "The day the official "
-                      "rate is for: the quote's day, or the latest earlier one within 7 days."},
+                      f"rate is for: the quote's day, or the latest earlier one within {check.WINDOW.days} "
+                      "days."},
     "deviation_pct": {**_NULLABLE_STRING, "description": "The quote's units per USD against the official "
                       "rate, in percent, signed (positive: the ticker makes the dollar dearer).",
                       "examples": ["-0.063"]},
-    "check": {"enum": ["agrees", "differs", "suspect", "no_reference"], "description": "agrees: the "
-              "official rate lies inside the quote's band widened by 1%; differs: within 5%; suspect: "
-              "further; no_reference: no official rate within 7 days."},
+    "check": {"enum": list(check.VERDICTS), "description": "agrees: the official rate lies inside the "
+              f"quote's band widened by {check.AGREES_PCT}%; differs: within {check.DIFFERS_PCT}%; suspect: "
+              f"further; no_reference: no official rate within {check.WINDOW.days} days."},
 }
 
 
-# A provider whose newest rate is older than this is stale: quotes after it get no reference (the
-# check reaches 7 days back).
-STALE_AFTER = dt.timedelta(days=7)
+# A provider whose newest rate is older than the check's window is stale: quotes after it get no reference.
+STALE_AFTER = check.WINDOW
 
 
 def freshness(latest: Mapping[str, dt.date], last_ok: Mapping[str, dt.datetime],

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from fxticker import vocab
+from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
 from fxticker.web import headers, native
-from fxticker.web.official_view import OFFICIAL_COLUMNS, OFFICIAL_PROPERTIES
+from fxticker.web.official_view import OFFICIAL_PROPERTIES
 
 bp = Blueprint("openapi", __name__)
 
