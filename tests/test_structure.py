@@ -72,3 +72,20 @@ def test_the_web_tier_imports_at_the_top_of_its_modules() -> None:
 def test_no_module_is_over_400_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_no_two_modules_or_classes_share_a_name() -> None:
+    """A name says which module it is: no two modules (or packages) and no two classes inside fxticker
+    share one, so a traceback, an import or a grep never leaves a reader guessing."""
+    leaves = [name.rsplit(".", 1)[-1] for name in MODULES if name != "fxticker"]
+    classes = [node.name for path in MODULES.values()
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.ClassDef)]
+    assert sorted({n for n in leaves if leaves.count(n) > 1} - {"__main__"}) == []
+    assert sorted({n for n in classes if classes.count(n) > 1}) == []
+
+
+def test_the_top_of_the_package_holds_at_most_eight_modules() -> None:
+    """Everything else lives in its layer's package, so that the folders are the map."""
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 8, top
