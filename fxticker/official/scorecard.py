@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
+from fxticker import vocab
 from fxticker.official import check
 
 MAX_LAG = check.WINDOW.days
@@ -77,6 +78,14 @@ def day_number(day: dt.date) -> int:
 
 def day_date(number: int) -> dt.date:
     return _EPOCH + dt.timedelta(days=int(number))
+
+
+def chosen(codes: Sequence[str] | None, stored: Sequence[str]) -> list[str]:
+    """The currencies a scorecard is asked for (already checked against the stored ones): every stored
+    currency by default, in the ticker's order; USD, every quote's unit and never quoted, left out."""
+    if codes:
+        return [c for c in codes if c != vocab.USD]
+    return sorted(stored, key=vocab.ticker_order)
 
 
 def read(conn: psycopg.Connection, codes: Sequence[str], start: dt.date | None,
