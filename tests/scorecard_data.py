@@ -131,3 +131,33 @@ def expected(code: str, start: dt.date = START, end: dt.date = END) -> dict[str,
         "longest_stale_run": (max(runs, key=lambda r: (r["quoted_days"], r["last_date"]))
                               if runs and referenced else None),
     }
+
+
+# ---- in the database -----------------------------------------------------------------------------------
+
+# An earlier revision of this KGS day quoted per 100 units; the day's latest corrects it, and only the
+# latest counts.
+REVISED = 25
+
+
+def seen(when: dt.date, hour: int = 8) -> dt.datetime:
+    return dt.datetime.combine(when, dt.time(hour), tzinfo=dt.UTC)
+
+
+def store(conn: Any) -> None:
+    """The quotes and the official rates into a migrated database (a psycopg connection)."""
+    rows = [(code, when, rate, seen(when)) for code, when, rate in quotes()]
+    kgs = next(rate for code, when, rate in quotes() if code == "KGS" and when == day(REVISED))
+    rows.append(("KGS", day(REVISED), kgs * 100, seen(day(REVISED), 3)))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen,"
+            " last_seen, sightings, first_source, last_source, first_hash, last_hash)"
+            " VALUES (%s, %s, %s, 0, 'flat', %s, %s, 1, 'built', 'built', md5(%s), md5(%s))",
+            [(when, code, rate, at, at, f"{code}{when}{rate}", f"{code}{when}{rate}")
+             for code, when, rate, at in rows])
+        cur.executemany(
+            "INSERT INTO official_rate (provider, currency, rate_date, per_usd, published, nominal,"
+            " fetched_at) VALUES (%s, %s, %s, %s, %s, 1, now())",
+            [(provider, code, when, per_usd, str(per_usd))
+             for provider, code, when, per_usd in official_rows()])
