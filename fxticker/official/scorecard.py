@@ -23,6 +23,7 @@ Without any official rate for a currency's quoted days, the figures that need on
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,22 +52,29 @@ RUN_FIELDS = ("first_date", "last_date", "quoted_days", "official_move_pct")
 CSV_COLUMNS = (*FIELDS[:-1], *(f"longest_stale_{name}" for name in RUN_FIELDS))
 
 # Quoted days and official days in one statement: the rows of daily_checked in the range, and the official
-# rate of every day from MAX_LAG days before it (for the lags), told apart by `kind`. Days are sent as
-# day numbers and rates as float8: pandas computes on those, and Python date and Decimal objects for
-# every row would cost more than the arithmetic.
+# rate of every day from MAX_LAG days before it (for the lags), told apart by `kind`. It is copied out as
+# CSV with day numbers, float8 rates and epoch seconds, and parsed by pandas' C reader: for ten years of
+# five currencies, Python objects (dates, Decimals, datetimes) for every cell cost more than the
+# arithmetic.
 _READ = """
+COPY (
 SELECT 'q' AS kind, currency, rate_date - DATE '1970-01-01' AS day, rate::float8, rate_low::float8,
        rate_high::float8, official_per_usd::float8 AS per_usd, deviation_pct::float8, official_check,
-       last_seen
+       extract(epoch FROM last_seen)::float8
 FROM daily_checked
 WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
 UNION ALL
 SELECT 'o', currency, day - DATE '1970-01-01', NULL, NULL, NULL, per_usd::float8, NULL, NULL, NULL
 FROM official_day
 WHERE currency = ANY(%(currencies)s) AND day >= %(official_start)s AND day <= %(end)s
+) TO STDOUT (FORMAT csv)
 """
 _COLUMNS = ("kind", "currency", "day", "rate", "rate_low", "rate_high", "per_usd", "deviation_pct",
             "check", "last_seen")
+_FLOATS = ("rate", "rate_low", "rate_high", "per_usd", "deviation_pct", "last_seen")
+_TYPES = {"kind": "str", "currency": "str", "day": "int64", "check": "str",
+          **dict.fromkeys(_FLOATS, "float64")}
+# last_seen: when the day's latest quote was last seen, in seconds since 1970 (UTC).
 QUOTED = ("currency", "day", "rate", "rate_low", "rate_high", "per_usd", "deviation_pct", "check",
           "last_seen")
 OFFICIAL = ("currency", "day", "per_usd")
@@ -94,9 +102,17 @@ def read(conn: psycopg.Connection, codes: Sequence[str], start: dt.date | None,
     rate of every day of the range and the MAX_LAG days before it: frames of QUOTED and OFFICIAL."""
     first, last = start or dt.date.min, end or dt.date.max
     official_start = first - dt.timedelta(days=MAX_LAG) if start else dt.date.min
-    rows = conn.execute(_READ, {"currencies": list(codes), "start": first, "end": last,
-                                "official_start": official_start}).fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=list(_COLUMNS))
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(_READ, {"currencies": list(codes), "start": first, "end": last,
+                                                "official_start": official_start}) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    buffer.seek(0)
+    if buffer.getbuffer().nbytes:
+        frame = pd.read_csv(buffer, names=list(_COLUMNS), dtype=_TYPES, keep_default_na=False,
+                            na_values={c: [""] for c in _COLUMNS})
+    else:
+        frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _TYPES.items()})
     kind = frame["kind"].to_numpy()
     quoted = frame.loc[kind == "q", list(QUOTED)].reset_index(drop=True)
     official = frame.loc[kind == "o", list(OFFICIAL)].reset_index(drop=True)
@@ -104,8 +120,7 @@ def read(conn: psycopg.Connection, codes: Sequence[str], start: dt.date | None,
 
 
 def _typed(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    frame = frame.astype({c: "float64" for c in ("rate", "rate_low", "rate_high", "per_usd", "deviation_pct")
-                          if c in columns})
+    frame = frame.astype({c: "float64" for c in _FLOATS if c in columns})
     return frame.astype({"day": "int64"})
 
 
@@ -133,7 +148,7 @@ def compute(quoted: pd.DataFrame, official: pd.DataFrame, codes: Sequence[str], 
     official = _typed(official, OFFICIAL)
     index = pd.Index(list(codes), name="currency")
     by = quoted["currency"]
-    counts = (pd.crosstab(by, quoted["check"]) if len(quoted) else pd.DataFrame())
+    counts = quoted.groupby(["currency", "check"]).size().unstack(fill_value=0)
     counts = counts.reindex(index=index, columns=list(check.VERDICTS), fill_value=0).fillna(0)
     checked = quoted["check"] != "no_reference"
     deviation = quoted["deviation_pct"].where(checked).groupby(by).median().reindex(index)
@@ -170,22 +185,29 @@ def compute(quoted: pd.DataFrame, official: pd.DataFrame, codes: Sequence[str], 
 def lag_shares(quoted: pd.DataFrame, official: pd.DataFrame) -> pd.DataFrame:
     """Per currency (rows) and k = 0..MAX_LAG (columns): the share of quoted days with an official rate
     of day t - k whose band contains it; NaN where no quoted day has one."""
-    reference = official.drop_duplicates(["currency", "day"]).set_index(["currency", "day"])["per_usd"]
-    by = quoted["currency"]
+    official = official.drop_duplicates(["currency", "day"])
+    names = pd.Index(sorted(set(quoted["currency"]) | set(official["currency"])), name="currency")
+    shares = pd.DataFrame(np.nan, index=names, columns=pd.Index(range(MAX_LAG + 1)))
+    if not len(quoted) or not len(official):
+        return shares
+    # The official rates as a table of currency by day, so that day t - k of every quote is one lookup.
+    first = min(int(official["day"].min()), int(quoted["day"].min()) - MAX_LAG)
+    last = max(int(official["day"].max()), int(quoted["day"].max()))
+    table = np.full((len(names), last - first + 1), np.nan)
+    table[names.get_indexer(official["currency"]), official["day"].to_numpy() - first] = official["per_usd"]
+    row = names.get_indexer(quoted["currency"])
+    day = quoted["day"].to_numpy() - first
     low, high = quoted["rate_low"].to_numpy(), quoted["rate_high"].to_numpy()
-    columns = {}
     for k in range(MAX_LAG + 1):
-        wanted = pd.MultiIndex.from_arrays([quoted["currency"], quoted["day"] - k])
-        rate = reference.reindex(wanted).to_numpy()
-        # Inside 1/high .. 1/low units per USD, multiplied out: no division of a rate near zero.
-        inside = (rate * low <= 1 + _EDGE) & (rate * high >= 1 - _EDGE)
+        rate = table[row, day - k]
         known = ~np.isnan(rate)
-        hits = pd.Series(inside & known, index=quoted.index).groupby(by).sum()
-        checked = pd.Series(known, index=quoted.index).groupby(by).sum()
-        columns[k] = (hits / checked.where(checked > 0)).astype("float64")
-    frame = pd.DataFrame(columns)
-    frame.columns = pd.Index(range(MAX_LAG + 1))
-    return frame
+        # Inside 1/high .. 1/low units per USD, multiplied out: no division of a rate near zero.
+        inside = known & (rate * low <= 1 + _EDGE) & (rate * high >= 1 - _EDGE)
+        checked = np.bincount(row, weights=known, minlength=len(names))
+        hits = np.bincount(row, weights=inside, minlength=len(names))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares[k] = np.where(checked > 0, hits / checked, np.nan)
+    return shares
 
 
 def best_lag(shares: pd.DataFrame) -> pd.Series:

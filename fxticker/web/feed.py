@@ -34,6 +34,10 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "fxticker:feed")
 _NO_DATA = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+def _moment(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
 def _dashboard(code: str, first: dt.date, last: dt.date, newest: dt.date) -> str:
     query = {"currencies": code, "from": (first - AROUND).isoformat(),
              "to": min(last + AROUND, newest).isoformat()}
@@ -52,7 +56,7 @@ def _flagged(quoted: pd.DataFrame, newest: dt.date) -> list[dict[str, Any]]:
         entries.append({
             "id": f"check/{row['currency']}/{day}",
             "date": day,
-            "updated": row["last_seen"],
+            "updated": _moment(row["last_seen"]),
             "title": (f"{row['currency']} {day}: the ticker {how} the central bank "
                       f"({row['deviation_pct']:+.3f}%)"),
             "summary": (f"The ticker quoted {row['rate']:.6g} USD per {row['currency']} on {day}, "
@@ -73,7 +77,7 @@ def _stale(found: scorecard.Scorecard, newest: dt.date) -> list[dict[str, Any]]:
         entries.append({
             "id": f"stale/{run['currency']}/{first}",
             "date": last,
-            "updated": seen.loc[(run["currency"], scorecard.day_number(last))],
+            "updated": _moment(seen.loc[(run["currency"], scorecard.day_number(last))]),
             "title": f"{run['currency']} {first} to {last}: the ticker stood still for {run['quoted_days']} "
                      f"quoted days while the central bank moved {run['official_move_pct']}%",
             "summary": (f"The ticker showed the same {run['currency']} rate on {run['quoted_days']} "
@@ -100,9 +104,8 @@ def build(found: scorecard.Scorecard) -> bytes:
     feed.generator("fxticker")
     feed.link(href=url_for("feed.atom"), rel="self", type="application/atom+xml")
     feed.link(href=url_for("dashboard.index"), rel="alternate", type="text/html")
-    newest_seen = quoted["last_seen"].max() if len(quoted) else None
-    updated = [e["updated"] for e in entries]
-    feed.updated(max(updated) if updated else (newest_seen if newest_seen is not None else _NO_DATA))
+    newest_seen = _moment(quoted["last_seen"].max()) if len(quoted) else _NO_DATA
+    feed.updated(max((e["updated"] for e in entries), default=newest_seen))
     # feedgen puts each added entry first; added oldest first, they come out newest first.
     for item in reversed(entries):
         entry = feed.add_entry()
