@@ -20,21 +20,14 @@ from fxticker.rates import pricing
 FORMATS = ("table", "json", "csv")
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        return (f"{value['first_date']}..{value['last_date']}, {value['quoted_days']} days, "
-                f"official {value['official_move_pct']}%")
-    return str(value)
-
-
 def table(cards: list[dict[str, Any]]) -> str:
-    """One column per currency, one line per field: twenty fields do not fit across a terminal."""
+    """One column per currency, one line per field (the CSV's columns): twenty fields do not fit across a
+    terminal. A null is a dash."""
     if not cards:
         return "no currencies\n"
-    names = [name for name in scorecard.FIELDS if name != "currency"]
-    cells = [[_cell(card[name]) for card in cards] for name in names]
+    names = scorecard.CSV_COLUMNS[1:]
+    values = [scorecard.csv_row(card)[1:] for card in cards]
+    cells = [["-" if v[k] is None else str(v[k]) for v in values] for k in range(len(names))]
     widths = [max(len(card["currency"]), *(len(row[k]) for row in cells)) for k, card in enumerate(cards)]
     label = max(map(len, names))
     head = "".join(f"  {card['currency']:>{w}}" for card, w in zip(cards, widths, strict=True))
