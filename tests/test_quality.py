@@ -108,6 +108,8 @@ def test_a_range_without_official_rates_gives_nulls(built: None, api: CheckedCli
     assert [c["days_quoted"] for c in cards] == [0, 0, 0]
     assert {c[f] for c in cards for f in ("median_deviation_pct", "best_lag_days", "same_day_share",
                                           "stale_runs", "longest_stale_run", "resolution_pct")} == {None}
+    # A range from the calendar's first day: the lags look back no further than it can.
+    assert [c["days_quoted"] for c in api.json("/api/quality?from=0001-01-03&to=2025-03-01")] == [1, 1, 1]
     tjs = api.json(f"/api/quality?currency=TJS&{RANGE}")[0]
     assert (tjs["no_reference"], tjs["best_lag_days"], tjs["stale_runs"]) == (known.TJS_DAYS, None, None)
 

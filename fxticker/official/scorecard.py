@@ -101,7 +101,8 @@ def read(conn: psycopg.Connection, codes: Sequence[str], start: dt.date | None,
     """The quoted days of codes in [start, end] (None: unbounded) with their check, and the official
     rate of every day of the range and the MAX_LAG days before it: frames of QUOTED and OFFICIAL."""
     first, last = start or dt.date.min, end or dt.date.max
-    official_start = first - dt.timedelta(days=MAX_LAG) if start else dt.date.min
+    # The lags reach MAX_LAG days before the range (no earlier than the calendar's first day).
+    official_start = max(first, dt.date.min + dt.timedelta(days=MAX_LAG)) - dt.timedelta(days=MAX_LAG)
     buffer = io.BytesIO()
     with conn.cursor() as cur, cur.copy(_READ, {"currencies": list(codes), "start": first, "end": last,
                                                 "official_start": official_start}) as copy:
