@@ -257,3 +257,12 @@ def test_the_feed_of_an_empty_database_is_valid(client: Any, env: dict[str, str]
     parsed = feedparser.parse(client.get("/feed.atom").data)
     assert not parsed.bozo and parsed.entries == [] and parsed.feed.updated
     assert client.get("/feed.atom?x=1").status_code == 422
+
+
+def test_the_dashboard_takes_a_range_from_the_calendars_first_day(built: None, client: Any) -> None:
+    page = client.get("/?from=0001-01-01&currencies=KZT").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="fx-data">(.*?)</script>', page,
+                                re.S)[1])  # type: ignore[index]
+    chart = data["quality"]["chart"]["currencies"][0]
+    assert chart["x"] and all(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", x) for x in chart["x"])
+    assert section(page)["KZT"]["days_quoted"] == str(known.DAYS)

@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 import psycopg
 from flask import Blueprint, Response, jsonify
 
@@ -78,8 +77,9 @@ def section(conn: psycopg.Connection, codes: Sequence[str], start: dt.date, end:
     means = quoted.groupby([quoted["currency"], bucket])["deviation_pct"].mean().round(3)
     series: dict[str, dict[str, list[Any]]] = {c: {"x": [], "y": []} for c in codes}
     for code, points in means.groupby(level=0):
-        dates = pd.to_datetime(points.index.get_level_values(1), unit="D").strftime("%Y-%m-%d")
-        series[str(code)] = {"x": list(dates), "y": points.tolist()}
+        # Day numbers count from 1970-01-01, as numpy's calendar days do: ISO dates of any year.
+        dates = points.index.get_level_values(1).to_numpy(dtype="int64").astype("datetime64[D]").astype(str)
+        series[str(code)] = {"x": dates.tolist(), "y": points.tolist()}
     runs: dict[str, list[list[str]]] = {c: [] for c in codes}
     for run in found.runs:
         runs[run["currency"]].append([run["first_date"], run["last_date"]])
