@@ -1,5 +1,5 @@
 """The quality benchmark: an uncached GET /api/quality over years of five currencies and their official
-rates, against its own SQL read alone, and against the issue's budget of 300 ms for ten years."""
+rates, against its own SQL read alone, and against the budget of 300 ms for ten years."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ scorecard in full, as the first request after new data does.
 
 **Floor.** The scorecard's one SQL statement alone (`official/scorecard.py`'s read: daily_checked's
 quoted days and official_day's rates), fetched by psycopg: what is left is pandas and the JSON. The
-second row holds the same time against the issue's figure, 300 ms for ten years of five currencies.
+second row holds the same time against the budget, 300 ms for ten years of five currencies.
 """
 
 # A rate for each weekday from the day after each quote, 0.4% to either side of it.
