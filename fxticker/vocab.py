@@ -251,15 +251,3 @@ def choice(name: str, text: str, options: Sequence[str]) -> str:
         words = ", ".join(f"'{o}'" for o in options[:-1]) + f" or '{options[-1]}'"
         raise BadValue(f"'{name}' must be {words}")
     return text
-
-
-# ---- input quoted back in messages ---------------------------------------------------------------------
-
-# Only these characters are echoed: no markup, no control or bidi characters, nothing a terminal or a
-# page would act on.
-_SAFE = re.compile(r"[A-Za-z0-9_.,:/+-]{1,40}", re.ASCII)
-
-
-def shown(text: str) -> str:
-    """The input, quoted for a message when it is short and plain; otherwise only described."""
-    return f"'{text}'" if _SAFE.fullmatch(text) else "(a value with unusual characters or too long)"

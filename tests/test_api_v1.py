@@ -59,7 +59,7 @@ def test_currencies(days_api: CheckedClient) -> None:
         ("/v1/latest?symbols=KZT&to=UZS", "give 'symbols' or 'to', not both"),
         ("/v1/latest?symbols=XYZ", "'symbols': XYZ is not an ISO 4217 currency code"),
         ("/v1/latest?from=KZT&to=KZT", "KZT to KZT is not a currency pair"),
-        ("/v1/latest?places=2", "unknown parameter: places"),
+        ("/v1/latest?places=2", "unknown parameter: 'places'"),
         ("/v1/2025-02-30", "'date' must be a date of the form YYYY-MM-DD"),
         ("/v1/2025-12-19..2025-12-01", "'from' is after 'to'"),
     ],

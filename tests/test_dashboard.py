@@ -197,7 +197,7 @@ def test_unreachable_database_is_a_503_page() -> None:
         ("from=2025-02-30", "'from' must be a date of the form YYYY-MM-DD"),
         ("currencies=<b>x</b>", "'currencies' takes three-letter codes such as KZT, separated by commas"),
         ("from=2025-12-02&to=2025-12-01", "'from' is after 'to'"),
-        ("colour=<i>red</i>", "unknown parameter: colour"),
+        ("colour=<i>red</i>", "unknown parameter: 'colour'"),
     ],
 )
 def test_bad_parameters_give_an_html_error_page(client: FlaskClient, query: str, message: str) -> None:

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from fxticker import vocab
 from fxticker.export import csvfile
+from fxticker.inputs import shown
 from fxticker.rates import pricing, registry
 from fxticker.rates.pricing import Group, Rate
 from fxticker.rates.registry import Provider
@@ -49,7 +50,7 @@ def selected_providers(raw: str | None) -> list[Provider]:
         found = registry.find(part.strip())
         if found is None:
             known = ", ".join(p.key for p in registry.registered())
-            raise BadInput(f"'providers' names an unknown provider ({params.safe_name(part.strip())}); "
+            raise BadInput(f"'providers' names an unknown provider ({shown(part.strip())}); "
                            f"known: {known}")
         if found not in chosen:
             chosen.append(found)
@@ -240,7 +241,7 @@ def one_currency(code: str) -> Response:
         by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in registry.registered()}
     keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]
     if not keys:
-        raise NotFound(f"no currency {params.safe_name(code)} here")
+        raise NotFound(f"no currency {code} here")
     found = [s[code] if code != USD else (min(v[0] for v in s.values()), max(v[1] for v in s.values()))
              for key, s in by_provider.items() if key in keys]
     span = (min(f[0] for f in found), max(f[1] for f in found))
