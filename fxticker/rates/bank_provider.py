@@ -64,11 +64,6 @@ def _reader(p: Provider) -> registry.Provider:
         latest_day=latest_day, default=False)
 
 
-def register() -> None:
-    """Add the official providers after the ticker, once."""
-    for p in PROVIDERS.values():
-        if registry.find(p.key) is None:
-            registry.register(_reader(p))
-
-
-register()
+def providers() -> list[registry.Provider]:
+    """The official providers, in the banks' order (fxticker.official.banks)."""
+    return [_reader(p) for p in PROVIDERS.values()]

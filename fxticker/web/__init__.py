@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from fxticker import settings
+from fxticker.rates import lineup
 
 # By name: the package's attribute `db` is its submodule fxticker.web.pool, not fxticker.storage.cluster.
 from fxticker.storage.cluster import read_url
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, conf: settings.Settin
     app = Flask(__name__)
     app.config.update(config or {})
     app.extensions["fxticker_settings"] = conf
+    app.extensions["fxticker_providers"] = lineup.standard()
     if "DATABASE_READ_URL" not in app.config:
         app.config["DATABASE_READ_URL"] = read_url(conf)
     web_db.init_app(app, app.config["DATABASE_READ_URL"], int(app.config.get("POOL_SIZE", conf.pool_size)))

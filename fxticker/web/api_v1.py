@@ -23,6 +23,9 @@ from fxticker.web.pool import read_connection
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
 
+# v1 answers with the ticker's rates alone, as Frankfurter's v1 answers with its one source: the official
+# providers (a bank's rate, a peg) are /v2's, asked for by name there.
+_SOURCES = [registry.TICKER]
 _PARAMS = ("base", "from", "symbols", "to", "amount")
 _RANGE = re.compile(rf"({vocab.DATE_PATTERN})\.\.({vocab.DATE_PATTERN})?", re.ASCII)
 _DAY = re.compile(vocab.DATE_PATTERN, re.ASCII)
@@ -60,7 +63,7 @@ def _rates(found: list[Rate], amount: Decimal) -> dict[str, float]:
 
 
 def _on(day: dt.date) -> Response:
-    sources = registry.registered()
+    sources = _SOURCES
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
         key = ("snapshot", tuple(p.key for p in sources), base, tuple(quotes), day)
@@ -77,7 +80,7 @@ def _on(day: dt.date) -> Response:
 
 def _series(start: dt.date, end: dt.date) -> Response:
     params.parse_range(start, end)
-    sources = registry.registered()
+    sources = _SOURCES
     today = params.latest_today()
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
@@ -136,7 +139,7 @@ def dated(period: str) -> Response:
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:
-        stored = sorted({c for p in registry.registered() for c in p.currencies(conn)})
+        stored = sorted({c for p in _SOURCES for c in p.currencies(conn)})
     codes = sorted({USD, *stored}) if stored else []
     return jsonify({c: vocab.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
 

@@ -1,7 +1,7 @@
 """Frankfurter v2-compatible API: rates as rows of {date, base, quote, rate}, currencies and providers.
 
 Behaviour follows lineofflight/frankfurter's lib/versions/v2.rb and lib/versions/v2/rate_query.rb; the
-computation is fxticker.rates.pricing, over the providers registered in fxticker.rates.registry.
+computation is fxticker.rates.pricing, over the app's providers (fxticker.rates.lineup).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, request
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.inputs import shown
-from fxticker.rates import pricing, registry
+from fxticker.rates import pricing
 from fxticker.rates.pricing import Group, Rate
 from fxticker.rates.registry import Provider
 from fxticker.vocab import USD
@@ -30,6 +30,7 @@ from fxticker.web.frankfurter import (
     known_currencies,
     number,
     number_text,
+    providers,
     resolve_base,
     resolve_quotes,
 )
@@ -44,12 +45,12 @@ _GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
 def selected_providers(raw: str | None) -> list[Provider]:
     """`providers=` keys (any case), or the default providers; an unknown key is a 422."""
     if raw is None:
-        return registry.defaults()
+        return providers().defaults()
     chosen: list[Provider] = []
     for part in raw.split(","):
-        found = registry.find(part.strip())
+        found = providers().find(part.strip())
         if found is None:
-            known = ", ".join(p.key for p in registry.registered())
+            known = ", ".join(p.key for p in providers().registered())
             raise BadInput(f"'providers' names an unknown provider ({shown(part.strip())}); "
                            f"known: {known}")
         if found not in chosen:
@@ -74,7 +75,7 @@ Others = dict[tuple[dt.date | None, str, str], list[tuple[str, dt.date, Decimal]
 def each_provider(compute: Callable[[list[Provider]], list[Rate]], dated: bool) -> Others:
     """Every registered provider's rates for the same request, computed from its quotes alone."""
     found: Others = {}
-    for provider in registry.registered():
+    for provider in providers().registered():
         for r in compute([provider]):
             if r.base != r.quote:
                 found.setdefault((r.date if dated else None, r.base, r.quote), []).append(
@@ -238,7 +239,7 @@ def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
     code = params.path_code(code)
     with read_connection() as conn:
-        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in registry.registered()}
+        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in providers().registered()}
     keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]
     if not keys:
         raise NotFound(f"no currency {code} here")
@@ -254,5 +255,5 @@ def providers_list() -> Response:
     params.reject_unknown(request.args, ())
     today = params.latest_today()
     with read_connection() as conn:
-        entries = [p.describe(conn, today) for p in registry.registered()]
+        entries = [p.describe(conn, today) for p in providers().registered()]
     return jsonify(sorted((e for e in entries if e is not None), key=lambda e: str(e["key"])))

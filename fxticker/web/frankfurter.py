@@ -15,7 +15,7 @@ from cachetools import LRUCache
 from flask import current_app
 
 from fxticker.rates import pricing
-from fxticker.rates.registry import Provider
+from fxticker.rates.registry import Provider, Registry
 from fxticker.vocab import USD
 from fxticker.web import cache, params
 from fxticker.web.errors import BadInput, NotFound
@@ -73,6 +73,12 @@ def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[
     """
     store: Computed = current_app.extensions.setdefault("fxticker_computed_rates", Computed())
     return store.get(cache.request_version(conn), key, compute)
+
+
+def providers() -> Registry:
+    """The providers this app serves (built by create_app, fxticker.rates.lineup)."""
+    found: Registry = current_app.extensions["fxticker_providers"]
+    return found
 
 
 def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> list[str]:

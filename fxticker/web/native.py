@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.official.check import OFFICIAL_COLUMNS
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.storage import observations as store
 from fxticker.web import params, stream
 from fxticker.web.official_view import official_fields
@@ -79,7 +79,7 @@ def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any
     """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
     codes = ask.codes
     if codes:
-        params.check_known(codes, pricing.stored_currencies(conn), "currency")
+        params.check_known(codes, daily.stored_currencies(conn), "currency")
         # USD is every quote's unit, never quoted itself.
         codes = [c for c in codes if c != vocab.USD]
         if not codes:
