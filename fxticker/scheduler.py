@@ -27,7 +27,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from fxticker.collect import backfill
 from fxticker.collect.parsing import site_today
-from fxticker.collect.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
+from fxticker.collect.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper
+from fxticker.inputs import first_line
 from fxticker.official import bank_runs as official_run
 from fxticker.official import rate_store as official_store
 from fxticker.official.bank_runs import OfficialConfig

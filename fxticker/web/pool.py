@@ -16,6 +16,7 @@ import psycopg
 import psycopg_pool
 from flask import Flask, current_app, g
 
+from fxticker.inputs import first_line
 from fxticker.storage.cluster import WEB_USER
 from fxticker.web.errors import Unavailable
 
@@ -102,7 +103,7 @@ def checked_connection(
         try:
             read_pool.check_connection(conn)
         except psycopg.OperationalError as exc:
-            log.warning("a pooled connection was broken (%s); testing the idle ones", _first_line(exc))
+            log.warning("a pooled connection was broken (%s); testing the idle ones", first_line(exc))
             read_pool.putconn(conn)  # broken: the pool closes it and opens another
             read_pool.check()
             conn = read_pool.getconn(timeout=timeout)
@@ -123,11 +124,6 @@ def _has_input(conn: psycopg.Connection) -> bool:
     poller = select.poll()
     poller.register(conn.pgconn.socket, select.POLLIN)
     return bool(poller.poll(0))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager
