@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
@@ -222,6 +223,26 @@ DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _DATE = re.compile(DATE_PATTERN, re.ASCII)
 
 
+# ---- today ---------------------------------------------------------------------------------------------
+# Two todays, because two questions are asked of the clock:
+# - site_today: the calendar date where the ticker is published (FXTICKER_TIMEZONE). Its pages, and the
+#   central banks of the region, date their rates by it: a page without a date line, the last day an
+#   official fetch asks for, how old a bank's latest rate is.
+# - latest_today: the latest calendar date anywhere on Earth (UTC+14). A date after it is the future for
+#   every client, wherever it is: the web's bound on dates and its default end of a range, which must not
+#   refuse a client whose "today" is already tomorrow in UTC.
+
+_LATEST_ZONE = dt.timezone(dt.timedelta(hours=14))
+
+
+def site_today(tz: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
+
+
+def latest_today(now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(_LATEST_ZONE).date()
+
+
 def parse_date(text: str) -> dt.date:
     """A date written YYYY-MM-DD and nothing else: date.fromisoformat alone also takes 20251201 and
     2025-W49-1, forms no endpoint or command documents."""
@@ -241,9 +262,13 @@ def date_value(name: str, text: str) -> dt.date:
         raise BadValue(f"'{name}' must be a date of the form {DATE_FORMAT}") from None
 
 
-def date_range(start: dt.date | None, end: dt.date | None) -> None:
+def date_range(start: dt.date | None, end: dt.date | None, first: str = "'from'", last: str = "'to'") -> None:
+    """The one rule of a range, wherever it is given (web parameters, command-line options): its first
+    day is not after its last (equal days are one day). BadValue says "first is after last", in the words
+    of the caller's inputs. What a surface answers to it is its own: a 422 or a usage error, but 404 in
+    /v1 and an empty list in /v2, as Frankfurter answers."""
     if start and end and start > end:
-        raise BadValue("'from' is after 'to'")
+        raise BadValue(f"{first} is after {last}")
 
 
 def choice(name: str, text: str, options: Sequence[str]) -> str:

@@ -20,12 +20,9 @@ from fxticker.web.errors import BadInput, NotFound
 # re.ASCII: \d would otherwise accept other scripts' digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?", re.ASCII)
 
-# The latest calendar date anywhere on Earth is in UTC+14: later dates are the future everywhere.
-_EARLIEST_ZONE_AHEAD = dt.timezone(dt.timedelta(hours=14))
-
-
-def latest_today(now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.UTC)).astimezone(_EARLIEST_ZONE_AHEAD).date()
+def latest_today() -> dt.date:
+    """The web's today: vocab.latest_today, the latest date anywhere (a later one is the future)."""
+    return vocab.latest_today()
 
 
 def reject_unknown(args: MultiDict[str, str], allowed: Collection[str],
