@@ -10,6 +10,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
+import iso4217
+
 
 class BadValue(ValueError):
     """An input that breaks one of these rules; the message names the input and says why, and quotes
@@ -22,7 +24,8 @@ USD = "USD"
 # re.ASCII: with IGNORECASE or \w other scripts' letters would pass.
 CODE = re.compile(r"[A-Z]{3}", re.ASCII)
 
-# Name and symbol of each currency the ticker shows, in the ticker's order.
+# Name and symbol of each currency the ticker shows, in the ticker's order: the names fxticker's own
+# surfaces (the dashboard, the native API and export) show.
 CURRENCIES: dict[str, tuple[str, str]] = {
     "KGS": ("Kyrgyz som", "сом"),
     "KZT": ("Kazakh tenge", "₸"),
@@ -30,13 +33,44 @@ CURRENCIES: dict[str, tuple[str, str]] = {
     "UZS": ("Uzbek sum", "soʻm"),
     "TMT": ("Turkmen manat", "m"),
 }
-# USD's name is Frankfurter's own, which clients of the Frankfurter-compatible APIs compare against.
 NAMES: dict[str, tuple[str, str]] = {USD: ("United States Dollar", "$"), **CURRENCIES}
+# The same codes as Frankfurter names them (its names are the Money gem's), for the Frankfurter-compatible
+# /v1/currencies and /v2/currencies, whose clients compare the strings.
+FRANKFURTER_NAMES: dict[str, str] = {
+    USD: "United States Dollar",
+    "KGS": "Kyrgyzstani Som",
+    "KZT": "Kazakhstani Tenge",
+    "TJS": "Tajikistani Somoni",
+    "TMT": "Turkmenistani Manat",
+    "UZS": "Uzbekistan Som",
+}
 
 
-def currency_name(code: str) -> str:
-    """The currency's name; a code not listed is named by its code rather than guessed."""
-    return NAMES.get(code, (code, code))[0]
+def iso_currency(code: str) -> iso4217.Currency | None:
+    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
+
+    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
+    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
+    """
+    try:
+        return iso4217.Currency(code.upper())
+    except ValueError:
+        return None
+
+
+def currency_name(code: str, *, frankfurter: bool = False) -> str:
+    """The currency's name in fxticker's own words (or, with frankfurter, in Frankfurter's); a code
+    neither table lists is named as ISO 4217 names it, and a code that is not ISO 4217 by its code."""
+    listed = FRANKFURTER_NAMES.get(code) if frankfurter else NAMES.get(code, (None, None))[0]
+    if listed:
+        return listed
+    entry = iso_currency(code)
+    return entry.currency_name if entry else code
+
+
+def currency_symbol(code: str) -> str | None:
+    """The currency's symbol, where fxticker knows one."""
+    return NAMES[code][1] if code in NAMES else None
 
 
 def parse_codes(name: str, text: str) -> list[str]:
@@ -109,7 +143,7 @@ def signed_change(text: str, direction: str) -> str:
 
 
 def change_text(change: Decimal, direction: str) -> str:
-    return signed_change(format(change, "f"), direction)
+    return signed_change(decimal_text(change), direction)
 
 
 # ---- numbers -------------------------------------------------------------------------------------------

@@ -44,8 +44,8 @@ def test_ranges_list_days_with_data(days_api: CheckedClient) -> None:
 
 def test_currencies(days_api: CheckedClient) -> None:
     assert days_api.json("/v1/currencies") == {
-        "KGS": "Kyrgyz som", "KZT": "Kazakh tenge", "TJS": "Tajik somoni",
-        "TMT": "Turkmen manat", "USD": "United States Dollar", "UZS": "Uzbek sum"}
+        "KGS": "Kyrgyzstani Som", "KZT": "Kazakhstani Tenge", "TJS": "Tajikistani Somoni",
+        "TMT": "Turkmenistani Manat", "USD": "United States Dollar", "UZS": "Uzbekistan Som"}
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,7 @@ def test_currencies_and_providers(days_api: CheckedClient) -> None:
     codes = [c["iso_code"] for c in days_api.json("/v2/currencies")]
     assert codes == ["KGS", "KZT", "TJS", "TMT", "USD", "UZS"]
     assert days_api.json("/v2/currency/kzt") == {
-        "iso_code": "KZT", "iso_numeric": "398", "name": "Kazakh tenge", "symbol": "₸",
+        "iso_code": "KZT", "iso_numeric": "398", "name": "Kazakhstani Tenge", "symbol": "₸",
         "start_date": "2025-12-17", "end_date": "2025-12-19", "providers": ["TIMESCA"]}
     provider = days_api.json("/v2/providers")[0]
     assert provider["key"] == "TIMESCA" and provider["currencies"] == codes

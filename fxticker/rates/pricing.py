@@ -27,7 +27,6 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from math import floor
 from typing import Literal, Protocol
 
-import iso4217
 import psycopg
 
 from fxticker.vocab import USD as USD  # re-exported: callers name it rates.USD
@@ -44,18 +43,6 @@ Group = Literal["day", "week", "month"]
 # above 20 three, above 1 four, above 0.0001 five, else six.
 _BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
 _LAST_PLACES = 6
-
-
-def iso_currency(code: str) -> iso4217.Currency | None:
-    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
-
-    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
-    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
-    """
-    try:
-        return iso4217.Currency(code.upper())
-    except ValueError:
-        return None
 
 
 def _places(value: Decimal) -> int:

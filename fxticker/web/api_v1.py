@@ -141,9 +141,4 @@ def currencies() -> Response:
     with read_connection() as conn:
         stored = sorted({c for p in _SOURCES for c in p.currencies(conn)})
     codes = sorted({USD, *stored}) if stored else []
-    return jsonify({c: vocab.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
-
-
-def _iso_name(code: str) -> str:
-    entry = pricing.iso_currency(code)
-    return entry.currency_name if entry else code
+    return jsonify({c: vocab.currency_name(c, frankfurter=True) for c in codes})

@@ -198,13 +198,12 @@ def one_rate(base: str, quote: str) -> Response:
 
 def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
     """Frankfurter's currency fields: ISO numeric (three digits), name, symbol, first and last day."""
-    entry = pricing.iso_currency(code)
-    name, symbol = vocab.NAMES.get(code, (entry.currency_name if entry else code, None))
+    entry = vocab.iso_currency(code)
     return {
         "iso_code": code,
         "iso_numeric": f"{entry.number:03d}" if entry else None,
-        "name": name,
-        "symbol": symbol,
+        "name": vocab.currency_name(code, frankfurter=True),
+        "symbol": vocab.currency_symbol(code),
         "start_date": span[0].isoformat() if span else None,
         "end_date": span[1].isoformat() if span else None,
     }

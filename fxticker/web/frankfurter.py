@@ -14,7 +14,7 @@ import psycopg
 from cachetools import LRUCache
 from flask import current_app
 
-from fxticker.rates import pricing
+from fxticker import vocab
 from fxticker.rates.registry import Provider, Registry
 from fxticker.vocab import USD
 from fxticker.web import cache, params
@@ -93,7 +93,7 @@ def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> l
 def iso_code(name: str, raw: str) -> str:
     """A three-letter code (any case) that is ISO 4217; else a 422 (Frankfurter: 'invalid currency')."""
     code = params.parse_code(name, raw)
-    if pricing.iso_currency(code) is None:
+    if vocab.iso_currency(code) is None:
         raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
     return code
 
@@ -111,7 +111,7 @@ def resolve_quotes(name: str, raw: str, known: Sequence[str]) -> list[str]:
     when none remains is it a 404. A code that is not ISO 4217 is a 422."""
     codes = params.parse_codes(name, raw)
     for code in codes:
-        if pricing.iso_currency(code) is None:
+        if vocab.iso_currency(code) is None:
             raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
     kept = [c for c in codes if c in known]
     if not kept:
