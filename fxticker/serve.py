@@ -118,11 +118,16 @@ class _ErrorPage:
 
 
 def json_error_answer(status: int, reason: str) -> bytes:
-    message = _PROTOCOL_ERRORS.get(status, reason.lower())
-    body = json.dumps({"status": status, "message": message}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    """The app's error answer (its body and safe headers, fxticker.web), written by the server itself."""
+    # Imported here: fxticker.web loads prometheus_client, which must not be loaded before
+    # prepare_metrics_dir has named its directory. Workers have loaded it already.
+    from fxticker.web.errors import error_body
+    from fxticker.web.headers import SAFE
+
+    body = json.dumps(error_body(status, _PROTOCOL_ERRORS.get(status, reason.lower()))).encode()
+    fields = {"Connection": "close", "Content-Type": "application/json", **SAFE, "Cache-Control": "no-store",
+              "Content-Length": str(len(body))}
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     return head.encode("latin-1") + body
 
 

@@ -31,7 +31,7 @@ from fxticker.web import (
     quality,
 )
 from fxticker.web import pool as web_db
-from fxticker.web.errors import ApiError
+from fxticker.web.errors import ApiError, error_body
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _handle_error(exc: Exception) -> Response | tuple[Response | str, int]:
         status, message = 500, "internal error"
     if request.blueprint == "dashboard":
         return dashboard.error_page(status, message)
-    response = jsonify({"status": status, "message": message})
+    response = jsonify(error_body(status, message))
     response.status_code = status
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on a 405

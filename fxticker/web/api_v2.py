@@ -168,7 +168,7 @@ def rates_csv() -> Response:
         rows.append([r.date.isoformat(), r.base, r.quote, number_text(value), *extra])
     header = ["date", "base", "quote", "rate", *(["providers"] if expand else [])]
     # The rows are in memory already (computed and kept per data version): one chunk, a whole body.
-    return Response("".join(csvfile.chunks(header, [rows])), mimetype="text/csv")
+    return Response("".join(csvfile.chunks(header, [rows])), content_type=csvfile.CONTENT_TYPE)
 
 
 @bp.get("/rate/<base>/<quote>")

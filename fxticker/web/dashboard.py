@@ -375,8 +375,7 @@ def plotly_js(version: str) -> Response:
 
 @bp.after_request
 def content_security_policy(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CSP  # nosniff, as on every answer: web/headers.py
     return response
 
 

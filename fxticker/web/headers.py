@@ -64,6 +64,10 @@ def _api_headers(response: Response) -> Response:
     return response
 
 
+# On every answer (the server's own error answers too, fxticker.serve).
+SAFE = {"X-Content-Type-Options": "nosniff"}
+
+
 def _safe_headers(response: Response) -> Response:
     """On every answer: no content sniffing, and no Location that names the host the client claimed.
 
@@ -71,7 +75,7 @@ def _safe_headers(response: Response) -> Response:
     client's to forge (werkzeug builds an absolute Location from it, e.g. for /v1//latest), so a
     redirect says only the path: the client resolves it against the host it really reached.
     """
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.update(SAFE)
     location = response.headers.get("Location")
     if location:
         parts = urlsplit(location)
