@@ -89,6 +89,18 @@ def check_known(name: str, codes: Iterable[str], known: Collection[str]) -> None
             raise BadValue(f"'{name}': unknown currency {code}; known: {', '.join(known)}")
 
 
+class NothingStored(BadValue):
+    """No rates are stored at all, so no code can be checked against them (the web answers 404)."""
+
+
+def check_stored(name: str, codes: Sequence[str], stored: Collection[str]) -> None:
+    """Every code asked for is USD or a stored one. With nothing stored at all, NothingStored, rather
+    than calling each code unknown: the export's answer on the web and on the command line alike."""
+    if codes and not stored:
+        raise NothingStored("no rates are stored yet")
+    check_known(name, codes, [USD, *stored])
+
+
 def ticker_order(code: str) -> tuple[int, str]:
     """Sort key: the ticker's own order, then any other code alphabetically."""
     known = list(CURRENCIES)

@@ -231,16 +231,20 @@ def test_cli_export_matches_the_web_export(client: FlaskClient, two_days: list[s
     assert target.read_bytes() == web
 
 
-def test_cli_export_rejects_bad_input_with_one_line(env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_export_rejects_bad_input_with_one_line(env: dict[str, str], client: FlaskClient,
+                                                    tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["export", "--from", "2025-02-30"])
     assert result.exit_code == 1
     assert result.stderr == "fxticker: 'from' must be a date of the form YYYY-MM-DD\n"
     for args, message in ((["--from", "20251201"], "'from' must be a date of the form YYYY-MM-DD"),
-                          (["--currencies", "XXX"], "'currencies': unknown currency XXX; known: USD"),
+                          # Nothing stored yet: the same answer as the web's 404, not an unknown code.
+                          (["--currencies", "XXX"], "no rates are stored yet"),
                           (["--currencies", ""], "'currencies' takes three-letter codes such as KZT, "
                                                  "separated by commas")):
         result = CliRunner().invoke(main, ["export", *args])
         assert (result.exit_code, result.stderr) == (1, f"fxticker: {message}\n")
+    web = client.get("/export.csv?currencies=XXX")
+    assert (web.status_code, web.json) == (404, {"status": 404, "message": "no rates are stored yet"})
     result = CliRunner().invoke(main, ["export", "-o", str(tmp_path / "missing" / "x.csv")])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"fxticker: cannot write {tmp_path / 'missing' / 'x.csv'}: ")

@@ -14,7 +14,6 @@ from werkzeug.datastructures import MultiDict
 
 from fxticker import vocab
 from fxticker.inputs import shown
-from fxticker.vocab import USD
 from fxticker.web.errors import BadInput, NotFound
 
 # re.ASCII: \d would otherwise accept other scripts' digits.
@@ -130,6 +129,9 @@ def parse_amount(raw: str) -> Decimal:
 
 def check_known(codes: Sequence[str], stored: Sequence[str], name: str = "currency") -> None:
     """404 when nothing is stored at all; 422 naming the first code that is neither USD nor stored."""
-    if not stored:
-        raise NotFound("no rates are stored yet")
-    known_codes(name, codes, [USD, *stored])
+    try:
+        vocab.check_stored(name, codes, stored)
+    except vocab.NothingStored as exc:
+        raise NotFound(str(exc)) from None
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None
