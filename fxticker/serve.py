@@ -27,7 +27,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
-from fxticker.settings import Settings
+from fxticker.settings import SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +185,18 @@ class SheddingWorker(ThreadWorker):  # type: ignore[misc]
         return super().handle(conn)
 
 
+# The settings' own defaults, from their one table.
+_SETTING_DEFAULTS: dict[str, Any] = {s.field: s.default for s in SETTINGS}
+
+
 @dataclass(frozen=True)
 class ServeOptions:
+    """How `fxticker serve` runs; its defaults are the command's (a number that is also a setting,
+    FXTICKER_WORKERS, takes its default from the settings' table)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 2
+    workers: int = _SETTING_DEFAULTS["workers"]
     threads: int = 4
     graceful_timeout: int = 30
     timeout: int = 60
