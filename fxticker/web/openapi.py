@@ -17,6 +17,7 @@ bp = Blueprint("openapi", __name__)
 
 _DATE_PATTERN = f"^{vocab.DATE_PATTERN}$"
 _CODE = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["KZT"]}
+_CODES = {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}
 _DATE = {"type": "string", "format": "date", "examples": ["2025-12-19"]}
 ROUNDING = (
     "Rates are computed from the quotes (USD per unit of each currency; USD's own is 1: rate(base -> "
@@ -305,17 +306,16 @@ def _paths() -> dict[str, Any]:
     v1_params = [
         _query("base", _CODE, "Currency to convert from (or 'from'); default USD."),
         _query("from", _CODE, "Same as base."),
-        _query("symbols", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
-               "Comma-separated currencies to convert to (or 'to'); default all others."),
-        _query("to", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}, "Same as symbols."),
+        _query("symbols", _CODES, "Comma-separated currencies to convert to (or 'to'); default all others."),
+        _query("to", _CODES, "Same as symbols."),
         _query("amount", {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,15})?$",
                           "examples": ["10", "2.5"]}, "Amount of base to convert (positive); default 1."),
     ]
     v1_one = _ref("schemas", "V1Day")
     rates_list = {"type": "array", "items": _ref("schemas", "Rate")}
     observations = [
-        _query("currency", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
-               "Comma-separated currencies; default all."),
+        _query("currencies", _CODES, "Comma-separated currencies; default all."),
+        _query("currency", _CODES, "Alias of currencies (its earlier name); not with currencies."),
         _query("from", _DATE, f"First day; default {vocab.EARLIEST}."),
         _query("to", _DATE, "Last day; default today."),
         _query("revisions", {"enum": ["latest", "all"]},
