@@ -135,7 +135,7 @@ class Rate:
 
 
 class QuoteSource(Protocol):
-    """What the computation needs of a provider (fxticker.rates.registry.Provider is one)."""
+    """What the computation needs of a provider (fxticker.rates.registry.RateProvider is one)."""
 
     @property
     def key(self) -> str: ...

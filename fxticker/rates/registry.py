@@ -1,11 +1,11 @@
 """The rate providers behind the Frankfurter-style API (/v2/providers, `providers=`, `expand=providers`).
 
-The ticker is one provider. Another source of daily USD-per-unit quotes joins by building a `Provider`
+The ticker is one provider. Another source of daily USD-per-unit quotes joins by building a `RateProvider`
 (the central banks' official rates, for instance: keys NBK, CBU, NBKR, NBT, and pegs) with the functions
 that read its own tables, and by being listed in the `Registry` an app is built with (fxticker.rates.lineup;
 nothing registers itself when imported):
 
-    Registry([TICKER, Provider(key="NBK", name="National Bank of Kazakhstan", country_code="KZ",
+    Registry([TICKER, RateProvider(key="NBK", name="National Bank of Kazakhstan", country_code="KZ",
                       rate_type="official", pivot_currency="KZT", data_url=..., terms_url=None,
                       publish_cadence="daily", currencies=..., spans=..., quotes=..., latest_day=...)])
 
@@ -42,7 +42,7 @@ Spans = dict[str, tuple[dt.date, dt.date]]
 
 
 @dataclass(frozen=True)
-class Provider:
+class RateProvider:
     """One provider: Frankfurter's /v2/providers fields and the functions that read its quotes."""
 
     key: str
@@ -95,12 +95,12 @@ class Provider:
 class Registry:
     """The providers one app serves, in the order that decides which quote a day uses."""
 
-    def __init__(self, providers: Iterable[Provider] = ()) -> None:
-        self._providers: dict[str, Provider] = {}
+    def __init__(self, providers: Iterable[RateProvider] = ()) -> None:
+        self._providers: dict[str, RateProvider] = {}
         for provider in providers:
             self.register(provider)
 
-    def register(self, provider: Provider) -> None:
+    def register(self, provider: RateProvider) -> None:
         """Add a provider; its key (upper case letters and digits) must be new."""
         if not provider.key.isalnum() or provider.key != vocab.v2_provider_key(provider.key):
             raise ValueError(f"provider key {provider.key!r} must be upper-case letters and digits")
@@ -108,20 +108,20 @@ class Registry:
             raise ValueError(f"provider {provider.key} is already registered")
         self._providers[provider.key] = provider
 
-    def registered(self) -> list[Provider]:
+    def registered(self) -> list[RateProvider]:
         """Every provider, in registration order."""
         return list(self._providers.values())
 
-    def defaults(self) -> list[Provider]:
+    def defaults(self) -> list[RateProvider]:
         """The providers a request without `providers=` uses, in registration order."""
         return [p for p in self._providers.values() if p.default]
 
-    def find(self, key: str) -> Provider | None:
+    def find(self, key: str) -> RateProvider | None:
         return self._providers.get(vocab.v2_provider_key(key))
 
 
 # The ticker's quotes: its daily_rate view (fxticker.storage.daily).
-TICKER = Provider(
+TICKER = RateProvider(
     key="TIMESCA",
     name="The Times of Central Asia currency ticker",
     country_code=None,

@@ -20,7 +20,7 @@ from fxticker.export import csvfile
 from fxticker.inputs import shown
 from fxticker.rates import pricing
 from fxticker.rates.pricing import Group, Rate
-from fxticker.rates.registry import Provider
+from fxticker.rates.registry import RateProvider
 from fxticker.vocab import USD
 from fxticker.web import cache, headers, params
 from fxticker.web.errors import BadInput, NotFound
@@ -42,11 +42,11 @@ _RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group", "providers", "
 _GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
 
 
-def selected_providers(raw: str | None) -> list[Provider]:
+def selected_providers(raw: str | None) -> list[RateProvider]:
     """`providers=` keys (any case), or the default providers; an unknown key is a 422."""
     if raw is None:
         return providers().defaults()
-    chosen: list[Provider] = []
+    chosen: list[RateProvider] = []
     for part in raw.split(","):
         found = providers().find(part.strip())
         if found is None:
@@ -72,7 +72,7 @@ def _expand(raw: str | None) -> bool:
 Others = dict[tuple[dt.date | None, str, str], list[tuple[str, dt.date, Decimal]]]
 
 
-def each_provider(compute: Callable[[list[Provider]], list[Rate]], dated: bool) -> Others:
+def each_provider(compute: Callable[[list[RateProvider]], list[Rate]], dated: bool) -> Others:
     """Every registered provider's rates for the same request, computed from its quotes alone."""
     found: Others = {}
     for provider in providers().registered():
@@ -125,7 +125,7 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
         start = params.parse_date("from", args["from"], dt.date.max)
         end = params.parse_date("to", args["to"], dt.date.max) if "to" in args else today
         params.parse_range(start, end)
-        def series(chosen: list[Provider]) -> list[Rate]:
+        def series(chosen: list[RateProvider]) -> list[Rate]:
             return computed(conn, ("series", tuple(p.key for p in chosen), base, tuple(quotes), start, end,
                                    today, group),
                             lambda: pricing.series(conn, chosen, base, quotes, start, end, today=today,
@@ -134,7 +134,7 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
     if "group" in args:
         raise BadInput("'group' applies to a series: give 'from'")
     on = params.parse_date("date", args["date"], dt.date.max) if "date" in args else today
-    def snapshot(chosen: list[Provider]) -> list[Rate]:
+    def snapshot(chosen: list[RateProvider]) -> list[Rate]:
         return computed(conn, ("snapshot", tuple(p.key for p in chosen), base, tuple(quotes), on),
                         lambda: pricing.snapshot(conn, chosen, base, quotes, on))
     return snapshot(list(sources)), each_provider(snapshot, dated=False) if expand else None
@@ -185,7 +185,7 @@ def one_rate(base: str, quote: str) -> Response:
         for code in (base_code, quote_code):
             if code not in known:
                 raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
-        def snapshot(chosen: list[Provider]) -> list[Rate]:
+        def snapshot(chosen: list[RateProvider]) -> list[Rate]:
             key = ("snapshot", tuple(p.key for p in chosen), base_code, (quote_code,), on)
             return computed(conn, key, lambda: pricing.snapshot(conn, chosen, base_code, [quote_code], on))
         found = snapshot(list(sources))
@@ -209,7 +209,7 @@ def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
     }
 
 
-def _spans(conn: psycopg.Connection, sources: Sequence[Provider]) -> dict[str, tuple[dt.date, dt.date]]:
+def _spans(conn: psycopg.Connection, sources: Sequence[RateProvider]) -> dict[str, tuple[dt.date, dt.date]]:
     """Each code's first and last day over the providers; USD's are those of any quote (its pivot)."""
     spans: dict[str, tuple[dt.date, dt.date]] = {}
     for provider in sources:

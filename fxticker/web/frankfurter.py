@@ -15,7 +15,7 @@ from cachetools import LRUCache
 from flask import current_app
 
 from fxticker import vocab
-from fxticker.rates.registry import Provider, Registry
+from fxticker.rates.registry import RateProvider, Registry
 from fxticker.vocab import USD
 from fxticker.web import cache, params
 from fxticker.web.errors import BadInput, NotFound
@@ -81,7 +81,7 @@ def providers() -> Registry:
     return found
 
 
-def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> list[str]:
+def known_currencies(conn: psycopg.Connection, sources: Sequence[RateProvider]) -> list[str]:
     """USD and every code the providers quote, sorted; a 404 while nothing is stored at all."""
     codes = computed(conn, ("currencies", *(p.key for p in sources)),
                      lambda: sorted({USD, *(c for p in sources for c in p.currencies(conn))}))
