@@ -297,9 +297,14 @@ def run(options: ServeOptions, conf: Settings) -> None:
     options = replace(options, runtime_dir=runtime_dir)
     log.info("serving on %s:%d with %d worker(s); control socket %s", options.host, options.port,
              options.workers, runtime_dir / "gunicorn.ctl")
+    master = os.getpid()
     try:
         FxtickerApplication(options, replace(conf, prometheus_multiproc_dir=metrics_dir)).run()
     finally:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-        if created_here:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Workers are forked inside run(): one that exits (a reload's SIGHUP, a SIGTERM of its own, a
+        # restart after max requests) unwinds through here with SystemExit. The directories are the
+        # master's and its other workers', in use until the master itself exits.
+        if os.getpid() == master:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+            if created_here:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
