@@ -71,6 +71,18 @@ def test_series_lists_only_days_with_data_in_date_then_quote_order(
         "2025-12-17", "USD", {"KZT": 520.83})
 
 
+def test_a_range_from_year_one_is_every_day_not_a_server_error(days_api: CheckedClient) -> None:
+    everything = days_api.json("/v2/rates?from=2000-01-01&quotes=KZT")
+    assert [r["date"] for r in everything] == ["2025-12-17", "2025-12-19"]
+    assert days_api.json("/v2/rates?from=0001-01-01&quotes=KZT") == everything
+    assert days_api.get("/v2/rates.csv?from=0001-01-01&quotes=KZT").status_code == 200
+    assert days_api.json("/v2/rates?from=0001-01-01&to=0001-02-01") == []
+    assert days_api.json("/v2/rates?from=0001-01-01&group=week&quotes=KZT")[0]["date"] == "2025-12-15"
+    assert days_api.json("/v1/0001-01-01..?symbols=KZT") == days_api.json("/v1/2000-01-01..?symbols=KZT")
+    assert days_api.json("/v1/0001-01-01..0001-02-01", 404)["status"] == 404
+    assert days_api.json("/v2/rates?date=0001-01-01") == []
+
+
 def test_group_gives_each_periods_average_dated_by_its_start(
     api: CheckedClient, sample_days: None, tmp_path: Path
 ) -> None:

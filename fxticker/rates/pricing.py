@@ -33,6 +33,7 @@ from fxticker.vocab import USD as USD  # re-exported: callers name it rates.USD
 
 # Frankfurter's carry-forward window (lib/carry_forward.rb LOOKBACK_DAYS).
 LOOKBACK = dt.timedelta(days=14)
+
 _COMPUTE = Context(prec=28)
 # Wide enough that amount (at most 15 digits either side of the point) times any rate is exact.
 _PRICE = Context(prec=80)
@@ -43,6 +44,12 @@ Group = Literal["day", "week", "month"]
 # above 20 three, above 1 four, above 0.0001 five, else six.
 _BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4), (Decimal("0.0001"), 5))
 _LAST_PLACES = 6
+
+
+def looking_back(day: dt.date) -> dt.date:
+    """The first day of the carry-forward window that ends on day; never before the calendar's first day
+    (a request for year 1 asks for every day since then, not an OverflowError)."""
+    return day - LOOKBACK if day - dt.date.min > LOOKBACK else dt.date.min
 
 
 def _places(value: Decimal) -> int:
@@ -220,7 +227,7 @@ def snapshot(conn: psycopg.Connection, sources: Sequence[QuoteSource], base: str
     near = _on_or_before(conn, sources, anchor)
     if near is None or anchor - near > LOOKBACK:
         return []
-    days = _merged(conn, sources, _stored_needed(base, quotes), anchor - LOOKBACK, anchor)
+    days = _merged(conn, sources, _stored_needed(base, quotes), looking_back(anchor), anchor)
     quoted: dict[str, Quoted] = {}
     for day in sorted(days):
         quoted.update(days[day])
@@ -274,7 +281,7 @@ def series(
     needed = _stored_needed(base, quotes)
     if group != "day":
         return _grouped(_merged(conn, sources, needed, first, _period_end(end, group)), base, quotes, group)
-    days = _merged(conn, sources, needed, first - LOOKBACK, end)
+    days = _merged(conn, sources, needed, looking_back(first), end)
     quoted: dict[str, Quoted] = {}
     found: list[Rate] = []
     for day in sorted(days):
