@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from fxticker import vocab
 from fxticker.export import tables
-from fxticker.inputs import http_url
+from fxticker.inputs import http_url, shown
 from fxticker.web import official_view as official_web
 from fxticker.web import params, quality
 from fxticker.web.errors import BadInput, NotFound
@@ -369,7 +369,7 @@ def plotly_js_version() -> str:
 def plotly_js(version: str) -> Response:
     # The version in the URL lets browsers cache the 4 MB file for a year and still see upgrades.
     if version != plotly_js_version():
-        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {version[:20]}")
+        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {shown(version, 20)}")
     return send_file(plotly_js_path(), mimetype="text/javascript", max_age=365 * 24 * 3600)
 
 

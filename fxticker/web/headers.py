@@ -64,6 +64,7 @@ def _api_headers(response: Response) -> Response:
     return response
 
 
+REDIRECT_BODY = "Moved: see the Location header.\n"
 # On every answer (the server's own error answers too, fxticker.serve).
 SAFE = {"X-Content-Type-Options": "nosniff"}
 
@@ -83,6 +84,10 @@ def _safe_headers(response: Response) -> Response:
             # One leading slash: "//x" would itself name a host.
             path = "/" + parts.path.lstrip("/")
             response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+            if 300 <= response.status_code < 400:
+                # werkzeug's redirect page links the absolute URL too: a body without any link instead.
+                response.set_data(REDIRECT_BODY)
+                response.content_type = "text/plain; charset=utf-8"
     return response
 
 
