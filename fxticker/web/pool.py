@@ -69,6 +69,8 @@ def _as_reader(conn: psycopg.Connection) -> None:
     export's server-side cursor) opens one with conn.transaction(), and it is read-only too.
     """
     conn.autocommit = True
+    # The login's own, read before SET ROLE: the server reports is_superuser of the current role.
+    superuser = conn.info.parameter_status("is_superuser") == "on"
     try:
         conn.execute("SET ROLE fxticker_reader")
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue) as exc:
@@ -76,7 +78,7 @@ def _as_reader(conn: psycopg.Connection) -> None:
                   "fxticker_reader to the read URL's user", exc.diag.message_primary)
         raise
     conn.execute("SET default_transaction_read_only = on")
-    if conn.info.parameter_status("is_superuser") == "on":
+    if superuser:
         # A superuser may RESET ROLE: an injected statement could undo all of the above.
         log.warning("the web tier logs in to the database as a superuser; give it a login that is a member "
                     "of fxticker_reader and nothing more (as the embedded cluster's %s)", WEB_USER)
