@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from fxticker import vocab
 from fxticker.export import csvfile
@@ -23,7 +24,7 @@ from fxticker.rates.pricing import Group, Rate
 from fxticker.rates.registry import RateProvider
 from fxticker.vocab import USD
 from fxticker.web import cache, headers, params
-from fxticker.web.errors import BadInput, NotFound
+from fxticker.web.errors import ApiError, BadInput, NotFound
 from fxticker.web.frankfurter import (
     computed,
     iso_code,
@@ -39,7 +40,22 @@ from fxticker.web.pool import read_connection
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
 
 _RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group", "providers", "expand")
-_GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
+# Frankfurter's rollups (lib/versions/v2/rate_query.rb, validate_group!): a day series has no group.
+_GROUPS: dict[str, Group] = {"week": "week", "month": "month"}
+
+
+@bp.before_app_request
+def _no_csv_here() -> None:
+    """`.csv` on an endpoint that answers JSON only is a 406, as in Frankfurter (its CSV extension names
+    a representation the endpoint does not offer); a path that is no endpoint stays a 404."""
+    path = request.path
+    if not (path.startswith("/v2/") and path.endswith(".csv")) or path == "/v2/rates.csv":
+        return
+    try:
+        current_app.url_map.bind_to_environ(request.environ).match(path.removesuffix(".csv"), method="GET")
+    except HTTPException:
+        return
+    raise ApiError(f"{shown(path.removesuffix('.csv'), 60)} answers JSON only; CSV is /v2/rates.csv", 406)
 
 
 def selected_providers(raw: str | None) -> list[RateProvider]:
@@ -117,19 +133,24 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
         raise BadInput("give either 'date' or 'from'/'to', not both")
     if "to" in args and "from" not in args:
         raise BadInput("'to' needs 'from'")
-    group = _GROUPS.get(args.get("group", "day"))
-    if group is None:
-        raise BadInput("'group' must be 'day', 'week' or 'month'")
+    group: Group = "day"
+    if "group" in args:
+        # Any case, as Frankfurter reads it (group&.downcase).
+        group = _GROUPS[params.parse_choice("group", args["group"].lower(), list(_GROUPS))]
     if "from" in args:
         # No bound on a date: a future one asks for the latest data (Frankfurter's behaviour).
         start = params.parse_date("from", args["from"], dt.date.max)
         end = params.parse_date("to", args["to"], dt.date.max) if "to" in args else today
-        params.parse_range(start, end)
+        try:
+            vocab.date_range(start, end)
+        except vocab.BadValue:  # Frankfurter's range from a later day to an earlier one: no rows
+            return [], {} if expand else None
         def series(chosen: list[RateProvider]) -> list[Rate]:
+            # The snap-back in the key: v1 asks the same series without its bound.
             return computed(conn, ("series", tuple(p.key for p in chosen), base, tuple(quotes), start, end,
-                                   today, group),
+                                   today, group, pricing.LOOKBACK),
                             lambda: pricing.series(conn, chosen, base, quotes, start, end, today=today,
-                                                 group=group))
+                                                 group=group, snap_back=pricing.LOOKBACK))
         return series(list(sources)), each_provider(series, dated=True) if expand else None
     if "group" in args:
         raise BadInput("'group' applies to a series: give 'from'")

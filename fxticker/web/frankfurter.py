@@ -15,6 +15,7 @@ from cachetools import LRUCache
 from flask import current_app
 
 from fxticker import vocab
+from fxticker.rates import pricing
 from fxticker.rates.registry import RateProvider, Registry
 from fxticker.vocab import USD
 from fxticker.web import cache, params
@@ -27,13 +28,13 @@ T = TypeVar("T")
 COMPUTED_ROWS = 100_000
 
 
-def number(value: Decimal) -> float:
-    """A rounded rate as a JSON number. Its repr is the shortest that round-trips, i.e. the decimal."""
-    return float(value)
+def number(value: Decimal) -> int | float:
+    """A rounded rate as a JSON number (pricing.json_number: 12500, 518.13)."""
+    return pricing.json_number(value)
 
 
 def number_text(value: Decimal) -> str:
-    """number(value) as the JSON answers write it, for the CSV: 9.203, not the Decimal's 9.2030."""
+    """number(value) as the JSON answers write it, for the CSV: 9.203, not the Decimal's 9.2030; 12500."""
     return json.dumps(number(value))
 
 

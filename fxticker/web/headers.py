@@ -8,11 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
+from fxticker.web import lifetimes
+
 # Paths whose responses are public data; health, metrics and pages keep their own headers.
 API_PREFIXES = ("/v1/", "/v2/", "/api/", "/openapi.json")
-# Rates change when the ticker is scraped (every half hour by default); a few minutes of caching
-# spares the database without serving a stale day for long.
-MAX_AGE = 300
 NDJSON = "application/x-ndjson"
 # Paths whose body depends on the Accept header (JSON or NDJSON rows, as Frankfurter's /v2/rates).
 NEGOTIATED = frozenset({"/v2/rates"})
@@ -59,7 +58,7 @@ def _api_headers(response: Response) -> Response:
     if not response.is_streamed:
         response.add_etag()
     if response.status_code == 200:
-        response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+        response.headers["Cache-Control"] = lifetimes.cache_control()
         response.make_conditional(request.environ)
     return response
 
