@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fxticker.rates.pricing import cross, priced, priced_numbers
+from fxticker.rates.pricing import cross, json_number, priced, priced_numbers
 from fxticker.web import params
 from fxticker.web.errors import BadInput
 from tests.fix_api import CheckedClient
@@ -86,11 +87,15 @@ def band_rounded(value: Fraction) -> Decimal:
 
 
 @given(quote, quote, st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
+@example(Decimal("0.00030"), Decimal("0.00036"), Decimal("1123.89"))
 def test_rates_are_multiplied_by_the_amount_then_rounded_once_in_bands(
     base: Decimal, other: Decimal, amount: Decimal
 ) -> None:
-    exact = Fraction(amount) * Fraction(base) / Fraction(other)
-    assert priced(cross(base, other), amount) == band_rounded(exact)
+    # The cross rate is kept to 28 significant digits (pricing.cross); the amount multiplies that kept
+    # rate exactly, and the one rounding follows. (5/6 kept as 0.8333...3 makes 1123.89 of it 936.57499...,
+    # not the tie 936.575 that the unrounded ratio would give.)
+    kept = cross(base, other)
+    assert priced(kept, amount) == band_rounded(Fraction(amount) * Fraction(kept))
 
 
 # Amounts as the API takes them (up to 15 digits either side of the point), short ones often: those
@@ -105,8 +110,11 @@ rates_kept = st.builds(cross, quote, quote) | quote | st.sampled_from(
 @settings(max_examples=2000)
 @given(st.lists(rates_kept, min_size=1, max_size=8), amounts)
 def test_priced_numbers_are_the_exact_prices_as_floats(values: list[Decimal], amount: Decimal) -> None:
-    exact = [float(priced(v, amount)) for v in values]
-    assert priced_numbers([(v, float(v)) for v in values], amount) == exact
+    exact = [json_number(priced(v, amount)) for v in values]
+    numbers = priced_numbers([(v, float(v)) for v in values], amount)
+    assert numbers == exact
+    # Above 5000, a whole number: a JSON integer, as Frankfurter's Roundable writes it.
+    assert [isinstance(n, int) for n in numbers] == [amount * v > 5000 for v in values]
 
 
 @settings(max_examples=40, deadline=None)
@@ -123,6 +131,8 @@ def test_any_parameter_value_is_answered_without_a_server_error(
 # ---- the one parameter layer, on every endpoint --------------------------------------------------------
 
 UNSAFE = ["<script>", "\u202e", "\x00", "\n", "'", '"', "&"]
+# What a message may carry of the input: printable ASCII without quotes or markup, between apostrophes.
+QUOTED_PLAIN = re.compile(r"'[A-Za-z0-9_.,:;/+=@~\\ -]*'(\.\.\.)?")
 
 
 @settings(max_examples=40, deadline=None)
@@ -139,8 +149,9 @@ def test_any_parameter_is_answered_without_echoing_unsafe_text(
     response = client.get(path, query_string={name: value})
     assert response.status_code in (200, 404, 422), (path, name, value, response.data[:200])
     if response.status_code != 200:
-        # The message may name the parameter in quotes ('currencies'): that is its own text, not an echo.
-        message = response.json["message"].replace(f"'{name}'", "")
+        # The message may name the parameter in quotes ('currencies'), and quotes input only as plain
+        # text between apostrophes (any other character escaped as \\xNN): neither is an echo.
+        message = QUOTED_PLAIN.sub("", response.json["message"].replace(f"'{name}'", ""))
         assert not any(bad in message for bad in UNSAFE if bad in name + value), message
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from fxticker import vocab
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
+from fxticker.inputs import shown
 from tests.test_dashboard import table_rows, with_quote, write_page
 
 # Quotes as the parser lets them through: up to 12 digits, any scale, never zero.
@@ -110,11 +111,13 @@ def test_a_date_parses() -> None:
         vocab.parse_date("2025-02-30")
 
 
-def test_shown_echoes_only_plain_text() -> None:
-    assert vocab.shown("2025-12-01") == "'2025-12-01'"
-    for hostile in ("<script>", "KZT\u202e", "a\x00b", "a\nb", "x" * 41, "'", ""):
-        assert hostile not in vocab.shown(hostile) or hostile == ""
-        assert vocab.shown(hostile) == "(a value with unusual characters or too long)"
+def test_input_is_quoted_as_typed_when_plain_and_escaped_otherwise() -> None:
+    assert shown("2025-12-01") == "'2025-12-01'"
+    for hostile, escaped in (("<script>", r"'\x3cscript\x3e'"), ("KZT\u202e", r"'KZT\u202e'"),
+                             ("a\x00b", r"'a\x00b'"), ("a\nb", r"'a\x0ab'"), ("'", r"'\x27'"),
+                             ("\x1b[31m", r"'\x1b\x5b31m'")):
+        assert shown(hostile) == escaped
+    assert shown("x" * 41) == "'" + "x" * 40 + "'..."
 
 
 # ---- every surface gives the same answer --------------------------------------------------------------
@@ -159,10 +162,12 @@ def test_every_surface_gives_the_same_names(client: FlaskClient, one_day: None) 
     tree = lxml.html.fromstring(client.get("/").text)
     options = {i.get("value"): " ".join(i.getparent().text_content().split())
                for i in tree.xpath('//input[@name="currencies"]')}
+    # The Frankfurter-compatible APIs name currencies as Frankfurter does; the dashboard in its own words.
     for code, (name, _symbol) in vocab.CURRENCIES.items():
-        assert v1[code] == v2[code] == name
+        assert v1[code] == v2[code] == vocab.FRANKFURTER_NAMES[code]
         assert name in options[code]
-    assert v1["KGS"] == "Kyrgyz som" and v1["USD"] == v2["USD"] == "United States Dollar"
+    assert v1["KGS"] == "Kyrgyzstani Som" and v1["USD"] == v2["USD"] == "United States Dollar"
+    assert "Kyrgyz som" in options["KGS"]
 
 
 @pytest.mark.parametrize("command", [["ingest", "--date", "20251201", "x.txt"],

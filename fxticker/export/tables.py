@@ -14,13 +14,15 @@ from psycopg import sql
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.official.check import OFFICIAL_COLUMNS
-from fxticker.rates import pricing
 from fxticker.storage import observations
 
 log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
+# The export's defaults, for the web's parameters and the command's options alike.
+DEFAULT_RESOLUTION = "daily"
+DEFAULT_DIRECTION = "usd_per_unit"
 BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
 
 
@@ -29,8 +31,8 @@ class ExportQuery:
     currencies: tuple[str, ...] = ()  # empty: every currency
     start: dt.date | None = None
     end: dt.date | None = None
-    resolution: str = "daily"
-    direction: str = "usd_per_unit"
+    resolution: str = DEFAULT_RESOLUTION
+    direction: str = DEFAULT_DIRECTION
 
     def filename(self) -> str:
         """What the file holds, e.g. fxticker_KZT-UZS_2025-11-01_2025-12-31_daily_usd-per-unit.csv."""
@@ -59,16 +61,11 @@ def make_query(
         currencies=tuple(vocab.parse_codes("currencies", currencies)) if currencies is not None else (),
         start=vocab.date_value("from", start) if start is not None else None,
         end=vocab.date_value("to", end) if end is not None else None,
-        resolution=vocab.choice("resolution", resolution or "daily", RESOLUTIONS),
-        direction=vocab.choice("direction", direction or "usd_per_unit", DIRECTIONS),
+        resolution=vocab.choice("resolution", resolution or DEFAULT_RESOLUTION, RESOLUTIONS),
+        direction=vocab.choice("direction", direction or DEFAULT_DIRECTION, DIRECTIONS),
     )
     vocab.date_range(query.start, query.end)
     return query
-
-
-def known_currencies(conn: psycopg.Connection) -> list[str]:
-    """The codes an export may name: USD (every quote's unit, so no rows of its own) and those stored."""
-    return [vocab.USD, *pricing.stored_currencies(conn)]
 
 
 # Cells are formatted by PostgreSQL, as text, exactly as cell() would format the typed values: numeric's

@@ -13,18 +13,18 @@ from flask import Blueprint, current_app
 from werkzeug.wrappers import Response
 
 from fxticker import vocab
-from fxticker.export import csvfile
+from fxticker.export import csvfile, tables
 from fxticker.official.check import OFFICIAL_COLUMNS
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.storage import observations as store
 from fxticker.web import params, stream
 from fxticker.web.official_view import official_fields
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
-_PARAMS = ("currency", "from", "to", "revisions")
-# Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
-BATCH_ROWS = 2000
+_PARAMS = (*params.CURRENCIES, "from", "to", "revisions")
+# Rows fetched and written out per chunk, as the CSV export's: memory stays flat however many rows.
+BATCH_ROWS = tables.BATCH_ROWS
 
 COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
@@ -59,6 +59,7 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Ask:
     codes: list[str] | None
+    name: str  # the parameter the codes came in, for messages
     start: dt.date
     end: dt.date
     all_revisions: bool
@@ -67,19 +68,19 @@ class _Ask:
 def _ask() -> _Ask:
     args = params.query(_PARAMS)
     today = params.latest_today()
-    codes = params.parse_codes("currency", args["currency"]) if "currency" in args else None
+    codes, name = params.native_codes(args)
     start = params.parse_date("from", args["from"], today) if "from" in args else vocab.EARLIEST
     end = params.parse_date("to", args["to"], today) if "to" in args else today
     params.parse_range(start, end)
     revisions = params.parse_choice("revisions", args.get("revisions", "latest"), ("latest", "all"))
-    return _Ask(codes, start, end, revisions == "all")
+    return _Ask(codes, name, start, end, revisions == "all")
 
 
 def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any]]]:
     """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
     codes = ask.codes
     if codes:
-        params.check_known(codes, pricing.stored_currencies(conn), "currency")
+        params.check_known(codes, daily.stored_currencies(conn), ask.name)
         # USD is every quote's unit, never quoted itself.
         codes = [c for c in codes if c != vocab.USD]
         if not codes:
