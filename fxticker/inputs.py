@@ -12,17 +12,21 @@ from urllib.parse import SplitResult, urlsplit
 
 # Quoted as typed only when every character is one of these: nothing a terminal, a page or a log reader
 # would act on (no markup, quotes, control or bidi characters).
-_PLAIN = re.compile(r"[A-Za-z0-9_.,:;/+=@~ -]+", re.ASCII)
+_PLAIN = re.compile(r"[A-Za-z0-9_.,:;/?&!*+=@~%()# -]+", re.ASCII)
 SHOWN_CHARS = 40
 
 
 def shown(text: str, limit: int = SHOWN_CHARS) -> str:
     """A piece of input quoted for a message: 'as typed' when it is plain, else with every other
-    character escaped (\\xNN, \\uNNNN); cut at `limit` characters either way, so a message stays one short
-    line and never carries what a reader's screen would act on."""
+    character escaped (\\xNN, \\uNNNN), a space too at either end (where it could not be seen); cut at
+    `limit` characters either way, so a message stays one short line and never carries what a reader's
+    screen would act on."""
     cut = text if len(text) <= limit else text[:limit]
-    if not _PLAIN.fullmatch(cut) or cut != cut.strip():
-        cut = "".join(c if _PLAIN.fullmatch(c) and c != " " else _escape(c) for c in cut)
+    # The ends of the text, not of the cut: a space where the cut falls is inside the text.
+    inner = len(text) - len(text.lstrip()), len(text.rstrip())
+    if not _PLAIN.fullmatch(cut) or inner != (0, len(text)):
+        cut = "".join(c if _PLAIN.fullmatch(c) and (c != " " or inner[0] <= i < inner[1]) else _escape(c)
+                      for i, c in enumerate(cut))
     return f"'{cut}'" + ("..." if len(text) > limit else "")
 
 

@@ -251,7 +251,7 @@ def test_cli_fetch_and_ingest(db_url: str, env: dict[str, str], bank: HTTPServer
     (["--since", "2026-05-20", "--until", "2026-05-18"], "",
      "--since 2026-05-20 is after --until 2026-05-18"),
     (["--provider", "xyz"], "", "'xyz' is not an official-rate provider (known: nbk, cbu, nbkr, nbt, peg)"),
-    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS=nbk=ftp://x: 'ftp://x' is not an origin such as https://"),
+    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS='nbk=ftp://x': 'ftp://x' is not an origin such as https://"),
     ([], "bogus=http://127.0.0.1:1", "'bogus=http://127.0.0.1:1' is not KEY=URL with KEY one of nbk, cbu"),
     (["--until", "2999-01-01"], "", "--until 2999-01-01 is after tomorrow"),
 ])

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from fxticker.inputs import shown
 from fxticker.official.banks import PEGS, PROVIDERS, Provider, provider, publishes_on
 
 
@@ -63,7 +64,7 @@ def _date(text: str | None, what: str) -> dt.date:
             return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    raise OfficialError(f"{what} {text[:40]!r} is not a date (DD.MM.YYYY or YYYY-MM-DD)")
+    raise OfficialError(f"{what} {shown(text)} is not a date (DD.MM.YYYY or YYYY-MM-DD)")
 
 
 def _rate(p: Provider, day: dt.date, value: str | None, nominal: str | None, *,
@@ -71,14 +72,14 @@ def _rate(p: Provider, day: dt.date, value: str | None, nominal: str | None, *,
     """comma: the bank writes a decimal comma (NBKR); elsewhere a comma would be a thousands separator."""
     published = (value or "").strip()
     if not (_COMMA_DECIMAL if comma else _DECIMAL).fullmatch(published):
-        raise OfficialError(f"USD rate {published[:40]!r} is not a decimal number")
+        raise OfficialError(f"USD rate {shown(published)} is not a decimal number")
     amount = Decimal(published.replace(",", "."))
     if amount <= 0:
-        raise OfficialError(f"USD rate {published!r} is not positive")
+        raise OfficialError(f"USD rate {shown(published)} is not positive")
     nominal_text = (nominal or "").strip()
     if not nominal_text.isdigit() or int(nominal_text) not in NOMINALS:
         allowed = ", ".join(map(str, NOMINALS))
-        raise OfficialError(f"USD nominal {nominal_text[:20]!r} is not one of {allowed}")
+        raise OfficialError(f"USD nominal {shown(nominal_text, 20)} is not one of {allowed}")
     units = int(nominal_text)
     # A power of ten: shifting the exponent divides exactly and keeps every published digit.
     per_usd = amount.scaleb(-(len(str(units)) - 1))

@@ -8,6 +8,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from fxticker import vocab
+from fxticker.inputs import shown
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,14 @@ def provider(key: str) -> Provider:
         return PROVIDERS[vocab.provider_key(key)]
     except KeyError:
         known = ", ".join(PROVIDERS)
-        raise ValueError(f"{key!r} is not an official-rate provider (known: {known})") from None
+        raise ValueError(f"{shown(key)} is not an official-rate provider (known: {known})") from None
 
 
 def parse_keys(text: str) -> list[Provider]:
     """Providers named in a comma-separated list, in the registry's order, each once."""
     named = {provider(part).key for part in text.split(",") if part.strip()}
     if not named:
-        raise ValueError(f"{text!r} names no official-rate provider (known: {', '.join(PROVIDERS)})")
+        raise ValueError(f"{shown(text)} names no official-rate provider (known: {', '.join(PROVIDERS)})")
     return [p for key, p in PROVIDERS.items() if key in named]
 
 

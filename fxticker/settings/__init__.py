@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from fxticker.inputs import shown
 from fxticker.settings.kinds import (
     ARCHIVE_URL,
     DATABASE_URL,
@@ -31,7 +32,6 @@ from fxticker.settings.kinds import (
     Number,
     Parser,
     Whole,
-    shown,
 )
 
 T = TypeVar("T")
