@@ -24,7 +24,7 @@ from fxticker.collect.archive import Archive, ArchivePolicy, Capture
 from fxticker.collect.ingest import PageOutcome, store_page
 from fxticker.collect.scrape import ScrapeConfig
 from fxticker.collect.sources import Page
-from fxticker.inputs import is_url
+from fxticker.inputs import first_line, is_url
 from fxticker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Cal
         log.info("backfill stopped with the scheduler; the next leader resumes it")
         return None
     except (archive.ArchiveError, psycopg.Error, ValueError) as exc:
-        log.error("backfill failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        log.error("backfill failed: %s", first_line(exc))
         return None
     for line in summary.failed:
         log.warning("backfill: failed %s", line)

@@ -22,7 +22,7 @@ import psycopg
 from fxticker.collect.fetcher import FetchPolicy, RobotsCache, fetch_url, make_client
 from fxticker.collect.ingest import store_page
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
-from fxticker.inputs import is_url
+from fxticker.inputs import first_line, is_url
 from fxticker.settings import Settings
 from fxticker.storage import scrape_runs
 from fxticker.storage.scrape_runs import RunRecord, SourceResult, Trigger, host_id, now
@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 # and dropped.
 MAX_PENDING = 100
 CONNECT_TIMEOUT = 5
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)

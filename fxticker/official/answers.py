@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from fxticker.inputs import shown
+from fxticker.inputs import first_line, shown
 from fxticker.official.banks import PEGS, PROVIDERS, Provider, provider, publishes_on
 
 
@@ -98,7 +98,7 @@ def _xml(body: bytes, what: str) -> etree._Element:
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
-        raise OfficialError(f"not {what} XML ({str(exc).splitlines()[0][:80]})") from None
+        raise OfficialError(f"not {what} XML ({first_line(exc)[:80]})") from None
     if root is None:
         raise OfficialError(f"not {what} XML (empty)")
     return root

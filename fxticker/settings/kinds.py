@@ -108,8 +108,7 @@ def _database_url(raw: str) -> str:
     try:
         psycopg.conninfo.conninfo_to_dict(raw)
     except psycopg.ProgrammingError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise ValueError(f"not a libpq connection string: {detail}") from None
+        raise ValueError(f"not a libpq connection string: {inputs.first_line(exc)}") from None
     return raw
 
 
