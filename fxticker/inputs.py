@@ -56,12 +56,18 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def is_url(text: str) -> bool:
-    """Whether the text claims to be an http(s) URL (what is checked by http_url)."""
+    """Whether the text claims to be an http(s) URL (what is checked by http_url): a source that is not a
+    file path."""
     return text.lower().startswith(tuple(f"{scheme}://" for scheme in URL_SCHEMES))
+
+
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def http_url(text: str) -> SplitResult:
     """The parts of an http(s) URL with a host; ValueError with the reason for anything else."""
+    if _BLANK_OR_CONTROL.search(text):
+        raise ValueError("not an http(s) URL (it holds a space or a control character)")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018  (a port out of range raises here)

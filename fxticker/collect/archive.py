@@ -20,19 +20,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import httpx
-import tenacity
 
-from fxticker.collect.fetcher import (
-    FetchPolicy,
-    _Answer,
-    _get_once,
-    _log_retry,
-    _Retryable,
-    _wait,
-    make_client,
-)
+from fxticker.collect import fetcher
+from fxticker.collect.fetcher import Answer, FetchPolicy, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
-from fxticker.inputs import shown
+from fxticker.inputs import http_url, shown
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +44,6 @@ _TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _TIMESTAMP = re.compile(r"[0-9]{14}")
 _REPLAY = re.compile(r"/web/([0-9]{14})id_/(https?://.+)", re.IGNORECASE)
 _REDIRECTS = (301, 302, 303, 307, 308)
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # a space too: a listed URL or a Location never holds one
 
 
 class ArchiveError(RuntimeError):
@@ -258,7 +249,7 @@ class Archive:
         match = _REPLAY.fullmatch(url[len(base):])
         return (match[1], match[2]) if match else None
 
-    def _page(self, url: str, answer: _Answer) -> Page:
+    def _page(self, url: str, answer: Answer) -> Page:
         replayed = self._replayed(url)
         assert replayed is not None  # fetch() follows only id_ URLs
         timestamp, original = replayed
@@ -281,35 +272,26 @@ class Archive:
 
     # ---- politeness -------------------------------------------------------------------------------
 
-    def _get(self, url: str) -> _Answer:
-        """GET with retries on the network and 5xx (tenacity), and pauses for every request on a 429."""
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.policy.fetch.attempts)),
-            wait=_wait(self.policy.fetch),
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=_log_retry,
-            sleep=self._sleep,
-            reraise=True,
-        )
+    def _get(self, url: str) -> Answer:
+        """GET with fetcher's retries on the network and 5xx, and pauses for every request on a 429."""
+        retrying = fetcher.retrying(self.policy.fetch, self._sleep)
         while True:
             try:
                 answer = retrying(self._once, url)
             except _RateLimited:
                 continue  # the pause is already set; not an attempt used up
-            except _Retryable as exc:
-                attempts = max(1, self.policy.fetch.attempts)
-                raise FetchError(f"{exc} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-                                 exc.status) from None
+            except Retryable as exc:
+                raise fetcher.gave_up(exc, self.policy.fetch) from None
             self._rate_limited = 0
             return answer
 
-    def _once(self, url: str) -> _Answer:
+    def _once(self, url: str) -> Answer:
         wait = self._next_request - self._clock()
         if wait > 0:
             self._sleep(wait)
         try:
-            return _get_once(self._client, url, {}, self.max_bytes, self._once_policy)
-        except _Retryable as exc:
+            return fetcher.get_once(self._client, url, {}, self.max_bytes, self._once_policy)
+        except Retryable as exc:
             if exc.status == 429:
                 self._pause(url, exc.retry_after)
                 raise _RateLimited from None
@@ -332,14 +314,11 @@ class Archive:
 
 
 def _is_http_url(text: str) -> bool:
-    """An http(s) URL a request can be made to (no control characters, a host)."""
-    if _CONTROL.search(text):
-        return False
     try:
-        url = httpx.URL(text)
-    except httpx.InvalidURL:
+        http_url(text)
+    except ValueError:
         return False
-    return url.scheme in ("http", "https") and bool(url.host)
+    return True
 
 
 def _within(day: dt.date, since: dt.date | None, until: dt.date | None) -> bool:

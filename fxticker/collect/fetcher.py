@@ -24,7 +24,7 @@ import tenacity
 
 from fxticker import __version__
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
-from fxticker.inputs import is_url
+from fxticker.inputs import http_url, is_url, shown
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5"
 ROBOTS_MAX_BYTES = 500 * 1024
 
 
-class _Retryable(FetchError):
+class Retryable(FetchError):
     """A failure worth another attempt: the network, a 5xx or a 429."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
@@ -82,14 +82,18 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """An HTTP answer read whole: its status, body (decoded) and headers."""
+
     status: int
     body: bytes
     headers: httpx.Headers
 
 
-def _get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
-              policy: FetchPolicy) -> _Answer:
+def get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
+             policy: FetchPolicy) -> Answer:
+    """One GET read whole, or Retryable (worth another attempt) or FetchError (not)."""
+    check_url(url)
     try:
         with client.stream("GET", url, headers=headers) as response:
             status = response.status_code
@@ -99,7 +103,7 @@ def _get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes
                     # Honouring it would hold the whole run; give up now and try at the next run.
                     raise FetchError(f"{url}: HTTP {status}; the server asks to wait {wait:.0f} s, "
                                      f"longer than the {policy.max_wait:.0f} s fxticker waits", status)
-                raise _Retryable(f"{url}: HTTP {status}", status, wait)
+                raise Retryable(f"{url}: HTTP {status}", status, wait)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
@@ -111,11 +115,11 @@ def _get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes
                 if size > max_bytes:
                     raise FetchError(f"{url}: body over the {max_bytes:,}-byte limit", status)
                 chunks.append(chunk)
-            return _Answer(status, b"".join(chunks), response.headers)
+            return Answer(status, b"".join(chunks), response.headers)
     except httpx.TimeoutException as exc:
-        raise _Retryable(f"{url}: timed out ({type(exc).__name__})") from None
+        raise Retryable(f"{url}: timed out ({type(exc).__name__})") from None
     except httpx.TransportError as exc:
-        raise _Retryable(f"{url}: {type(exc).__name__}: {exc}") from None
+        raise Retryable(f"{url}: {type(exc).__name__}: {exc}") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
 
@@ -126,7 +130,7 @@ def _wait(policy: FetchPolicy) -> Callable[[tenacity.RetryCallState], float]:
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.retry_after is not None:
+        if isinstance(error, Retryable) and error.retry_after is not None:
             return min(error.retry_after, policy.max_wait)
         return min(backoff(state), policy.max_wait)
 
@@ -139,25 +143,35 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     log.info("%s; attempt %d failed, retrying in %.1f s", error, state.attempt_number, wait)
 
 
-def get(client: httpx.Client, url: str, *, headers: dict[str, str] | None = None, max_bytes: int,
-        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> _Answer:
-    """GET with retries on the network, 5xx and 429; other statuses are returned as they are."""
+def retrying(policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
+    """The retry core every fetch shares: up to `policy.attempts` tries of what raises Retryable, with
+    exponential backoff and jitter, Retry-After honoured up to `policy.max_wait`, each retry logged."""
     # tenacity rather than a hand-written loop: its waits, stop conditions and hooks are well tested,
     # and a custom wait function is all it takes to honour Retry-After.
-    retrying = tenacity.Retrying(
+    return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max(1, policy.attempts)),
         wait=_wait(policy),
-        retry=tenacity.retry_if_exception_type(_Retryable),
+        retry=tenacity.retry_if_exception_type(Retryable),
         before_sleep=_log_retry,
         sleep=sleep,
         reraise=True,
     )
+
+
+def gave_up(exc: Retryable, policy: FetchPolicy) -> FetchError:
+    """The error of a fetch whose every attempt failed: the last failure, and how many attempts."""
+    attempts = max(1, policy.attempts)
+    plural = "s" if attempts > 1 else ""
+    return FetchError(f"{exc} (after {attempts} attempt{plural})", exc.status)
+
+
+def get(client: httpx.Client, url: str, *, headers: dict[str, str] | None = None, max_bytes: int,
+        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> Answer:
+    """GET with retries on the network, 5xx and 429; other statuses are returned as they are."""
     try:
-        return retrying(_get_once, client, url, headers or {}, max_bytes, policy)
-    except _Retryable as exc:
-        attempts = max(1, policy.attempts)
-        plural = "s" if attempts > 1 else ""
-        raise FetchError(f"{exc} (after {attempts} attempt{plural})", exc.status) from None
+        return retrying(policy, sleep)(get_once, client, url, headers or {}, max_bytes, policy)
+    except Retryable as exc:
+        raise gave_up(exc, policy) from None
 
 
 class RobotsCache:
@@ -203,11 +217,11 @@ class RobotsCache:
 def check_url(url: str) -> None:
     """Raise FetchError, at once and never retried, for a URL that no request could reach."""
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise FetchError(f"{url}: not a valid URL ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise FetchError(f"{url}: not a valid URL (it needs http:// or https:// and a host name)")
+        http_url(url)
+    except ValueError as exc:
+        # Named as given when it is printable, the way every other fetch message names its URL.
+        name = url if url.isprintable() and url.isascii() else shown(url, 200)
+        raise FetchError(f"{name}: {exc}") from None
 
 
 def fetch_url(
