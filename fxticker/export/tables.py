@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
-BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
+BATCH_ROWS = observations.BATCH_ROWS
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ bp = Blueprint("native", __name__, url_prefix="/api")
 
 _PARAMS = (*params.CURRENCIES, "from", "to", "revisions")
 # Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
-BATCH_ROWS = 2000
+BATCH_ROWS = store.BATCH_ROWS
 
 COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
