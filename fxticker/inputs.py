@@ -14,6 +14,8 @@ from urllib.parse import SplitResult, urlsplit
 # would act on (no markup, quotes, control or bidi characters).
 _PLAIN = re.compile(r"[A-Za-z0-9_.,:;/?&!*+=@~%()# -]+", re.ASCII)
 SHOWN_CHARS = 40
+# The largest page read when nothing else is said: the parser's default and FXTICKER_MAX_PAGE_BYTES's.
+MAX_PAGE_BYTES = 32 * 1024 * 1024
 
 
 def shown(text: str, limit: int = SHOWN_CHARS) -> str:

@@ -17,9 +17,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from fxticker import vocab
-from fxticker.inputs import shown
-
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+from fxticker.inputs import MAX_PAGE_BYTES, shown
 
 # A ticker item: optional bullet, then "CCC/QQQ = <rate> <change>%". Spaces may be ordinary or no-break.
 _SP = r"[ \t\u00a0\u202f]"
@@ -223,7 +221,7 @@ def parse(
     *,
     today: dt.date,
     content_type: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = MAX_PAGE_BYTES,
 ) -> TickerPage:
     """Read the ticker of one page; raise TickerError when it has none or it cannot be trusted."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="replace"))

@@ -21,6 +21,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from fxticker import settings
 from fxticker.collect import fetcher
 from fxticker.collect.fetcher import Answer, FetchPolicy, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
@@ -99,7 +100,7 @@ class ArchivePolicy:
     """Where the archive is and how politely to use it. Tests shorten the waits; nothing else changes."""
 
     base_url: str  # without its trailing slash (settings.ARCHIVE_URL)
-    delay: float = 2.5  # seconds between two requests to the archive
+    delay: float = settings.default("FXTICKER_ARCHIVE_DELAY")  # seconds between two requests to it
     page_size: int = CDX_PAGE_SIZE
     # The pause after a 429 without Retry-After, doubled for each further 429 in a row.
     rate_limit_pause: float = RATE_LIMIT_PAUSE

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import tenacity
 
-from fxticker import __version__
+from fxticker import __version__, settings
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
 from fxticker.inputs import http_url, is_url, shown
 
@@ -47,10 +47,11 @@ class Retryable(FetchError):
 class FetchPolicy:
     """How patient and how polite one fetch is. Tests shorten the waits; nothing else changes."""
 
-    timeout: float = 20.0
+    timeout: float = float(settings.default("FXTICKER_FETCH_TIMEOUT"))
     connect_timeout: float = 10.0
-    attempts: int = 4
-    backoff: float = 2.0  # the first wait; each retry doubles it, plus up to as much again in jitter
+    attempts: int = settings.default("FXTICKER_FETCH_ATTEMPTS")
+    # The first wait; each retry doubles it, plus up to as much again in jitter.
+    backoff: float = settings.default("FXTICKER_RETRY_BACKOFF")
     max_wait: float = 60.0  # the longest single wait, Retry-After included
     robots_ttl: float = 3600.0
 
