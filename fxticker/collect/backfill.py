@@ -21,8 +21,8 @@ import psycopg
 
 from fxticker.collect import archive
 from fxticker.collect.archive import Archive, ArchivePolicy, Capture
+from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.ingest import PageOutcome, store_page
-from fxticker.collect.scrape import ScrapeConfig
 from fxticker.collect.sources import Page
 from fxticker.inputs import first_line, is_url
 from fxticker.settings import Settings
@@ -40,9 +40,9 @@ class BackfillConfig:
     @classmethod
     def from_settings(cls, conf: Settings) -> BackfillConfig:
         # The archive is fetched with the scraper's patience and User-Agent.
-        scrape = ScrapeConfig.from_settings(conf)
-        policy = ArchivePolicy(base_url=conf.archive_url, delay=conf.archive_delay, fetch=scrape.policy)
-        return cls(scrape.sources, scrape.tz, scrape.max_bytes, policy)
+        policy = ArchivePolicy(base_url=conf.archive_url, delay=conf.archive_delay,
+                               fetch=FetchPolicy.from_settings(conf))
+        return cls(conf.sources, conf.timezone, conf.max_page_bytes, policy)
 
     def urls(self) -> tuple[str, ...]:
         """The sources an archive can hold: the URLs among FXTICKER_SOURCES."""

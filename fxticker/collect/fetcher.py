@@ -55,6 +55,13 @@ class FetchPolicy:
     max_wait: float = 60.0  # the longest single wait, Retry-After included
     robots_ttl: float = 3600.0
 
+    @classmethod
+    def from_settings(cls, conf: settings.Settings) -> FetchPolicy:
+        """The policy of every fetch (pages, archive, banks): one home for politeness."""
+        timeout = float(conf.fetch_timeout)
+        return cls(timeout=timeout, connect_timeout=min(10.0, timeout), attempts=conf.fetch_attempts,
+                   backoff=conf.retry_backoff)
+
 
 def make_client(policy: FetchPolicy | None = None) -> httpx.Client:
     """An HTTP client that identifies itself and gives up on silent servers."""

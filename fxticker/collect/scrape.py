@@ -44,14 +44,8 @@ class ScrapeConfig:
 
     @classmethod
     def from_settings(cls, conf: Settings) -> ScrapeConfig:
-        timeout = float(conf.fetch_timeout)
-        policy = FetchPolicy(
-            timeout=timeout,
-            connect_timeout=min(10.0, timeout),
-            attempts=conf.fetch_attempts,
-            backoff=conf.retry_backoff,
-        )
-        return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes, policy=policy)
+        return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes,
+                   policy=FetchPolicy.from_settings(conf))
 
 
 class DatabaseDown(RuntimeError):

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import psycopg
 
 from fxticker.collect import fetcher
-from fxticker.collect.scrape import ScrapeConfig
 from fxticker.collect.sources import FetchError
 from fxticker.official import bank_client as official_fetch
 from fxticker.official import rate_store
@@ -39,9 +38,8 @@ class OfficialConfig:
     @classmethod
     def from_settings(cls, conf: Settings) -> OfficialConfig:
         # The same timeouts, retries and size cap as the ticker's pages: one home for politeness.
-        scrape = ScrapeConfig.from_settings(conf)
-        return cls(origins=origins(conf.official_origins), policy=scrape.policy, max_bytes=scrape.max_bytes,
-                   pause=conf.official_pause)
+        return cls(origins=origins(conf.official_origins), policy=fetcher.FetchPolicy.from_settings(conf),
+                   max_bytes=conf.max_page_bytes, pause=conf.official_pause)
 
 
 @dataclass(frozen=True)
