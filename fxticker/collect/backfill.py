@@ -26,6 +26,7 @@ from fxticker.collect.ingest import PageOutcome, store_page
 from fxticker.collect.sources import Page
 from fxticker.inputs import first_line, is_url
 from fxticker.settings import Settings
+from fxticker.storage import captures
 
 log = logging.getLogger(__name__)
 
@@ -91,47 +92,13 @@ class Summary:
         return not self.failed and self.stopped is None
 
 
-# ---- SQL: capture outcomes ------------------------------------------------------------------------------
-
-_DONE = """
-SELECT original, captured_at FROM archive_capture
-WHERE archive = %(archive)s AND original = ANY(%(originals)s) AND status <> 'failed'
-"""
-
-_SEEN_DIGESTS = """
-SELECT DISTINCT digest FROM archive_capture WHERE digest = ANY(%(digests)s) AND status <> 'failed'
-"""
-
-_RECORD = """
-INSERT INTO archive_capture AS a (
-    archive, original, captured_at, digest, status, reason, served_at, source, rate_date,
-    observations_new, observations_duplicate)
-VALUES (%(archive)s, %(original)s, %(captured_at)s, %(digest)s, %(status)s, %(reason)s, %(served_at)s,
-        %(source)s, %(rate_date)s, %(new)s, %(duplicate)s)
-ON CONFLICT (archive, original, captured_at) DO UPDATE SET
-    digest = excluded.digest, status = excluded.status, reason = excluded.reason,
-    served_at = excluded.served_at, source = excluded.source, rate_date = excluded.rate_date,
-    observations_new = excluded.observations_new,
-    observations_duplicate = excluded.observations_duplicate,
-    attempts = a.attempts + 1, updated_at = now()
-"""
-
-
 def _record(conn: psycopg.Connection, base: str, capture: Capture, status: str, *,
             reason: str | None = None, page: Page | None = None, outcome: PageOutcome | None = None) -> None:
-    conn.execute(_RECORD, {
-        "archive": base,
-        "original": capture.original,
-        "captured_at": capture.captured_at,
-        "digest": capture.digest,
-        "status": status,
-        "reason": reason,
-        "served_at": page.seen_at if page else None,
-        "source": page.source if page else None,
-        "rate_date": outcome.rate_date if outcome else None,
-        "new": outcome.new if outcome else 0,
-        "duplicate": outcome.duplicate if outcome else 0,
-    })
+    captures.record(conn, archive=base, original=capture.original, captured_at=capture.captured_at,
+                    digest=capture.digest, status=status, reason=reason,
+                    served_at=page.seen_at if page else None, source=page.source if page else None,
+                    rate_date=outcome.rate_date if outcome else None, new=outcome.new if outcome else 0,
+                    duplicate=outcome.duplicate if outcome else 0)
 
 
 # ---- the run --------------------------------------------------------------------------------------------
@@ -144,9 +111,8 @@ def plan(conn: psycopg.Connection, source: Archive, urls: Iterable[str], since: 
         listed.extend(source.captures(url, since, until))
     base = source.policy.base_url
     originals = list({c.original for c in listed})
-    done = set(conn.execute(_DONE, {"archive": base, "originals": originals}).fetchall())
-    digests = list({c.digest for c in listed})
-    seen = {digest for (digest,) in conn.execute(_SEEN_DIGESTS, {"digests": digests})}
+    done = captures.done(conn, base, originals)
+    seen = captures.seen_digests(conn, list({c.digest for c in listed}))
     todo = []
     for capture in listed:
         if (capture.original, capture.captured_at) in done or capture.digest in seen:
@@ -233,19 +199,13 @@ def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[st
 
 # ---- in the scheduler -----------------------------------------------------------------------------------
 
-_WANTED = """
-SELECT NOT EXISTS (SELECT 1 FROM observation) OR EXISTS (SELECT 1 FROM archive_capture)
-"""
-
-
 class Stopped(Exception):
     """The scheduler is stopping: raised from a wait, so that no request goes out after it."""
 
 
 def wanted_on_start(conn: psycopg.Connection) -> bool:
     """A new leader backfills when nothing is stored yet, or resumes a backfill begun before."""
-    row = conn.execute(_WANTED).fetchone()
-    return bool(row and row[0])
+    return captures.backfill_wanted(conn)
 
 
 def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Callable[[], bool],

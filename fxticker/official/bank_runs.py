@@ -23,6 +23,7 @@ from fxticker.official import rate_store
 from fxticker.official.answers import peg_rates
 from fxticker.official.banks import PEGS, Provider, origins
 from fxticker.settings import Settings
+from fxticker.storage import observation_days
 from fxticker.storage.scrape_runs import host_id
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,7 @@ def daily_window(p: Provider, today: dt.date, first_quote: dt.date | None = None
 
 
 def first_quote(conn: psycopg.Connection) -> dt.date | None:
-    row = conn.execute("SELECT min(rate_date) FROM observation").fetchone()
-    return row[0] if row else None
+    return observation_days.first_day(conn)
 
 
 def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
@@ -170,10 +170,7 @@ def history_window(conn: psycopg.Connection, since: dt.date | None, until: dt.da
                    today: dt.date) -> tuple[dt.date, dt.date] | None:
     """The days `fxticker backfill` fetches official rates for: those of the stored ticker quotes within
     [since, until], a week earlier included (the check reaches 7 days back); None when there are none."""
-    row = conn.execute(
-        "SELECT min(rate_date), max(rate_date) FROM observation"
-        " WHERE rate_date >= coalesce(%s::date, '-infinity') AND rate_date <= coalesce(%s::date, 'infinity')",
-        (since, until)).fetchone()
-    if row is None or row[0] is None:
+    span = observation_days.day_span(conn, since, until)
+    if span is None:
         return None
-    return row[0] - DAILY_LOOKBACK, min(row[1], today)
+    return span[0] - DAILY_LOOKBACK, min(span[1], today)

@@ -1,7 +1,7 @@
 """Storage of the observations: the schema's migrations, and the SQL that writes and reads `observation`.
 
 Other tables' SQL lives with the module that owns them: fxticker.storage.scrape_runs (scrape accounting),
-fxticker.collect.backfill (archive_capture), fxticker.official.rate_store (official rates); a web view's read
+fxticker.storage.captures (archive_capture), fxticker.official.rate_store (official rates); a web view's read
 queries sit beside it.
 """
 
