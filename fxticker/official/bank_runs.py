@@ -22,6 +22,7 @@ from fxticker.official import bank_client as official_fetch
 from fxticker.official import rate_store
 from fxticker.official.answers import peg_rates
 from fxticker.official.banks import PEGS, Provider, origins
+from fxticker.official.check import WINDOW
 from fxticker.settings import Settings
 from fxticker.storage import observation_days
 from fxticker.storage.scrape_runs import host_id
@@ -166,6 +167,10 @@ def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
     return {str(key): when for key, when in rows}
 
 
+# The backfill fetches the official rates as far back as the check looks for one.
+HISTORY_LOOKBACK = WINDOW
+
+
 def history_window(conn: psycopg.Connection, since: dt.date | None, until: dt.date | None,
                    today: dt.date) -> tuple[dt.date, dt.date] | None:
     """The days `fxticker backfill` fetches official rates for: those of the stored ticker quotes within
@@ -173,4 +178,4 @@ def history_window(conn: psycopg.Connection, since: dt.date | None, until: dt.da
     span = observation_days.day_span(conn, since, until)
     if span is None:
         return None
-    return span[0] - DAILY_LOOKBACK, min(span[1], today)
+    return span[0] - HISTORY_LOOKBACK, min(span[1], today)
