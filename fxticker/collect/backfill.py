@@ -71,7 +71,7 @@ class Plan:
 
 
 @dataclass
-class Summary:
+class BackfillSummary:
     listed: int = 0
     known: int = 0
     fetched: int = 0
@@ -135,11 +135,11 @@ def store_capture(conn: psycopg.Connection, base: str, capture: Capture, page: P
 
 
 def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.ZoneInfo, max_bytes: int,
-        should_stop: Callable[[], bool] | None = None, progress: bool = False) -> Summary:
+        should_stop: Callable[[], bool] | None = None, progress: bool = False) -> BackfillSummary:
     """Fetch and store every capture of the plan; `conn` must be in autocommit mode."""
     from tqdm import tqdm
 
-    summary = Summary(listed=work.listed, known=work.known)
+    summary = BackfillSummary(listed=work.listed, known=work.known)
     base = source.policy.base_url
     bar = tqdm(work.todo, unit="capture", disable=None if progress else True, dynamic_ncols=True)
     try:
@@ -158,7 +158,7 @@ def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.Z
     return summary
 
 
-def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture, summary: Summary, *,
+def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture, summary: BackfillSummary, *,
          tz: zoneinfo.ZoneInfo, max_bytes: int) -> None:
     try:
         page = source.fetch(capture)
@@ -186,20 +186,21 @@ def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture,
 def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[str], since: dt.date | None,
              until: dt.date | None, *, dry_run: bool = False, progress: bool = False,
              should_stop: Callable[[], bool] | None = None,
-             archive_factory: Callable[[ArchivePolicy, int], Archive] | None = None) -> tuple[Plan, Summary]:
+             archive_factory: Callable[[ArchivePolicy, int], Archive] | None = None,
+             ) -> tuple[Plan, BackfillSummary]:
     """List, then (unless a dry run) fetch and store; the plan and what the run did."""
     factory = archive_factory or (lambda policy, max_bytes: Archive(policy, max_bytes))
     with factory(config.policy, config.max_bytes) as source:
         work = plan(conn, source, urls, since, until)
         if dry_run:
-            return work, Summary(listed=work.listed, known=work.known)
+            return work, BackfillSummary(listed=work.listed, known=work.known)
         return work, run(conn, source, work, tz=config.tz, max_bytes=config.max_bytes,
                          should_stop=should_stop, progress=progress)
 
 
 # ---- in the scheduler -----------------------------------------------------------------------------------
 
-class Stopped(Exception):
+class BackfillStopped(Exception):
     """The scheduler is stopping: raised from a wait, so that no request goes out after it."""
 
 
@@ -209,13 +210,13 @@ def wanted_on_start(conn: psycopg.Connection) -> bool:
 
 
 def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Callable[[], bool],
-                  stopping: threading.Event, connect_timeout: int = 5) -> Summary | None:
+                  stopping: threading.Event, connect_timeout: int = 5) -> BackfillSummary | None:
     """The scheduler's backfill: FXTICKER_SOURCES over all time, logged; None when it did not finish."""
 
     def sleep(seconds: float) -> None:
         # A 429 pause can last minutes: stopping must not wait for it, nor send a request after it.
         if stopping.wait(seconds):
-            raise Stopped
+            raise BackfillStopped
 
     def factory(policy: ArchivePolicy, max_bytes: int) -> Archive:
         return Archive(policy, max_bytes, sleep=sleep)
@@ -225,7 +226,7 @@ def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Cal
         with psycopg.connect(database_url, autocommit=True, connect_timeout=connect_timeout) as conn:
             _, summary = backfill(conn, config, config.urls(), None, None, should_stop=should_stop,
                                   archive_factory=factory)
-    except Stopped:
+    except BackfillStopped:
         log.info("backfill stopped with the scheduler; the next leader resumes it")
         return None
     except (archive.ArchiveError, psycopg.Error, ValueError) as exc:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from lxml import etree
 
 from fxticker.inputs import first_line, shown
-from fxticker.official.banks import PEGS, PROVIDERS, Provider, provider, publishes_on
+from fxticker.official.banks import PEGS, PROVIDERS, Bank, provider, publishes_on
 
 
 class OfficialError(ValueError):
@@ -67,7 +67,7 @@ def _date(text: str | None, what: str) -> dt.date:
     raise OfficialError(f"{what} {shown(text)} is not a date (DD.MM.YYYY or YYYY-MM-DD)")
 
 
-def _rate(p: Provider, day: dt.date, value: str | None, nominal: str | None, *,
+def _rate(p: Bank, day: dt.date, value: str | None, nominal: str | None, *,
           comma: bool = False) -> OfficialRate:
     """comma: the bank writes a decimal comma (NBKR); elsewhere a comma would be a thousands separator."""
     published = (value or "").strip()
@@ -86,7 +86,7 @@ def _rate(p: Provider, day: dt.date, value: str | None, nominal: str | None, *,
     return OfficialRate(p.key, p.currency, day, per_usd, published, units)
 
 
-def _check_day(p: Provider, answered: dt.date, asked: dt.date | None) -> None:
+def _check_day(p: Bank, answered: dt.date, asked: dt.date | None) -> None:
     if asked is not None and answered != asked:
         raise WrongDate(f"answered for {answered.isoformat()}, not the day asked, {asked.isoformat()}",
                         answered)
@@ -120,7 +120,7 @@ class _XmlAnswer:
     comma: bool = False  # the bank writes a decimal comma (NBKR)
 
 
-def _parse_xml(form: _XmlAnswer, p: Provider, body: bytes, asked: dt.date | None) -> list[OfficialRate]:
+def _parse_xml(form: _XmlAnswer, p: Bank, body: bytes, asked: dt.date | None) -> list[OfficialRate]:
     root = _xml(body, form.name)
     if root.tag != form.root:
         raise OfficialError(f"not {form.name} XML (root element <{root.tag}>)")

@@ -16,7 +16,7 @@ import httpx
 from fxticker.collect import fetcher
 from fxticker.official import banks as reg
 from fxticker.official.answers import OfficialError, OfficialRate, WrongDate, parse, parse_nbkr_history
-from fxticker.official.banks import Provider
+from fxticker.official.banks import Bank
 
 # NBKR's history page holds at most a year per request: 365 days, both ends included.
 NBKR_HISTORY_SPAN = dt.timedelta(days=364)
@@ -67,7 +67,7 @@ def _get(asker: Asker, url: str, first: bool) -> tuple[bytes, dt.datetime] | Ref
     return answer.body, dt.datetime.now(dt.UTC)
 
 
-def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool,
+def _one(asker: Asker, p: Bank, url: str, asked: dt.date | None, first: bool,
          keep: Callable[[OfficialRate], bool] | None = None) -> Answer | Refused:
     got = _get(asker, url, first)
     if isinstance(got, Refused):
@@ -87,7 +87,7 @@ def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool
     return Answer(url, fetched_at, rates)
 
 
-def ask(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
+def ask(asker: Asker, p: Bank, origin: str, since: dt.date, until: dt.date,
         today: dt.date) -> Iterator[Answer | Refused]:
     """Every request for provider p's rates of [since, until]; raises FetchError when it is down."""
     if p.key == "nbkr":
@@ -103,7 +103,7 @@ def ask(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
         first = False
 
 
-def _ask_nbkr(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
+def _ask_nbkr(asker: Asker, p: Bank, origin: str, since: dt.date, until: dt.date,
               today: dt.date) -> Iterator[Answer | Refused]:
     first = True
     start = max(since, p.coverage_start)

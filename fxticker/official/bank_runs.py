@@ -21,7 +21,7 @@ from fxticker.collect.sources import FetchError
 from fxticker.official import bank_client as official_fetch
 from fxticker.official import rate_store
 from fxticker.official.answers import peg_rates
-from fxticker.official.banks import PEGS, Provider, origins
+from fxticker.official.banks import PEGS, Bank, origins
 from fxticker.official.check import WINDOW
 from fxticker.settings import Settings
 from fxticker.storage import observation_days
@@ -45,7 +45,7 @@ class OfficialConfig:
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class OfficialRun:
     run_id: int
     since: dt.date
     until: dt.date
@@ -68,7 +68,7 @@ class Stopped(Exception):
     """The process is stopping: raised by the scheduler's sleep, it ends a run between two requests."""
 
 
-def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until: dt.date, today: dt.date,
+def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt.date, today: dt.date,
                     config: OfficialConfig, sleep: Callable[[float], None]) -> rate_store.ProviderOutcome:
     started = dt.datetime.now(dt.UTC)
     saved = rate_store.Saved()
@@ -110,10 +110,10 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                                  requests, saved, refused, error)
 
 
-def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt.date, *,
+def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.date, *,
         today: dt.date, config: OfficialConfig, trigger: str = "manual",
         sleep: Callable[[float], None] = time.sleep,
-        should_stop: Callable[[], bool] = lambda: False) -> RunRecord:
+        should_stop: Callable[[], bool] = lambda: False) -> OfficialRun:
     """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
@@ -138,7 +138,7 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
         rate_store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC),
                          status="failed" if failed else "ok",
                          error=f"failed: {', '.join(failed)}" if failed else None)
-    return RunRecord(run_id, since, until, outcomes)
+    return OfficialRun(run_id, since, until, outcomes)
 
 
 # The scheduler's daily run looks back a week: a day a bank published late, or a run that failed, is
@@ -146,7 +146,7 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
 DAILY_LOOKBACK = dt.timedelta(days=7)
 
 
-def daily_window(p: Provider, today: dt.date, first_quote: dt.date | None = None) -> tuple[dt.date, dt.date]:
+def daily_window(p: Bank, today: dt.date, first_quote: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The days a scheduled run asks for: the last week (NBKR: and tomorrow). A peg costs no request, so
     its run covers every stored quote from the first (`first_quote`), and the check has it from the start."""
     since = today - DAILY_LOOKBACK

@@ -13,7 +13,7 @@ import psycopg
 from fxticker.collect.sources import FetchError, Page, read_file
 from fxticker.official import rate_store
 from fxticker.official.answers import OfficialError, OfficialRate, parse
-from fxticker.official.banks import PROVIDERS, Provider, parse_keys
+from fxticker.official.banks import PROVIDERS, Bank, parse_keys
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def ingest_answer(conn: psycopg.Connection, answer: FileRates) -> rate_store.Sav
 
 
 def fetch_window(keys: str | None, since: dt.date | None, until: dt.date | None,
-                 today: dt.date) -> tuple[list[Provider], dt.date, dt.date]:
+                 today: dt.date) -> tuple[list[Bank], dt.date, dt.date]:
     """The providers and days `official fetch` asks for: today by default; never after tomorrow."""
     chosen = parse_keys(keys) if keys is not None else list(PROVIDERS.values())
     until = until or today
