@@ -61,6 +61,12 @@ def test_every_row_states_the_enforced_value() -> None:
     assert f"default {setting('FXTICKER_FETCH_ATTEMPTS').default})" in fetching
     assert f"honoured up to {fetcher.FetchPolicy.max_wait:.0f} s" in fetching
     assert f"up to {fetcher.ROBOTS_MAX_BYTES // 1024} KiB" in fetching
+    deadline = fetcher.FetchPolicy(timeout=setting("FXTICKER_FETCH_TIMEOUT").default).answer_deadline
+    answer_time = table["a fetched answer's time (page, archive capture, bank answer)"]
+    assert (f"within {fetcher.ANSWER_TIMEOUTS} times `FXTICKER_FETCH_TIMEOUT` (`ANSWER_TIMEOUTS`; "
+            f"{deadline:.0f} s by default)" in answer_time)
+    assert (f"over {fetcher.FetchPolicy.max_wait:.0f} s on a 429 or a 5xx"
+            in table["a long `Retry-After`"])
 
 
 @pytest.mark.parametrize(("directive", "stated"), [

@@ -23,7 +23,7 @@ import httpx
 
 from fxticker import settings
 from fxticker.collect import fetcher
-from fxticker.collect.fetcher import Answer, FetchPolicy, Retryable, make_client
+from fxticker.collect.fetcher import FetchPolicy, HttpAnswer, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
 from fxticker.inputs import http_url, shown
 
@@ -166,10 +166,6 @@ class Archive:
         self._clock = clock
         self._next_request = 0.0  # clock time before which no request may start
         self._rate_limited = 0  # 429s in a row
-        # Unbounded: a 429's Retry-After can be long, and honouring it is the point; the cap is ours.
-        self._once_policy = FetchPolicy(timeout=policy.fetch.timeout,
-                                        connect_timeout=policy.fetch.connect_timeout,
-                                        attempts=1, max_wait=float("inf"))
 
     def close(self) -> None:
         self._client.close()
@@ -250,7 +246,7 @@ class Archive:
         match = _REPLAY.fullmatch(url[len(base):])
         return (match[1], match[2]) if match else None
 
-    def _page(self, url: str, answer: Answer) -> Page:
+    def _page(self, url: str, answer: HttpAnswer) -> Page:
         replayed = self._replayed(url)
         assert replayed is not None  # fetch() follows only id_ URLs
         timestamp, original = replayed
@@ -273,7 +269,7 @@ class Archive:
 
     # ---- politeness -------------------------------------------------------------------------------
 
-    def _get(self, url: str) -> Answer:
+    def _get(self, url: str) -> HttpAnswer:
         """GET with fetcher's retries on the network and 5xx, and pauses for every request on a 429."""
         retrying = fetcher.retrying(self.policy.fetch, self._sleep)
         while True:
@@ -286,13 +282,15 @@ class Archive:
             self._rate_limited = 0
             return answer
 
-    def _once(self, url: str) -> Answer:
+    def _once(self, url: str) -> HttpAnswer:
         wait = self._next_request - self._clock()
         if wait > 0:
             self._sleep(wait)
         try:
-            return fetcher.get_once(self._client, url, {}, self.max_bytes, self._once_policy)
-        except Retryable as exc:
+            return fetcher.get_once(self._client, url, {}, self.max_bytes, self.policy.fetch)
+        except (Retryable, fetcher.WaitTooLong) as exc:
+            # A 429's Retry-After, however long, is honoured up to the archive's own cap (_pause); a
+            # 5xx asking for more than fetcher waits fails the request at once, as for any fetch.
             if exc.status == 429:
                 self._pause(url, exc.retry_after)
                 raise _RateLimited from None

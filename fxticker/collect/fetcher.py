@@ -23,8 +23,9 @@ import httpx
 import tenacity
 
 from fxticker import __version__, settings
+from fxticker.collect import bounded
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
-from fxticker.inputs import http_url, is_url, shown
+from fxticker.inputs import http_url, is_url, shown, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,18 @@ ROBOTS_AGENT = "fxticker"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5"
 # RFC 9309 lets a crawler stop reading robots.txt after 500 KiB.
 ROBOTS_MAX_BYTES = 500 * 1024
+# A whole answer may take this many times FXTICKER_FETCH_TIMEOUT (a minute by default): a page of the
+# ticker's size comes in a second or two, and a server that sends a byte now and then must not hold a
+# run for ever (the timeout bounds each read, not the answer).
+ANSWER_TIMEOUTS = 3
+
+
+class WaitTooLong(FetchError):
+    """A 429 or 5xx whose Retry-After is longer than fxticker waits: the source fails now."""
+
+    def __init__(self, message: str, status: int, retry_after: float) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
 
 
 class Retryable(FetchError):
@@ -54,6 +67,13 @@ class FetchPolicy:
     backoff: float = settings.default("FXTICKER_RETRY_BACKOFF")
     max_wait: float = 60.0  # the longest single wait, Retry-After included
     robots_ttl: float = 3600.0
+    # The whole answer of one request (connecting, headers, every byte of the body) within this many
+    # seconds; None: ANSWER_TIMEOUTS times `timeout`.
+    deadline: float | None = None
+
+    @property
+    def answer_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else ANSWER_TIMEOUTS * self.timeout
 
     @classmethod
     def from_settings(cls, conf: settings.Settings) -> FetchPolicy:
@@ -68,7 +88,7 @@ def make_client(policy: FetchPolicy | None = None) -> httpx.Client:
     policy = policy or FetchPolicy()
     return httpx.Client(
         timeout=httpx.Timeout(policy.timeout, connect=policy.connect_timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": bounded.ACCEPT_ENCODING},
         follow_redirects=True,
     )
 
@@ -90,7 +110,7 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 
 
 @dataclass(frozen=True)
-class Answer:
+class HttpAnswer:
     """An HTTP answer read whole: its status, body (decoded) and headers."""
 
     status: int
@@ -99,37 +119,46 @@ class Answer:
 
 
 def get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
-             policy: FetchPolicy) -> Answer:
+             policy: FetchPolicy) -> HttpAnswer:
     """One GET read whole, or Retryable (worth another attempt) or FetchError (not)."""
     check_url(url)
+    name = without_credentials(url)
+    deadline = bounded.Deadline(policy.answer_deadline)
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        with client.stream("GET", url, headers=headers, extensions={"trace": deadline.trace}) as response:
+            deadline.watch(response.extensions.get("network_stream"))
             status = response.status_code
             if status == 429 or status >= 500:
                 wait = retry_after_seconds(response.headers.get("retry-after"))
                 if wait is not None and wait > policy.max_wait:
                     # Honouring it would hold the whole run; give up now and try at the next run.
-                    raise FetchError(f"{url}: HTTP {status}; the server asks to wait {wait:.0f} s, "
-                                     f"longer than the {policy.max_wait:.0f} s fxticker waits", status)
-                raise Retryable(f"{url}: HTTP {status}", status, wait)
+                    raise WaitTooLong(f"{name}: HTTP {status}; the server asks to wait {wait:.0f} s, "
+                                      f"longer than the {policy.max_wait:.0f} s fxticker waits", status, wait)
+                raise Retryable(f"{name}: HTTP {status}", status, wait)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
-                    f"{url}: {int(declared):,} bytes declared, over the {max_bytes:,}-byte limit", status)
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(f"{url}: body over the {max_bytes:,}-byte limit", status)
-                chunks.append(chunk)
-            return Answer(status, b"".join(chunks), response.headers)
-    except httpx.TimeoutException as exc:
-        raise Retryable(f"{url}: timed out ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
-        raise Retryable(f"{url}: {type(exc).__name__}: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+                    f"{name}: {int(declared):,} bytes declared, over the {max_bytes:,}-byte limit", status)
+            try:
+                body = bounded.read(response, max_bytes, deadline)
+            except bounded.TooLarge:
+                raise FetchError(f"{name}: body over the {max_bytes:,}-byte limit", status) from None
+            except bounded.BadEncoding as exc:
+                raise FetchError(f"{name}: {exc}", status) from None
+            return HttpAnswer(status, body, response.headers)
+    except (TimeoutError, httpx.HTTPError) as exc:
+        if deadline.expired:
+            # Not retried: a server this slow would be as slow again.
+            raise FetchError(f"{name}: no whole answer within {deadline.seconds:g} s") from None
+        if isinstance(exc, httpx.TimeoutException):
+            raise Retryable(f"{name}: timed out ({type(exc).__name__})") from None
+        if isinstance(exc, httpx.TransportError):
+            raise Retryable(f"{name}: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"{name}: {type(exc).__name__}: {exc}") from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{name}: not a URL a request can be made to ({exc})") from None
+    finally:
+        deadline.cancel()
 
 
 def _wait(policy: FetchPolicy) -> Callable[[tenacity.RetryCallState], float]:
@@ -174,7 +203,7 @@ def gave_up(exc: Retryable, policy: FetchPolicy) -> FetchError:
 
 
 def get(client: httpx.Client, url: str, *, headers: dict[str, str] | None = None, max_bytes: int,
-        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> Answer:
+        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> HttpAnswer:
     """GET with retries on the network, 5xx and 429; other statuses are returned as they are."""
     try:
         return retrying(policy, sleep)(get_once, client, url, headers or {}, max_bytes, policy)
