@@ -89,17 +89,16 @@ def origin(text: str) -> str:
     return text
 
 
+# An http(s) URL's user information: everything from "//" to the last "@" before the path. Read by a
+# pattern rather than urlsplit, which refuses some URLs (an unclosed IPv6 bracket) that still carry a
+# password to take out, and so that a comma-separated list of URLs loses every one.
+_CREDENTIALS = re.compile(r"\b(https?://)[^/?#\s,]*@", re.IGNORECASE)
+
+
 def without_credentials(url: str) -> str:
-    """The URL with any user name and password taken out: what may be stored, printed or served."""
-    if not is_url(url):
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    """The URL (or a list of URLs, as in FXTICKER_SOURCES) with any user name and password taken out:
+    what may be stored, printed or served."""
+    return _CREDENTIALS.sub(r"\1", url)
 
 
 def source(text: str) -> str:

@@ -9,6 +9,7 @@ waits (Retry-After, else at least a minute, doubling while the 429s go on). Know
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -25,7 +26,7 @@ from fxticker import settings
 from fxticker.collect import fetcher
 from fxticker.collect.fetcher import FetchPolicy, HttpAnswer, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
-from fxticker.inputs import http_url, shown
+from fxticker.inputs import http_url, shown, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,14 @@ class Archive:
     def __init__(self, policy: ArchivePolicy, max_bytes: int, *, client: httpx.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.policy = policy
+        # The archive's credentials (FXTICKER_ARCHIVE_URL's user:password@) go with every request as
+        # Basic auth and nowhere else: every URL built here, stored as a source or shown, is without them.
+        auth = fetcher.basic_auth(policy.base_url)
+        self.policy = dataclasses.replace(policy, base_url=without_credentials(policy.base_url))
         self.max_bytes = max_bytes
         self._client = client or make_client(policy.fetch)
+        if auth is not None:
+            self._client.auth = auth
         # Redirects are followed here, one hop at a time, so that each hop is checked and throttled.
         self._client.follow_redirects = False
         self._sleep = sleep
@@ -180,6 +186,7 @@ class Archive:
 
     def captures(self, url: str, since: dt.date | None, until: dt.date | None) -> list[Capture]:
         """Every capture of `url` with status 200 from `since` to `until` (UTC days, both included)."""
+        url = without_credentials(url)  # the site's credentials are not the archive's business
         cdx = self.policy.base_url + CDX_PATH
         params = {
             "url": url,

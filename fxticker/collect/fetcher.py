@@ -17,7 +17,7 @@ import time
 import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import tenacity
@@ -118,6 +118,17 @@ class HttpAnswer:
     headers: httpx.Headers
 
 
+def basic_auth(url: str) -> httpx.BasicAuth | None:
+    """The user name and password a URL carries, as Basic auth; None when it carries none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return None
+    return httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+
+
 def get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
              policy: FetchPolicy) -> HttpAnswer:
     """One GET read whole, or Retryable (worth another attempt) or FetchError (not)."""
@@ -125,7 +136,9 @@ def get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes:
     name = without_credentials(url)
     deadline = bounded.Deadline(policy.answer_deadline)
     try:
-        with client.stream("GET", url, headers=headers, extensions={"trace": deadline.trace}) as response:
+        # The URL's credentials go as Basic auth, so that no log line (httpx's included) shows them.
+        with client.stream("GET", name, headers=headers, auth=basic_auth(url) or httpx.USE_CLIENT_DEFAULT,
+                           extensions={"trace": deadline.trace}) as response:
             deadline.watch(response.extensions.get("network_stream"))
             status = response.status_code
             if status == 429 or status >= 500:
@@ -232,7 +245,8 @@ class RobotsCache:
             with self._lock:
                 self._rules[origin] = cached
         if not cached[1].can_fetch(ROBOTS_AGENT, url):
-            raise FetchError(f"{url}: disallowed by {origin}/robots.txt")
+            robots = without_credentials(origin) + "/robots.txt"
+            raise FetchError(f"{without_credentials(url)}: disallowed by {robots}")
 
     @staticmethod
     def _read(client: httpx.Client, robots_url: str, policy: FetchPolicy,
@@ -257,7 +271,8 @@ def check_url(url: str) -> None:
         http_url(url)
     except ValueError as exc:
         # Named as given when it is printable, the way every other fetch message names its URL.
-        name = url if url.isprintable() and url.isascii() else shown(url, 200)
+        name = without_credentials(url)
+        name = name if name.isprintable() and name.isascii() else shown(name, 200)
         raise FetchError(f"{name}: {exc}") from None
 
 
@@ -276,6 +291,8 @@ def fetch_url(
     A 304 comes back as a Page with status 304 and no body; its validators are the ones sent.
     """
     check_url(url)
+    # The page's source, stored and shown, never carries the URL's credentials; the request does.
+    name = without_credentials(url)
     policy = policy or FetchPolicy()
     own = client is None
     http = client or make_client(policy)
@@ -286,11 +303,11 @@ def fetch_url(
         answer = get(http, url, headers=headers, max_bytes=max_bytes, policy=policy, sleep=sleep)
         seen_at = dt.datetime.now(dt.UTC)
         if answer.status == 304:
-            return Page(url, b"", None, seen_at, is_file=False, status=304, validators=validators)
+            return Page(name, b"", None, seen_at, is_file=False, status=304, validators=validators)
         if answer.status >= 400:
-            raise FetchError(f"{url}: HTTP {answer.status}", answer.status)
+            raise FetchError(f"{name}: HTTP {answer.status}", answer.status)
         return Page(
-            url,
+            name,
             answer.body,
             answer.headers.get("content-type"),
             seen_at,

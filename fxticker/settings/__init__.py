@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from fxticker.inputs import MAX_PAGE_BYTES, shown
+from fxticker.inputs import MAX_PAGE_BYTES, shown, without_credentials
 from fxticker.settings.kinds import (
     ARCHIVE_URL,
     DATABASE_URL,
@@ -43,7 +43,7 @@ class SettingError(ValueError):
     """A setting's value is unusable; the message is one line: NAME=value: reason."""
 
     def __init__(self, name: str, raw: str, reason: str, *, secret: bool = False) -> None:
-        super().__init__(f"{name}={'(not shown)' if secret else shown(raw)}: {reason}")
+        super().__init__(f"{name}={'(not shown)' if secret else shown(without_credentials(raw))}: {reason}")
         self.name = name
 
 
