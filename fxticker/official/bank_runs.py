@@ -25,7 +25,7 @@ from fxticker.official.banks import PEGS, Bank, origins
 from fxticker.official.check import WINDOW
 from fxticker.settings import Settings
 from fxticker.storage import observation_days
-from fxticker.storage.scrape_runs import host_id
+from fxticker.storage.scrape_runs import host_id, process_gone
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.dat
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        # A run killed before it could record its end (kill -9, a lost machine) is closed by the next.
+        rate_store.close_dead(conn, process_gone)
         run_id = rate_store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger,
                                       host=host_id(), since=since, until=until)
         outcomes = []

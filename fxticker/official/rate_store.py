@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -109,6 +109,24 @@ def close_abandoned(conn: psycopg.Connection) -> int:
         "UPDATE official_run SET status = 'failed', finished_at = now(), error = 'abandoned'"
         " WHERE status = 'running' AND trigger = 'schedule'")
     return cur.rowcount
+
+
+# A run on another machine cannot be asked whether its process lives: after this long it is taken for
+# dead (the longest run, a backfill of every bank since 1994 at a request a second, takes about 7 hours).
+ABANDONED_AFTER = dt.timedelta(days=2)
+
+
+def close_dead(conn: psycopg.Connection, gone: Callable[[str | None], bool]) -> int:
+    """Mark failed the runs left 'running' by a process that has ended (`gone(host)`: a manual fetch
+    killed on this machine, say) or started more than ABANDONED_AFTER ago; how many."""
+    rows = conn.execute("SELECT id, host, started_at < now() - %s FROM official_run WHERE status = 'running'",
+                        (ABANDONED_AFTER,)).fetchall()
+    dead = [run_id for run_id, host, old in rows if old or gone(host)]
+    if dead:
+        conn.execute("UPDATE official_run SET status = 'failed', finished_at = now(),"
+                     " error = 'abandoned: its process ended during the run'"
+                     " WHERE id = ANY(%s) AND status = 'running'", (dead,))
+    return len(dead)
 
 
 def last_success(conn: psycopg.Connection) -> dict[str, dt.datetime]:
