@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from fxticker import settings
+from fxticker import settings, vocab
 from fxticker.collect import fetcher
 from fxticker.collect.fetcher import FetchPolicy, HttpAnswer, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
@@ -37,8 +37,18 @@ RATE_LIMIT_PAUSE = 60.0
 # A 429 pause longer than this stops the run rather than hold it for hours; a re-run resumes.
 MAX_RATE_LIMIT_PAUSE = 3600.0
 CDX_PAGE_SIZE = 1000
-# A listing that pages on for ever (a key that never ends) is the archive's fault, not ours to follow.
-MAX_CDX_PAGES = 10_000
+# A listing that pages on for ever (a fresh resume key on every page) is the archive's fault, not ours to
+# follow: a listing stops at whichever of these comes first. The ticker's page has a few thousand
+# captures; a page of CDX is about 150 bytes a row.
+MAX_CDX_PAGES = 1_000
+MAX_CDX_ROWS = 100_000
+MAX_CDX_BYTES = 64 * 1024 * 1024
+MAX_RESUME_KEY_CHARS = 1_000
+# A row's fields as archive_capture can hold them (a btree index entry takes about 2,700 bytes at most,
+# and (archive, original, captured_at) is one): a longer field is that row's fault, refused alone.
+FIELD_CHARS = {"original": 2_048, "digest": 128, "mimetype": 255}
+# A capture time is believed from the ticker's first day to a day ahead of this machine's clock.
+FUTURE_SLACK = dt.timedelta(days=1)
 MAX_REDIRECTS = 5
 # A Retry-After of 0 (or a date past) would let a loop of 429s hammer the archive; doubling from here ends it.
 MIN_RETRY_AFTER = 1.0
@@ -113,10 +123,17 @@ class _RateLimited(Exception):
     """A 429: not an attempt used up, a pause for every request (set before this is raised)."""
 
 
-def parse_cdx(body: bytes, where: str) -> tuple[list[Capture], str | None]:
-    """A CDX JSON answer: its captures of status 200, and the resume key of the next page (if any)."""
+def parse_cdx(body: bytes, where: str,
+              refused: list[str] | None = None) -> tuple[list[Capture], str | None]:
+    """A CDX JSON answer: its captures of status 200, and the resume key of the next page (if any).
+
+    A row that cannot be a capture fxticker records (a field too long, a time outside what it believes,
+    no http(s) URL) is left out, its reason added to `refused`; a table that is not CDX stops the run.
+    """
     try:
         rows = json.loads(body)
+    except RecursionError:
+        raise ArchiveUnavailable(f"{where}: the archive answered JSON nested too deeply to be CDX") from None
     except (ValueError, UnicodeDecodeError):
         head = body.lstrip()[:1]
         kind = "HTML" if head == b"<" else "text" if body.strip() else "an empty body"
@@ -142,14 +159,36 @@ def parse_cdx(body: bytes, where: str) -> tuple[list[Capture], str | None]:
         if values["statuscode"] != "200":
             continue  # an archived error or redirect, should the archive not apply the filter
         try:
-            parse_timestamp(values["timestamp"])
+            _check_row(values)
         except ValueError as exc:
-            raise ArchiveUnavailable(f"{where}: CDX row {number}: {exc}") from None
-        if not _is_http_url(values["original"]) or not values["digest"]:
-            raise ArchiveUnavailable(f"{where}: CDX row {number} has no http(s) URL or no digest")
+            if refused is None:
+                raise ArchiveUnavailable(f"{where}: CDX row {number}: {exc}") from None
+            refused.append(f"{where}: CDX row {number}: {exc}")
+            continue
         captures.append(Capture(values["timestamp"], values["original"], values["digest"],
                                 values["mimetype"]))
     return captures, key
+
+
+def _check_row(values: dict[str, str]) -> None:
+    """ValueError with the reason when a CDX row cannot be a capture fxticker records."""
+    for name, limit in FIELD_CHARS.items():
+        if len(values[name]) > limit:
+            raise ValueError(f"its {name} is {len(values[name]):,} characters, over the {limit:,} "
+                             "a capture is recorded with")
+    believable(parse_timestamp(values["timestamp"]), "its timestamp")
+    if not _is_http_url(values["original"]) or not values["digest"]:
+        raise ValueError("it has no http(s) URL or no digest")
+
+
+def believable(moment: dt.datetime, what: str) -> dt.datetime:
+    """The capture time when fxticker believes it: not before the ticker's first day (vocab.EARLIEST),
+    not more than FUTURE_SLACK ahead of now; ValueError naming `what` otherwise."""
+    if moment.date() < vocab.EARLIEST:
+        raise ValueError(f"{what} {moment.isoformat()} is before {vocab.EARLIEST}, older than any ticker")
+    if moment > dt.datetime.now(dt.UTC) + FUTURE_SLACK:
+        raise ValueError(f"{what} {moment.isoformat()} is more than a day in the future")
+    return moment
 
 
 class Archive:
@@ -171,6 +210,7 @@ class Archive:
         self._sleep = sleep
         self._clock = clock
         self._next_request = 0.0  # clock time before which no request may start
+        self.refused: list[str] = []  # listed rows left out, one line each: where, which row, why
         self._rate_limited = 0  # 429s in a row
 
     def close(self) -> None:
@@ -202,23 +242,33 @@ class Archive:
             params["to"] = until.strftime("%Y%m%d")
         found: list[Capture] = []
         keys: set[str] = set()
+        where = f"{cdx} (captures of {url})"
+        rows_read = bytes_read = 0
         for _page in range(MAX_CDX_PAGES):
-            where = f"{cdx} (captures of {url})"
             try:
                 answer = self._get(str(httpx.URL(cdx, params=params)))
             except FetchError as exc:
                 raise ArchiveUnavailable(f"{where}: {exc}") from None
             if answer.status != 200:
                 raise ArchiveUnavailable(f"{where}: HTTP {answer.status}")
-            rows, key = parse_cdx(answer.body, where)
+            bytes_read += len(answer.body)
+            refused: list[str] = []
+            rows, key = parse_cdx(answer.body, where, refused)
+            self.refused.extend(refused)
+            rows_read += len(rows) + len(refused)
+            if rows_read > MAX_CDX_ROWS or bytes_read > MAX_CDX_BYTES:
+                raise ArchiveUnavailable(f"{where}: the list goes on past {MAX_CDX_ROWS:,} rows or "
+                                         f"{MAX_CDX_BYTES:,} bytes")
             found.extend(c for c in rows if _within(c.captured_at.date(), since, until))
             if key is None:
                 return found
+            if len(key) > MAX_RESUME_KEY_CHARS:
+                raise ArchiveUnavailable(f"{where}: a resume key of {len(key):,} characters")
             if key in keys:
                 raise ArchiveUnavailable(f"{where}: the resume key {shown(key)} came back twice")
             keys.add(key)
             params["resumeKey"] = key
-        raise ArchiveUnavailable(f"{cdx}: the capture list of {url} goes on past {MAX_CDX_PAGES} pages")
+        raise ArchiveUnavailable(f"{where}: the list goes on past {MAX_CDX_PAGES:,} pages")
 
     def fetch(self, capture: Capture) -> Page:
         """The capture's original bytes, dated and sourced by the capture the archive actually served.
@@ -266,8 +316,12 @@ class Archive:
         if memento:
             try:
                 served = email.utils.parsedate_to_datetime(memento).astimezone(dt.UTC)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise CaptureRejected(f"{url}: unreadable Memento-Datetime {shown(memento)}") from None
+        try:
+            believable(served, "Memento-Datetime")
+        except ValueError as exc:
+            raise CaptureRejected(f"{url}: {exc}") from None
         if timestamp_of(served) != timestamp:
             log.info("%s: the archive served the capture of %s", url, served.isoformat())
         source = f"{self.policy.base_url}/web/{timestamp_of(served)}id_/{original}"

@@ -59,6 +59,7 @@ class Plan:
 
     listed: int
     todo: tuple[Capture, ...]
+    refused: tuple[str, ...] = ()  # listed rows that cannot be captures fxticker records, one line each
 
     @property
     def known(self) -> int:
@@ -119,7 +120,7 @@ def plan(conn: psycopg.Connection, source: Archive, urls: Iterable[str], since: 
             continue
         seen.add(capture.digest)  # the same bytes again, in this listing: read once
         todo.append(capture)
-    return Plan(len(listed), tuple(todo))
+    return Plan(len(listed), tuple(todo), tuple(source.refused))
 
 
 def store_capture(conn: psycopg.Connection, base: str, capture: Capture, page: Page, *,
@@ -139,7 +140,7 @@ def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.Z
     """Fetch and store every capture of the plan; `conn` must be in autocommit mode."""
     from tqdm import tqdm
 
-    summary = BackfillSummary(listed=work.listed, known=work.known)
+    summary = BackfillSummary(listed=work.listed, known=work.known, rejected=list(work.refused))
     base = source.policy.base_url
     bar = tqdm(work.todo, unit="capture", disable=None if progress else True, dynamic_ncols=True)
     try:
@@ -193,7 +194,7 @@ def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[st
     with factory(config.policy, config.max_bytes) as source:
         work = plan(conn, source, urls, since, until)
         if dry_run:
-            return work, BackfillSummary(listed=work.listed, known=work.known)
+            return work, BackfillSummary(listed=work.listed, known=work.known, rejected=list(work.refused))
         return work, run(conn, source, work, tz=config.tz, max_bytes=config.max_bytes,
                          should_stop=should_stop, progress=progress)
 
