@@ -9,6 +9,8 @@ import pytest
 
 from fxticker import serve, settings, vocab
 from fxticker.collect import archive, fetcher
+from fxticker.official import answers, plausible
+from fxticker.official.banks import PEGS, PROVIDERS
 from fxticker.web import dashboard, frankfurter, metrics
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -74,6 +76,13 @@ def test_every_row_states_the_enforced_value() -> None:
             f"`mimetype` {fields['mimetype']} (`FIELD_CHARS`)" in listing)
     assert (f"from {vocab.EARLIEST} (`vocab.EARLIEST`, before any ticker) to a day ahead"
             in table["an archive capture's time"] and archive.FUTURE_SLACK.days == 1)
+    starts = ", ".join(f"{key} {bank.coverage_start}" for key, bank in PROVIDERS.items() if key not in PEGS)
+    assert f"({starts}, `Bank.coverage_start`) to tomorrow" in table["a bank's rate date"]
+    assert answers.DAYS_AHEAD == 1
+    assert (f"{answers.LOWEST_PER_USD:f} to {answers.HIGHEST_PER_USD:,f} units per USD, always"
+            in table["a bank's rate"])
+    assert f"within {plausible.FACTOR} times (`FACTOR`) either way" in table["a bank's rate"]
+    assert plausible.NEIGHBOUR_SPAN.days == 365 and "within a year" in table["a bank's rate"]
     assert (f"over {fetcher.FetchPolicy.max_wait:.0f} s on a 429 or a 5xx"
             in table["a long `Retry-After`"])
 

@@ -43,6 +43,14 @@ class OfficialRate:
     nominal: int
 
 
+# No bank publishes further ahead than tomorrow (NBKR publishes tomorrow's rate).
+DAYS_AHEAD = 1
+# Units of a currency per USD that no currency has had: a misread answer (a slipped decimal point, a
+# nominal missed), whatever the bank wrote. The banks' rates run from about 3.5 (TMT) to about 13,000
+# (UZS); a redenomination or a hyperinflation would still fall well inside.
+LOWEST_PER_USD = Decimal("0.001")
+HIGHEST_PER_USD = Decimal("1000000")
+
 # Nominals the banks use for small currencies; anything else would make the division inexact or be a slip.
 NOMINALS = (1, 10, 100, 1000)
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
@@ -83,6 +91,9 @@ def _rate(p: Bank, day: dt.date, value: str | None, nominal: str | None, *,
     units = int(nominal_text)
     # A power of ten: shifting the exponent divides exactly and keeps every published digit.
     per_usd = amount.scaleb(-(len(str(units)) - 1))
+    if not LOWEST_PER_USD <= per_usd <= HIGHEST_PER_USD:
+        raise OfficialError(f"USD rate {shown(published)} per {units} is {per_usd:f} {p.currency} per USD, "
+                            f"outside {LOWEST_PER_USD:f} to {HIGHEST_PER_USD:,f}: not believed")
     return OfficialRate(p.key, p.currency, day, per_usd, published, units)
 
 
@@ -152,6 +163,8 @@ def parse_cbu(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
     p = PROVIDERS["cbu"]
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise OfficialError("not CBU JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError):
         raise OfficialError("not CBU JSON (does not parse as JSON)") from None
     if not isinstance(data, list):
@@ -202,6 +215,20 @@ def parse_nbkr(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
             rates = [r for r in rates if r.rate_date == asked]
         return rates
     return parse_nbkr_daily(body, asked)
+
+
+def check_dates(key: str, rates: list[OfficialRate], today: dt.date) -> None:
+    """OfficialError when a rate is dated before its bank's first published day (Bank.coverage_start) or
+    more than DAYS_AHEAD after `today`: an answer from nowhere, refused whole."""
+    p = provider(key)
+    latest = today + dt.timedelta(days=DAYS_AHEAD)
+    for rate in rates:
+        if rate.rate_date < p.coverage_start:
+            raise OfficialError(f"dated {rate.rate_date.isoformat()}, before {p.key}'s first rate "
+                                f"({p.coverage_start.isoformat()}): not believed")
+        if rate.rate_date > latest:
+            raise OfficialError(f"dated {rate.rate_date.isoformat()}, after {latest.isoformat()} (no bank "
+                                "publishes further ahead than tomorrow): not believed")
 
 
 def peg_rates(key: str, since: dt.date, until: dt.date) -> list[OfficialRate]:

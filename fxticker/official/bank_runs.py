@@ -18,8 +18,9 @@ import psycopg
 
 from fxticker.collect import fetcher
 from fxticker.collect.sources import FetchError
+from fxticker.inputs import first_line
 from fxticker.official import bank_client as official_fetch
-from fxticker.official import rate_store
+from fxticker.official import plausible, rate_store
 from fxticker.official.answers import peg_rates
 from fxticker.official.banks import PEGS, Bank, origins
 from fxticker.official.check import WINDOW
@@ -69,7 +70,8 @@ class Stopped(Exception):
 
 
 def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt.date, today: dt.date,
-                    config: OfficialConfig, sleep: Callable[[float], None]) -> rate_store.ProviderOutcome:
+                    config: OfficialConfig, sleep: Callable[[float], None],
+                    force: bool = False) -> rate_store.ProviderOutcome:
     started = dt.datetime.now(dt.UTC)
     saved = rate_store.Saved()
     requests = refused = 0
@@ -91,6 +93,10 @@ def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt
                             refused += 1
                             log.info("%s: %s: %s (no row)", p.key, item.url, item.reason)
                         continue
+                    doubt = None if force else plausible.doubt(conn, item.rates)
+                    if doubt is not None:
+                        errors.append(f"{item.url}: {doubt}")
+                        continue
                     with conn.transaction():
                         saved += rate_store.save_rates(conn, item.rates, source=item.url,
                                                   fetched_at=item.fetched_at)
@@ -100,6 +106,9 @@ def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt
                 errors.append(str(exc))
             except Stopped:
                 errors.append("stopped before the last request")
+            except Exception as exc:  # a defect: this provider fails, the next ones still run
+                log.exception("%s: unexpected error", p.key)
+                errors.append(f"unexpected error: {first_line(exc)}")
     error = None
     if errors:
         more = f" (and {len(errors) - 1} more failed request(s))" if len(errors) > 1 else ""
@@ -113,8 +122,9 @@ def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt
 def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.date, *,
         today: dt.date, config: OfficialConfig, trigger: str = "manual",
         sleep: Callable[[float], None] = time.sleep,
-        should_stop: Callable[[], bool] = lambda: False) -> OfficialRun:
-    """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
+        should_stop: Callable[[], bool] = lambda: False, force: bool = False) -> OfficialRun:
+    """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now;
+    `force`: store rates even when they are not believed beside the stored ones (official.plausible)."""
     if since > until:
         raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
@@ -127,7 +137,7 @@ def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.dat
             for p in chosen:
                 if should_stop():
                     break
-                outcome = _fetch_provider(conn, p, since, until, today, config, sleep)
+                outcome = _fetch_provider(conn, p, since, until, today, config, sleep, force)
                 rate_store.record_provider(conn, run_id, outcome)
                 outcomes.append(outcome)
         except BaseException as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
 
@@ -63,6 +64,32 @@ def save_rates(conn: psycopg.Connection, rates: Sequence[OfficialRate], *, sourc
     new = sum(touched)
     changed = len(touched) - new
     return Saved(new=new, changed=changed, same=len(rates) - new - changed)
+
+
+_NEIGHBOURS = """
+SELECT d.day, b.rate_date, b.per_usd, a.rate_date, a.per_usd
+FROM unnest(%(days)s::date[]) AS d(day)
+LEFT JOIN LATERAL (
+    SELECT rate_date, per_usd FROM official_rate
+    WHERE provider = %(provider)s AND currency = %(currency)s
+      AND rate_date <= d.day AND rate_date >= d.day - %(span)s
+    ORDER BY rate_date DESC LIMIT 1) b ON true
+LEFT JOIN LATERAL (
+    SELECT rate_date, per_usd FROM official_rate
+    WHERE provider = %(provider)s AND currency = %(currency)s
+      AND rate_date > d.day AND rate_date <= d.day + %(span)s
+    ORDER BY rate_date LIMIT 1) a ON true
+"""
+
+
+def neighbours(conn: psycopg.Connection, provider: str, currency: str, days: Sequence[dt.date],
+               span: dt.timedelta) -> dict[dt.date, list[tuple[dt.date, Decimal]]]:
+    """For each day, the stored rates of that provider and currency nearest it within `span`: the one of
+    that day or before, and the one after (either may be missing)."""
+    rows = conn.execute(_NEIGHBOURS, {"days": list(days), "provider": provider, "currency": currency,
+                                      "span": span.days}).fetchall()
+    return {day: [(d, v) for d, v in ((bd, bv), (ad, av)) if d is not None]
+            for day, bd, bv, ad, av in rows}
 
 
 def start_run(conn: psycopg.Connection, *, started_at: dt.datetime, trigger: str, host: str,
