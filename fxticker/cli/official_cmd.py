@@ -8,7 +8,7 @@ import sys
 import click
 
 from fxticker import vocab
-from fxticker.cli.common import checked_date, current_settings, friendly_errors
+from fxticker.cli.common import checked_date, current_settings, friendly_errors, writing_stdout
 from fxticker.cli.connection import connect, database_errors
 from fxticker.official import plausible
 from fxticker.official import rate_store as official_store
@@ -43,12 +43,13 @@ def official_parse(key: str, paths: tuple[str, ...]) -> None:
     """Print the rates of saved answers as JSON lines, one per day; store nothing."""
     failed = False
     conf = current_settings()
-    for answer in read_answers(key, paths, conf.max_page_bytes, vocab.site_today(conf.timezone)):
-        if answer.error is not None:
-            click.echo(f"{answer.path}: {answer.error}", err=True)
-            failed = True
-        for rate in answer.rates:
-            click.echo(json_line(rate))
+    with writing_stdout():
+        for answer in read_answers(key, paths, conf.max_page_bytes, vocab.site_today(conf.timezone)):
+            if answer.error is not None:
+                click.echo(f"{answer.path}: {answer.error}", err=True)
+                failed = True
+            for rate in answer.rates:
+                click.echo(json_line(rate))
     sys.exit(1 if failed else 0)
 
 
