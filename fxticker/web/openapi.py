@@ -72,8 +72,8 @@ def _ndjson(ok: dict[str, Any]) -> dict[str, Any]:
 
 
 STREAMED = (f"Every row is returned, however many: an answer of more than {BATCH_ROWS:,} rows is "
-            "streamed as it is read from the database (without ETag or Content-Length), so its size costs the "
-            "server no memory.")
+            "streamed as it is read from the database (without ETag or Content-Length), so its size costs "
+            "the server no memory.")
 
 
 def _streamed(ok: dict[str, Any]) -> dict[str, Any]:
