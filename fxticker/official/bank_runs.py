@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from fxticker import vocab
 from fxticker.collect import fetcher
 from fxticker.collect.sources import FetchError
 from fxticker.inputs import first_line
@@ -125,8 +126,7 @@ def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.dat
         should_stop: Callable[[], bool] = lambda: False, force: bool = False) -> OfficialRun:
     """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now;
     `force`: store rates even when they are not believed beside the stored ones (official.plausible)."""
-    if since > until:
-        raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    vocab.date_range(since, until, f"--since {since.isoformat()}", f"--until {until.isoformat()}")
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
         # A run killed before it could record its end (kill -9, a lost machine) is closed by the next.
         rate_store.close_dead(conn, process_gone)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 
+from fxticker import vocab
 from fxticker.collect.sources import FetchError, Page, read_file
 from fxticker.official import plausible, rate_store
 from fxticker.official.answers import DAYS_AHEAD, OfficialError, OfficialRate, check_dates, parse
@@ -42,7 +43,7 @@ def read_answers(key: str, paths: tuple[str, ...], max_bytes: int, today: dt.dat
 def json_line(rate: OfficialRate) -> str:
     """The `official parse` line: per_usd a string, so that no JSON reader rounds it."""
     return json.dumps({"provider": rate.provider, "date": rate.rate_date.isoformat(),
-                       "currency": rate.currency, "per_usd": format(rate.per_usd, "f")})
+                       "currency": rate.currency, "per_usd": vocab.decimal_text(rate.per_usd)})
 
 
 def ingest_answer(conn: psycopg.Connection, answer: FileRates, *, force: bool = False) -> rate_store.Saved:
@@ -66,6 +67,5 @@ def fetch_window(keys: str | None, since: dt.date | None, until: dt.date | None,
     # NBKR publishes for tomorrow; nobody has rates for later.
     if until > today + dt.timedelta(days=DAYS_AHEAD):
         raise ValueError(f"--until {until.isoformat()} is after tomorrow: no bank has rates for it yet")
-    if since > until:
-        raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+    vocab.date_range(since, until, f"--since {since.isoformat()}", f"--until {until.isoformat()}")
     return chosen, since, until
