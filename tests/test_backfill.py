@@ -24,7 +24,7 @@ from werkzeug import Response
 from fxticker import settings
 from fxticker.collect import archive, backfill
 from fxticker.collect.archive import ArchivePolicy
-from fxticker.collect.backfill import BackfillConfig, Plan, Summary
+from fxticker.collect.backfill import BackfillConfig, BackfillSummary, Plan
 from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.ingest import store_page
 from fxticker.collect.sources import read_file
@@ -45,7 +45,7 @@ def config(fake: FakeArchive, **policy: Any) -> BackfillConfig:
 
 
 def run(conn: psycopg.Connection, fake: FakeArchive, since: dt.date | None = None,
-        until: dt.date | None = None, dry_run: bool = False, **policy: Any) -> tuple[Plan, Summary]:
+        until: dt.date | None = None, dry_run: bool = False, **policy: Any) -> tuple[Plan, BackfillSummary]:
     return backfill.backfill(conn, config(fake, **policy), [ORIGINAL], since, until, dry_run=dry_run)
 
 
@@ -368,10 +368,10 @@ def test_a_cdx_answer_with_a_resume_key_and_archived_errors() -> None:
     ("ftp://archive", "not an http(s) URL with a host"),
     ("web.archive.org", "not an http(s) URL with a host"),
     ("http://", "not an http(s) URL with a host"), ("http://a/?x=1", "must not carry a query or a fragment"),
-    ("http://a:99999", "has an invalid port"),
+    ("http://a:99999", "not an http(s) URL with a valid host and port"),
 ])
 def test_an_archive_url_that_is_not_one_is_refused(raw: str, reason: str) -> None:
-    with pytest.raises(settings.SettingError, match=re.escape(f"FXTICKER_ARCHIVE_URL={raw}: {reason}")):
+    with pytest.raises(settings.SettingError, match=re.escape(f"FXTICKER_ARCHIVE_URL='{raw}': {reason}")):
         settings.load({"FXTICKER_ARCHIVE_URL": raw})
 
 

@@ -89,7 +89,7 @@ def test_each_bad_value_is_refused_with_a_line_naming_the_setting(name: str) -> 
     message = str(caught.value)
     assert "\n" not in message and reason in message
     setting = next(s for s in settings.SETTINGS if s.name == name)
-    prefix = f"{name}=(not shown): " if setting.secret else f"{name}={raw}: "
+    prefix = f"{name}=(not shown): " if setting.secret else f"{name}='{raw}': "
     assert message.startswith(prefix), message
 
 
@@ -133,7 +133,7 @@ def test_every_command_refuses_a_bad_setting_before_doing_anything(
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 1
     assert result.output == (
-        "fxticker: FXTICKER_LOG_LEVEL=LOUD: must be one of DEBUG, INFO, WARNING, ERROR\n")
+        "fxticker: FXTICKER_LOG_LEVEL='LOUD': must be one of DEBUG, INFO, WARNING, ERROR\n")
     assert not (tmp_path / ".fxticker").exists(), "no embedded database was started"
 
 
@@ -142,7 +142,7 @@ def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path
     result = subprocess.run([sys.executable, "-m", "fxticker", "serve"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stderr == "fxticker: FXTICKER_WORKERS=100000: must be from 1 to 64\n"
+    assert result.stderr == "fxticker: FXTICKER_WORKERS='100000': must be from 1 to 64\n"
     assert result.stdout == ""
 
 
