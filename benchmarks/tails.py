@@ -15,13 +15,16 @@ import datetime as dt
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import httpx
 import psycopg
 
 from benchmarks import data
+from benchmarks.bench_api import connections_per_process
 from benchmarks.harness import context
 
 _BUCKET = re.compile(r'fxticker_http_request_duration_seconds_bucket\{endpoint="([^"]+)",le="([^"]+)",'
@@ -35,6 +38,15 @@ def slow_counts(base: str, endpoint: str) -> dict[str, float]:
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def autogroup() -> str:
+    """Whether the kernel schedules by session (sched_autogroup): each session's processes share one
+    slot of the cores, so PostgreSQL's backends (pg_ctl starts their own session) share one between them."""
+    try:
+        return "on" if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1" else "off"
+    except OSError:
+        return "?"
 
 
 def cpu_seconds() -> tuple[float, float]:
@@ -57,9 +69,13 @@ def cpu_seconds() -> tuple[float, float]:
     return busy, ours
 
 
-def wrk_tail(url: str, seconds: int) -> tuple[float, float, float]:
-    out = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+def wrk_tail(url: str, seconds: int) -> tuple[float, float, float, tuple[int, ...]]:
+    """wrk's p50, p99 and maximum in ms, and its connections per gunicorn worker halfway through."""
+    process = subprocess.Popen(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
+                               stdout=subprocess.PIPE, text=True)
+    time.sleep(seconds / 2)
+    spread = connections_per_process(int(urlsplit(url).port or 80))
+    out, _ = process.communicate()
     units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
     def ms(pattern: str) -> float:
@@ -69,7 +85,7 @@ def wrk_tail(url: str, seconds: int) -> tuple[float, float, float]:
         return float(found[1]) * units[found[2]]
 
     return (ms(r"^\s*50%\s+([0-9.]+)(us|ms|s)"), ms(r"^\s*99%\s+([0-9.]+)(us|ms|s)"),
-            ms(r"^\s*Latency\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)"))
+            ms(r"^\s*Latency\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)"), spread)
 
 
 @click.command()
@@ -96,7 +112,7 @@ def main(rounds: int, seconds: int, path: str, rule: str) -> None:
                 before = slow_counts(served.base, rule)
                 mark = log.stat().st_size
                 busy, ours = cpu_seconds()
-                p50, p99, worst = wrk_tail(served.base + path, seconds)
+                p50, p99, worst, spread = wrk_tail(served.base + path, seconds)
                 busy_after, ours_after = cpu_seconds()
                 others = (busy_after - busy) - (ours_after - ours)
                 after = slow_counts(served.base, rule)
@@ -111,7 +127,8 @@ def main(rounds: int, seconds: int, path: str, rule: str) -> None:
                 click.echo(f"round {n:2}: p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  max {worst:7.1f} ms  "
                            f"app: {total:.0f} requests, over 25 ms {over['0.025']:.0f}, over 100 ms "
                            f"{over['0.1']:.0f}, over 250 ms {over['0.25']:.0f}; "
-                           f"other processes' CPU {others:.1f} s  "
+                           f"other processes' CPU {others:.1f} s; connections per worker "
+                           f"{'/'.join(map(str, spread)) or '?'}; autogroup {autogroup()}  "
                            f"{logged}")
 
 
