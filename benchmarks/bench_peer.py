@@ -19,6 +19,29 @@ from benchmarks.bench_api import DISTINCT_AMOUNT_LUA, Load, check_answers, wrk
 from benchmarks.harness import Context, Row, median
 from tests.fix_serve import free_port, stop_gracefully, wait_until_serving
 
+NOTES = """
+**Method.** The endpoints of the side-by-side with Frankfurter (the bundled sample loaded, as there),
+each loaded by wrk (2 threads, 16 connections, 5 s) in each of ten rounds, interleaved with three floors
+in the same round: a bare WSGI function and a one-route Flask app, both under fxticker's own gunicorn
+configuration (`benchmarks/floor_app.py`: the same worker class, threads, keep-alive and request
+limits), and fxticker's /livez. A p50 row is the median over the rounds, with the range of the
+per-round ratios beside it; a p99 row is the worst round's, since a tail that one round in ten shows is
+still a tail. `python -m benchmarks.tails` repeats short loads and puts each round's tail beside the
+workers' own request histogram, the other processes' CPU, and PostgreSQL's log of slow statements, lock
+waits, checkpoints and autovacuum, to tell where a tail comes from.
+
+**The floor.** A one-route Flask app under the same gunicorn is itself 1.6-1.8x the bare WSGI function
+(in-process, Flask's own request handling is about 45 us, fxticker's /livez about 70 us, of which the
+request metrics were 20 us before their label sets were cached and the after-request headers about 6):
+the 1.5x target is below what Flask on gthread reaches, whatever fxticker's hooks cost. granian 2.8
+(Rust, WSGI) served the same apps on the same two cores at a fraction of the cost: the bare function at
+0.29 ms p50 against gunicorn's 1.23-1.45 ms, fxticker's /livez at 1.5-1.7 ms against 2.4-2.9 ms. That is
+a clear margin, but gunicorn stays for now: slow-client shedding, JSON error pages for malformed
+requests, the even spread of kept-alive connections and the graceful reload are built on gthread's
+internals and tested there (tests/test_serve_limits.py, tests/test_serve.py), and none of them has been
+rebuilt or tested on granian.
+"""
+
 ROUNDS, QUICK_ROUNDS = 10, 2
 SECONDS, QUICK_SECONDS = 5, 1
 # The issue's targets: /livez within 1.5x the bare server; hits within 2x /livez, /v1/latest with a new
