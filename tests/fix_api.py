@@ -43,7 +43,9 @@ def ingest_pages(directory: Path, pages: list[tuple[str, Quotes, dt.datetime]]) 
         os.utime(path, (seen.timestamp(), seen.timestamp()))  # a file's capture time is its mtime
         paths.append(str(path))
     summary = ingest_many(paths, None)
-    assert summary is not None
+    # Every page stored, none rejected, each quote either new or a duplicate of one stored before.
+    assert (summary.pages, summary.rejected, summary.new + summary.duplicate) == (
+        len(pages), [], sum(len(quotes) for _, quotes, _ in pages)), summary.line()
 
 
 def ingest_sample_days(directory: Path) -> None:

@@ -46,7 +46,7 @@ def test_start_status_url_migrate_stop(data_env: dict[str, str]) -> None:
     assert psql.stdout.strip() == "timescaledb"
     assert fx(data_env, "migrate").returncode == 0
     with psycopg.connect(url) as conn:
-        # Every migration file, however many later issues add.
+        # Every migration file, however many there are.
         applied = conn.execute("SELECT count(*) FROM schema_migration").fetchone()
         assert applied == (len(store.migration_files()),)
     assert fx(data_env, "db", "stop").returncode == 0

@@ -1,4 +1,4 @@
-"""Hostile paths and sources (issue 14): devices, FIFOs, odd names, unsearchable folders, full disks.
+"""Hostile paths and sources: devices, FIFOs, odd names, unsearchable folders, full disks.
 
 Each is refused with one line naming the input and the reason, and never reads without bound, hangs or
 stops the rest of a run. The commands run as subprocesses, with a memory limit and a timeout, so that a

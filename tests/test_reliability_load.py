@@ -1,4 +1,4 @@
-"""Load (issue 7): 32 clients against a real `fxticker serve --workers 2`, steady and across a restart.
+"""Load: 32 clients against a real `fxticker serve --workers 2`, steady and across a restart.
 
 The server and its database are this module's own (tests.fix_scrape.own_cluster), so stopping the database
 does not disturb the session's shared cluster. Clients are threads with one httpx client each, looping

@@ -1,4 +1,4 @@
-"""`fxticker serve` against slow and hostile clients (issue 14): slow clients are shed, /livez answers,
+"""`fxticker serve` against slow and hostile clients: slow clients are shed, /livez answers,
 and each serve keeps its own gunicorn control socket. Real servers and real sockets on loopback."""
 
 from __future__ import annotations
