@@ -86,8 +86,8 @@ def test_the_reader_role_reads_the_version_but_cannot_move_it(conn: psycopg.Conn
 
 # The read connections.
 
-def test_read_connections_are_autocommit_read_only_and_the_reader(api_app: Flask) -> None:
-    with api_app.test_request_context("/v2/rates"), read_connection() as conn:
+def test_read_connections_are_autocommit_read_only_and_the_reader(app: Flask) -> None:
+    with app.test_request_context("/v2/rates"), read_connection() as conn:
         assert conn.autocommit
         assert conn.execute("SELECT current_user, current_setting('transaction_read_only')").fetchone() == (
             "fxticker_reader", "on")
@@ -121,11 +121,11 @@ def test_an_ingest_is_seen_by_the_very_next_request(
 
 
 def test_a_hit_reads_nothing_but_the_version(
-    api: CheckedClient, api_app: Flask, sample_days: None, db_url: str
+    api: CheckedClient, app: Flask, sample_days: None, db_url: str
 ) -> None:
     """With SELECT on the data taken away, a cached answer still comes back whole, an uncached one cannot:
     so a hit ran no query on the data, only the data_version lookup."""
-    cache = api_app.extensions["fxticker_response_cache"]
+    cache = app.extensions["fxticker_response_cache"]
     assert isinstance(cache, ResponseCache)
     miss = api.get("/v2/rates?base=USD&quotes=KZT,UZS")
     assert miss.status_code == 200 and cache.stats().misses == 1 and cache.stats().hits == 0
@@ -149,10 +149,10 @@ def test_a_hit_answers_304_to_its_etag(api: CheckedClient, sample_days: None) ->
     assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
 
 
-def test_errors_are_not_kept(api: CheckedClient, api_app: Flask, sample_days: None, tmp_path: Path) -> None:
+def test_errors_are_not_kept(api: CheckedClient, app: Flask, sample_days: None, tmp_path: Path) -> None:
     assert api.get("/v2/rate/USD/KZT?date=2025-12-10").status_code == 404
     assert api.get("/v2/rates?base=XYZ").status_code == 422
-    with api_app.app_context():
+    with app.app_context():
         assert current().stats().entries == 0
     ingest_pages(tmp_path, [("10 December 2025", DAY2_LATE, dt.datetime(2025, 12, 10, 6, tzinfo=dt.UTC))])
     assert api.json("/v2/rate/USD/KZT?date=2025-12-10")["date"] == "2025-12-10"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from fxticker.web import pool as web_db
-from tests.fix_api import DAY2_LATE, CheckedClient, create_app_for, ingest_pages
+from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
+from tests.fix_db import create_app_for
 
 # 1 / USD-per-unit of DAY2_LATE, worked by hand and rounded in Frankfurter's bands (above 80: two
 # decimals, above 1: four, above 5000: none), with the identity row USD/USD.
