@@ -8,7 +8,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup system run test lint pytest bench reliability clean-db
+.PHONY: setup system run test test-unit lint pytest bench reliability clean-db
 
 setup: system $(STAMP)
 
@@ -29,6 +29,10 @@ run: setup
 		$(BIN)/fxticker serve --host $(HOST) --port $(PORT)
 
 test: setup lint pytest
+
+# The fast tier: no database, server, browser or subprocess; seconds, for the edit-test loop.
+test-unit: setup
+	$(BIN)/pytest tests/unit
 
 lint:
 	$(BIN)/ruff check fxticker tests benchmarks

@@ -1,5 +1,8 @@
 """The test tree's fixtures, each family in its own plugin module (tests/fix_*.py), registered here so
 that a test asks for a fixture by name and never imports it.
+
+tests/unit/ holds the tests that need no database, server, browser or subprocess (`make test-unit`); its
+own conftest refuses the fixtures that would start one.
 """
 
 pytest_plugins = [

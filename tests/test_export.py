@@ -16,7 +16,6 @@ from flask.testing import FlaskClient
 
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
-from fxticker.export import csvfile
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
 from tests.test_dashboard import with_quote, write_page
@@ -140,16 +139,6 @@ def write_page_text(date: str) -> str:
     from tests.pages import text_page
 
     return text_page(date=date)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("=1+2", "'=1+2"), ("+x", "'+x"), ("-x", "'-x"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     ("-0.51", "-0.51"), ("-0", "-0"), ("plain", "plain"), ("a=b", "a=b"), (Decimal("0.00008"), "0.00008"),
-     (Decimal("1E-7"), "0.0000001"), (None, "")],
-)
-def test_cell(value: object, expected: str) -> None:
-    assert csvfile.cell(value) == expected
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from fxticker import serve as serving
 from fxticker.cli import main
 from tests.fix_serve import children, free_port, wait_until_serving
 from tests.fix_wait import wait_for
@@ -105,25 +104,6 @@ def test_bad_settings_are_one_line_before_anything_starts(
     assert result.output == f"fxticker: {message}\n"
 
 
-def test_serve_keeps_its_options() -> None:
-    result = CliRunner().invoke(main, ["serve", "--help"])
-    assert result.exit_code == 0
-    for option in ("--host", "--port", "--workers", "--graceful-timeout"):
-        assert option in result.output
-
-
-def test_serve_empties_only_the_metrics_files_of_its_directory(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    shared = tmp_path / "shared"
-    (shared / "sub").mkdir(parents=True)
-    (shared / "counter_4242.db").write_bytes(b"a previous run's counters")
-    (shared / "notes.txt").write_text("an operator's file")
-    # prepare_metrics_dir names the directory in the environment for prometheus_client; undone after.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
-    assert serving.prepare_metrics_dir(shared) == shared
-    assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "sub"]
-
-
 def test_a_workers_app_is_frozen_out_of_the_cyclic_collector(env: dict[str, str], tmp_path: Path) -> None:
     # What a worker loads lives as long as it; left to the collector, each full collection walked it
     # all while every thread of the worker waited (docs/benchmarks.md, api: the tail).
@@ -192,3 +172,12 @@ def test_a_burst_of_kept_alive_clients_is_shared_between_the_workers(server: Ser
         for client in clients:
             client.close()
     assert sum(held) == 16 and max(held) <= 11, held
+
+
+def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "FXTICKER_WORKERS": "100000"}
+    result = subprocess.run([sys.executable, "-m", "fxticker", "serve"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "fxticker: FXTICKER_WORKERS=100000: must be from 1 to 64\n"
+    assert result.stdout == ""
