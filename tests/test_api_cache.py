@@ -188,6 +188,7 @@ def served(env: dict[str, str], tmp_path: Path, sample_days: None) -> Iterator[s
     process.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_every_worker_answers_with_new_data_after_an_ingest(served: str, tmp_path: Path) -> None:
     def rates_seen() -> set[object]:
         # A new connection per request, so that both workers answer (and fill their caches).

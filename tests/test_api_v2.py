@@ -163,6 +163,7 @@ def test_unknown_path_and_method(api: CheckedClient) -> None:
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_503() -> None:
     app = create_app_for("postgresql://x@127.0.0.1:1/none")
     try:

@@ -173,6 +173,7 @@ def test_an_archived_404_is_neither_fetched_from_the_listing_nor_stored(fake: Fa
     assert [row[1] for row in kzt(conn)] == ["0.00253"]
 
 
+@pytest.mark.timing
 def test_a_429_with_retry_after_pauses_every_request_for_that_long(
         fake: FakeArchive, conn: psycopg.Connection, caplog: pytest.LogCaptureFixture) -> None:
     first = fake.add("20240701100000", html_page(quotes("0.00261"), date="1 July 2024"))
@@ -197,6 +198,7 @@ def test_a_429_with_retry_after_pauses_every_request_for_that_long(
     ] * 2
 
 
+@pytest.mark.timing
 def test_429s_without_retry_after_pause_at_least_the_floor_and_back_off_further(
         fake: FakeArchive, conn: psycopg.Connection, caplog: pytest.LogCaptureFixture) -> None:
     first = fake.add("20240801100000", html_page(quotes("0.00271"), date="1 August 2024"))
@@ -216,6 +218,7 @@ def test_429s_without_retry_after_pause_at_least_the_floor_and_back_off_further(
     ]
 
 
+@pytest.mark.timing
 def test_a_429_on_the_listing_pauses_it_too(fake: FakeArchive, conn: psycopg.Connection) -> None:
     fake.page_size = 1
     fake.add("20240811100000", html_page(quotes("0.00272"), date="11 August 2024"))

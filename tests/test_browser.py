@@ -18,6 +18,8 @@ from benchmarks import data
 from fxticker.collect.ingest import ingest_many
 from tests.fix_browser import plotted, rendered, serving
 
+pytestmark = pytest.mark.slow
+
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 TEN_YEARS_END = dt.date(2024, 12, 31)
 TEN_YEARS = (TEN_YEARS_END - dt.date(2015, 1, 1)).days + 1

@@ -52,6 +52,7 @@ def test_observations_json_is_what_jsonify_writes(client: FlaskClient, formula_s
         assert response.get_data() == jsonify(json.loads(response.get_data())).get_data()
 
 
+@pytest.mark.slow
 def test_observations_stream_in_constant_memory(client: FlaskClient, conn: psycopg.Connection) -> None:
     conn.execute("""
         INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,

@@ -181,6 +181,7 @@ def test_the_form_leaves_empty_fields_out_and_repeats_currencies(client: FlaskCl
     assert client.get("/?from=2025-12-01&from=2025-12-02").status_code == 422
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_a_503_page() -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:

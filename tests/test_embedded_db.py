@@ -16,6 +16,8 @@ from fxticker import settings
 from fxticker.storage import cluster as db
 from fxticker.storage import observations as store
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def data_env() -> Iterator[dict[str, str]]:

@@ -170,6 +170,7 @@ def test_bad_parameters_are_422(client: FlaskClient, two_days: list[str], query:
     assert response.json == {"status": 422, "message": message}
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_503_before_streaming() -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:

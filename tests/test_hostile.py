@@ -154,6 +154,7 @@ HUGE: dict[str, tuple[Callable[[], str], set[tuple[str, str, str, str]] | str]] 
 }
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("name", sorted(HUGE))
 def test_huge_pages_are_read_in_seconds_or_refused_by_size(
     name: str, env: dict[str, str], db_url: str, tmp_path: Path

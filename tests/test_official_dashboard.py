@@ -91,6 +91,7 @@ def official_server(env: dict[str, str], db_url: str, sample_with_officials: Non
         yield base
 
 
+@pytest.mark.slow
 def test_charts_draw_the_official_line_and_flag_days_in_chromium(
         official_server: str, browser: webdriver.Chrome) -> None:
     browser.get(official_server + "/?currencies=KZT,UZS&from=2025-08-01&to=2025-10-31")

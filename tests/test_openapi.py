@@ -83,6 +83,7 @@ def live_url(env: dict[str, str], db_url: str, tmp_path: Path) -> Iterator[str]:
         web_db.close(app)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{live_url}/openapi.json", timeout=10)

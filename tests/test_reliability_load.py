@@ -30,7 +30,7 @@ from tests.fix_scrape import own_cluster, quotes
 from tests.fix_serve import free_port, stop_gracefully, wait_until_serving
 from tests.pages import text_page
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timing]
 
 CLIENTS = 32
 STEADY_SECONDS = 60.0

@@ -23,6 +23,8 @@ from fxticker.cli import main
 from tests.fix_serve import children, free_port, wait_until_serving
 from tests.fix_wait import wait_for
 
+pytestmark = pytest.mark.slow
+
 
 class Server:
     def __init__(self, process: subprocess.Popen[str], port: int) -> None:
@@ -68,6 +70,7 @@ def test_workers_share_request_metrics(server: Server) -> None:
     assert values[("fxticker_database_up", None, None)] == 1
 
 
+@pytest.mark.timing
 def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) -> None:
     results: list[int] = []
     with psycopg.connect(db_url) as blocker:
@@ -145,6 +148,7 @@ def _get_livez(client: socket.socket) -> None:
     assert answer.startswith(b"HTTP/1.1 200"), answer
 
 
+@pytest.mark.timing
 def test_a_burst_of_kept_alive_clients_is_shared_between_the_workers(server: Server) -> None:
     # All 16 landed on one worker at times (docs/benchmarks.md, api: the tail), its one GIL serving them
     # while the other worker idled.

@@ -16,6 +16,8 @@ import pytest
 from fxticker import serve as serving
 from tests.fix_serve import SLOW_CLIENTS, Served, slow_client, start_serve
 
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
+
 ATTACK_SECONDS = 15
 
 

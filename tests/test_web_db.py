@@ -58,6 +58,8 @@ def terminate(_cluster: db.EmbeddedCluster, url: str) -> None:
     assert ended == (POOL_SIZE,)
 
 
+@pytest.mark.timing
+@pytest.mark.slow
 @pytest.mark.parametrize("break_connections", [restart, terminate])
 def test_the_first_requests_after_the_pools_connections_broke_all_answer(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
