@@ -23,17 +23,25 @@ from fxticker.web import pool as web_db
 
 TEMPLATE = "fxt_template"
 _counter = itertools.count()
+# The session's cluster is thrown away at the end (and a server crash fails the run anyway): nothing in it
+# needs to survive a power cut, and a fresh database per test is most of the suite's setup time.
+THROWAWAY = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[db.EmbeddedCluster]:
-    """The session's own embedded cluster. If it cannot start, every test that needs it errors."""
+    """The session's own embedded cluster (each xdist worker starts its own, in its own directory, with its
+    own socket and template). If it cannot start, every test that needs it errors."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     # Under /tmp with mode 0755: when we run as root the server runs as 'postgres' and must reach it.
-    root = Path(tempfile.mkdtemp(prefix="fxt-test-"))
+    root = Path(tempfile.mkdtemp(prefix=f"fxt-test-{worker}-"))
     root.chmod(0o755)
     instance = db.EmbeddedCluster(root / "db", db._pg_bindir())
     instance.start()
     with psycopg.connect(instance.url("postgres"), autocommit=True) as conn:
+        for name, value in THROWAWAY.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = {value}")
+        conn.execute("SELECT pg_reload_conf()")
         conn.execute(f"CREATE DATABASE {TEMPLATE}")
     with psycopg.connect(instance.url(TEMPLATE)) as conn:
         observations.migrate(conn)
@@ -54,7 +62,9 @@ def fresh_database(cluster: db.EmbeddedCluster, *, migrated: bool = True) -> str
     with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
         for attempt in range(50):
             try:
-                conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+                # FILE_COPY copies the template's files whole (a checkpoint, cheap without fsync) where
+                # the default WAL_LOG writes every block of it to the WAL: a third less time per test.
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
                 break
             except psycopg.errors.ObjectInUse:
                 # A terminated background worker may take a moment to leave the template.
