@@ -7,6 +7,7 @@ PYTHON  ?= python3
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 STAMP   := $(VENV)/.installed
+TEST_WORKERS ?= auto
 
 .PHONY: setup system run test test-unit lint pytest bench reliability clean-db
 
@@ -39,8 +40,11 @@ lint:
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The whole suite spread over the cores by pytest-xdist: each worker starts its own embedded cluster, and
+# the timing tests run one after another on a single worker (tests/conftest.py groups them).
+# TEST_WORKERS=0 runs it in this process alone.
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The reliability tests (hostile pages, load with a database restart, kill -9 of ingest) are part of
 # `make test`; this runs them alone.

@@ -5,6 +5,8 @@ tests/unit/ holds the tests that need no database, server, browser or subprocess
 own conftest refuses the fixtures that would start one.
 """
 
+import pytest
+
 pytest_plugins = [
     "tests.fix_db",
     "tests.fix_api",
@@ -16,3 +18,14 @@ pytest_plugins = [
     "tests.fix_serve",
     "tests.fix_wait",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, the timing tests are one group: one worker runs them one after another,
+    so none shares its server, its clock or its signals with another timing test."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("timing"):
+            item.add_marker(pytest.mark.xdist_group("timing"))
