@@ -13,7 +13,7 @@ WORKDIR /app
 COPY pyproject.toml requirements.lock README.md ./
 COPY fxticker ./fxticker
 COPY sql ./sql
-# Editable: the migrations are read from /app/sql beside the package (fxticker/store.py).
+# Editable: the migrations are read from /app/sql beside the package (fxticker/storage/observations.py).
 RUN pip install -c requirements.lock -e . && fxticker --version
 
 USER fxticker

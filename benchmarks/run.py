@@ -23,7 +23,7 @@ import psycopg
 
 from benchmarks.harness import ROOT, Context, Row, context
 
-BENCHMARKS = ("parse", "ingest", "api", "export", "dashboard")
+BENCHMARKS = ("parse", "ingest", "api", "export", "dashboard", "quality")
 RELIABILITY_DIR = ROOT / "test-output" / "reliability"
 
 

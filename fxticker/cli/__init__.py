@@ -28,6 +28,7 @@ COMMANDS = {
     "migrate": "fxticker.cli.db_cmd:migrate",
     "official": "fxticker.cli.official_cmd:official_group",
     "parse": "fxticker.cli.parse_cmd:parse",
+    "quality": "fxticker.cli.quality_cmd:quality",
     "sample": "fxticker.cli.db_cmd:sample",
     "schedule": "fxticker.cli.service_cmd:schedule",
     "scrape": "fxticker.cli.service_cmd:scrape",

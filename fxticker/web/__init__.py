@@ -21,11 +21,13 @@ from fxticker.web import (
     cache,
     dashboard,
     downloads,
+    feed,
     headers,
     health,
     metrics,
     native,
     openapi,
+    quality,
 )
 from fxticker.web import pool as web_db
 from fxticker.web.errors import ApiError
@@ -51,6 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, conf: settings.Settin
     metrics.init_app(app, web_db.pool(app), conf.prometheus_multiproc_dir)
     for blueprint in (health.bp, native.bp, api_v1.bp, api_v2.bp, openapi.bp, dashboard.bp, downloads.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(quality.bp)
+    app.register_blueprint(feed.bp)
     headers.install(app)
     app.register_error_handler(Exception, _handle_error)
     return app

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from fxticker import vocab
 from fxticker.export import tables
 from fxticker.web import official_view as official_web
-from fxticker.web import params
+from fxticker.web import params, quality
 from fxticker.web.errors import BadInput, NotFound
 from fxticker.web.pool import read_connection
 
@@ -331,6 +331,7 @@ def index() -> str:
                      "official": overlays[c]} for c in codes
                 ],
             }
+            data["quality"] = quality.section(conn, codes, start, end, days)
         provenance = _provenance(conn)
     download: dict[str, Any] = {"currencies": ",".join(codes), "from": start, "to": end}
     return render_template(

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify
 from fxticker import vocab
 from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
-from fxticker.web import headers, native
+from fxticker.web import headers, native, quality
 from fxticker.web.official_view import OFFICIAL_PROPERTIES
 
 bp = Blueprint("openapi", __name__)
@@ -390,7 +390,7 @@ def document() -> dict[str, Any]:
                            "quotes as scraped. " + ROUNDING + " Errors are JSON {status, message}; other "
                            "methods than GET/HEAD/OPTIONS answer 405.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **quality.PATHS},
         "components": _components(),
     }
 
