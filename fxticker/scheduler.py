@@ -25,9 +25,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from fxticker import vocab
 from fxticker.collect import backfill
-from fxticker.collect.parsing import site_today
-from fxticker.collect.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper, first_line
+from fxticker.collect.scrape import CONNECT_TIMEOUT, ScrapeConfig, Scraper
+from fxticker.inputs import first_line
 from fxticker.official import bank_runs as official_run
 from fxticker.official import rate_store as official_store
 from fxticker.official.bank_runs import OfficialConfig
@@ -272,7 +273,7 @@ class ScheduledScraper:
             if not self.leadership.leading or self.stopping.is_set() or self.official is None:
                 return
             p = PROVIDERS[key]
-            today = site_today(self.scrape_config.tz)
+            today = vocab.site_today(self.scrape_config.tz)
             try:
                 with psycopg.connect(self.database_url, connect_timeout=CONNECT_TIMEOUT) as conn:
                     first = official_run.first_quote(conn)

@@ -27,7 +27,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import ThreadWorker
 
-from fxticker.settings import Settings
+from fxticker.settings import SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,16 @@ class _ErrorPage:
 
 
 def json_error_answer(status: int, reason: str) -> bytes:
-    message = _PROTOCOL_ERRORS.get(status, reason.lower())
-    body = json.dumps({"status": status, "message": message}).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    """The app's error answer (its body and safe headers, fxticker.web), written by the server itself."""
+    # Imported here: fxticker.web loads prometheus_client, which must not be loaded before
+    # prepare_metrics_dir has named its directory. Workers have loaded it already.
+    from fxticker.web.errors import error_body
+    from fxticker.web.headers import SAFE
+
+    body = json.dumps(error_body(status, _PROTOCOL_ERRORS.get(status, reason.lower()))).encode()
+    fields = {"Connection": "close", "Content-Type": "application/json", **SAFE, "Cache-Control": "no-store",
+              "Content-Length": str(len(body))}
+    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     return head.encode("latin-1") + body
 
 
@@ -180,11 +185,18 @@ class SheddingWorker(ThreadWorker):  # type: ignore[misc]
         return super().handle(conn)
 
 
+# The settings' own defaults, from their one table.
+_SETTING_DEFAULTS: dict[str, Any] = {s.field: s.default for s in SETTINGS}
+
+
 @dataclass(frozen=True)
 class ServeOptions:
+    """How `fxticker serve` runs; its defaults are the command's (a number that is also a setting,
+    FXTICKER_WORKERS, takes its default from the settings' table)."""
+
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 2
+    workers: int = _SETTING_DEFAULTS["workers"]
     threads: int = 4
     graceful_timeout: int = 30
     timeout: int = 60
@@ -285,9 +297,14 @@ def run(options: ServeOptions, conf: Settings) -> None:
     options = replace(options, runtime_dir=runtime_dir)
     log.info("serving on %s:%d with %d worker(s); control socket %s", options.host, options.port,
              options.workers, runtime_dir / "gunicorn.ctl")
+    master = os.getpid()
     try:
         FxtickerApplication(options, replace(conf, prometheus_multiproc_dir=metrics_dir)).run()
     finally:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-        if created_here:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        # Workers are forked inside run(): one that exits (a reload's SIGHUP, a SIGTERM of its own, a
+        # restart after max requests) unwinds through here with SystemExit. The directories are the
+        # master's and its other workers', in use until the master itself exits.
+        if os.getpid() == master:
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+            if created_here:
+                shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
+
+import iso4217
 
 
 class BadValue(ValueError):
@@ -21,7 +24,8 @@ USD = "USD"
 # re.ASCII: with IGNORECASE or \w other scripts' letters would pass.
 CODE = re.compile(r"[A-Z]{3}", re.ASCII)
 
-# Name and symbol of each currency the ticker shows, in the ticker's order.
+# Name and symbol of each currency the ticker shows, in the ticker's order: the names fxticker's own
+# surfaces (the dashboard, the native API and export) show.
 CURRENCIES: dict[str, tuple[str, str]] = {
     "KGS": ("Kyrgyz som", "сом"),
     "KZT": ("Kazakh tenge", "₸"),
@@ -29,13 +33,44 @@ CURRENCIES: dict[str, tuple[str, str]] = {
     "UZS": ("Uzbek sum", "soʻm"),
     "TMT": ("Turkmen manat", "m"),
 }
-# USD's name is Frankfurter's own, which clients of the Frankfurter-compatible APIs compare against.
 NAMES: dict[str, tuple[str, str]] = {USD: ("United States Dollar", "$"), **CURRENCIES}
+# The same codes as Frankfurter names them (its names are the Money gem's), for the Frankfurter-compatible
+# /v1/currencies and /v2/currencies, whose clients compare the strings.
+FRANKFURTER_NAMES: dict[str, str] = {
+    USD: "United States Dollar",
+    "KGS": "Kyrgyzstani Som",
+    "KZT": "Kazakhstani Tenge",
+    "TJS": "Tajikistani Somoni",
+    "TMT": "Turkmenistani Manat",
+    "UZS": "Uzbekistan Som",
+}
 
 
-def currency_name(code: str) -> str:
-    """The currency's name; a code not listed is named by its code rather than guessed."""
-    return NAMES.get(code, (code, code))[0]
+def iso_currency(code: str) -> iso4217.Currency | None:
+    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
+
+    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
+    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
+    """
+    try:
+        return iso4217.Currency(code.upper())
+    except ValueError:
+        return None
+
+
+def currency_name(code: str, *, frankfurter: bool = False) -> str:
+    """The currency's name in fxticker's own words (or, with frankfurter, in Frankfurter's); a code
+    neither table lists is named as ISO 4217 names it, and a code that is not ISO 4217 by its code."""
+    listed = FRANKFURTER_NAMES.get(code) if frankfurter else NAMES.get(code, (None, None))[0]
+    if listed:
+        return listed
+    entry = iso_currency(code)
+    return entry.currency_name if entry else code
+
+
+def currency_symbol(code: str) -> str | None:
+    """The currency's symbol, where fxticker knows one."""
+    return NAMES[code][1] if code in NAMES else None
 
 
 def parse_codes(name: str, text: str) -> list[str]:
@@ -52,6 +87,18 @@ def check_known(name: str, codes: Iterable[str], known: Collection[str]) -> None
     for code in codes:
         if code not in known:
             raise BadValue(f"'{name}': unknown currency {code}; known: {', '.join(known)}")
+
+
+class NothingStored(BadValue):
+    """No rates are stored at all, so no code can be checked against them (the web answers 404)."""
+
+
+def check_stored(name: str, codes: Sequence[str], stored: Collection[str]) -> None:
+    """Every code asked for is USD or a stored one. With nothing stored at all, NothingStored, rather
+    than calling each code unknown: the export's answer on the web and on the command line alike."""
+    if codes and not stored:
+        raise NothingStored("no rates are stored yet")
+    check_known(name, codes, [USD, *stored])
 
 
 def ticker_order(code: str) -> tuple[int, str]:
@@ -108,7 +155,7 @@ def signed_change(text: str, direction: str) -> str:
 
 
 def change_text(change: Decimal, direction: str) -> str:
-    return signed_change(format(change, "f"), direction)
+    return signed_change(decimal_text(change), direction)
 
 
 # ---- numbers -------------------------------------------------------------------------------------------
@@ -222,6 +269,26 @@ DATE_PATTERN = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _DATE = re.compile(DATE_PATTERN, re.ASCII)
 
 
+# ---- today ---------------------------------------------------------------------------------------------
+# Two todays, because two questions are asked of the clock:
+# - site_today: the calendar date where the ticker is published (FXTICKER_TIMEZONE). Its pages, and the
+#   central banks of the region, date their rates by it: a page without a date line, the last day an
+#   official fetch asks for, how old a bank's latest rate is.
+# - latest_today: the latest calendar date anywhere on Earth (UTC+14). A date after it is the future for
+#   every client, wherever it is: the web's bound on dates and its default end of a range, which must not
+#   refuse a client whose "today" is already tomorrow in UTC.
+
+_LATEST_ZONE = dt.timezone(dt.timedelta(hours=14))
+
+
+def site_today(tz: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
+
+
+def latest_today(now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(_LATEST_ZONE).date()
+
+
 def parse_date(text: str) -> dt.date:
     """A date written YYYY-MM-DD and nothing else: date.fromisoformat alone also takes 20251201 and
     2025-W49-1, forms no endpoint or command documents."""
@@ -241,9 +308,13 @@ def date_value(name: str, text: str) -> dt.date:
         raise BadValue(f"'{name}' must be a date of the form {DATE_FORMAT}") from None
 
 
-def date_range(start: dt.date | None, end: dt.date | None) -> None:
+def date_range(start: dt.date | None, end: dt.date | None, first: str = "'from'", last: str = "'to'") -> None:
+    """The one rule of a range, wherever it is given (web parameters, command-line options): its first
+    day is not after its last (equal days are one day). BadValue says "first is after last", in the words
+    of the caller's inputs. What a surface answers to it is its own: a 422 or a usage error, but 404 in
+    /v1 and an empty list in /v2, as Frankfurter answers."""
     if start and end and start > end:
-        raise BadValue("'from' is after 'to'")
+        raise BadValue(f"{first} is after {last}")
 
 
 def choice(name: str, text: str, options: Sequence[str]) -> str:
@@ -251,15 +322,3 @@ def choice(name: str, text: str, options: Sequence[str]) -> str:
         words = ", ".join(f"'{o}'" for o in options[:-1]) + f" or '{options[-1]}'"
         raise BadValue(f"'{name}' must be {words}")
     return text
-
-
-# ---- input quoted back in messages ---------------------------------------------------------------------
-
-# Only these characters are echoed: no markup, no control or bidi characters, nothing a terminal or a
-# page would act on.
-_SAFE = re.compile(r"[A-Za-z0-9_.,:/+-]{1,40}", re.ASCII)
-
-
-def shown(text: str) -> str:
-    """The input, quoted for a message when it is short and plain; otherwise only described."""
-    return f"'{text}'" if _SAFE.fullmatch(text) else "(a value with unusual characters or too long)"

@@ -44,8 +44,8 @@ def test_ranges_list_days_with_data(days_api: CheckedClient) -> None:
 
 def test_currencies(days_api: CheckedClient) -> None:
     assert days_api.json("/v1/currencies") == {
-        "KGS": "Kyrgyz som", "KZT": "Kazakh tenge", "TJS": "Tajik somoni",
-        "TMT": "Turkmen manat", "USD": "United States Dollar", "UZS": "Uzbek sum"}
+        "KGS": "Kyrgyzstani Som", "KZT": "Kazakhstani Tenge", "TJS": "Tajikistani Somoni",
+        "TMT": "Turkmenistani Manat", "USD": "United States Dollar", "UZS": "Uzbekistan Som"}
 
 
 @pytest.mark.parametrize(
@@ -59,9 +59,8 @@ def test_currencies(days_api: CheckedClient) -> None:
         ("/v1/latest?symbols=KZT&to=UZS", "give 'symbols' or 'to', not both"),
         ("/v1/latest?symbols=XYZ", "'symbols': XYZ is not an ISO 4217 currency code"),
         ("/v1/latest?from=KZT&to=KZT", "KZT to KZT is not a currency pair"),
-        ("/v1/latest?places=2", "unknown parameter: places"),
+        ("/v1/latest?places=2", "unknown parameter: 'places'"),
         ("/v1/2025-02-30", "'date' must be a date of the form YYYY-MM-DD"),
-        ("/v1/2025-12-19..2025-12-01", "'from' is after 'to'"),
     ],
 )
 def test_bad_input_is_422(days_api: CheckedClient, url: str, message: str) -> None:
@@ -74,8 +73,17 @@ def test_other_names_are_not_endpoints(api: CheckedClient) -> None:
     assert api.json("/v1/latest", 404) == {"status": 404, "message": "no rates are stored yet"}
 
 
+def test_a_range_backwards_or_a_malformed_base_finds_nothing(days_api: CheckedClient) -> None:
+    """As Frankfurter v1 answers them: 404, like a base without rates."""
+    assert days_api.json("/v1/2025-12-19..2025-12-01", 404) == {
+        "status": 404, "message": "'from' is after 'to': no rates between them"}
+    for base in ("USD?callback=?", "XYZ", "EUR", "<b>"):
+        assert days_api.client.get("/v1/latest", query_string={"base": base}).status_code == 404, base
+
+
 def test_v1_caching_headers(days_api: CheckedClient) -> None:
     first = days_api.get("/v1/2025-12-01..2025-12-31")
-    assert first.headers["Cache-Control"] == "public, max-age=300"
+    # Settled days: a day's lifetime, without the stale-* extensions of /v2.
+    assert first.headers["Cache-Control"] == "public, max-age=86400"
     again = days_api.get("/v1/2025-12-01..2025-12-31", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304

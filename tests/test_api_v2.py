@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from fxticker.web import pool as web_db
@@ -72,16 +73,29 @@ def test_series_lists_only_days_with_data_in_date_then_quote_order(
         "2025-12-17", "USD", {"KZT": 520.83})
 
 
+def test_a_range_from_year_one_is_every_day_not_a_server_error(days_api: CheckedClient) -> None:
+    everything = days_api.json("/v2/rates?from=2000-01-01&quotes=KZT")
+    assert [r["date"] for r in everything] == ["2025-12-17", "2025-12-19"]
+    assert days_api.json("/v2/rates?from=0001-01-01&quotes=KZT") == everything
+    assert days_api.get("/v2/rates.csv?from=0001-01-01&quotes=KZT").status_code == 200
+    assert days_api.json("/v2/rates?from=0001-01-01&to=0001-02-01") == []
+    assert days_api.json("/v2/rates?from=0001-01-01&group=week&quotes=KZT")[0]["date"] == "2025-12-17"
+    assert days_api.json("/v1/0001-01-01..?symbols=KZT") == days_api.json("/v1/2000-01-01..?symbols=KZT")
+    assert days_api.json("/v1/0001-01-01..0001-02-01", 404)["status"] == 404
+    assert days_api.json("/v2/rates?date=0001-01-01") == []
+
+
 def test_group_gives_each_periods_average_dated_by_its_start(
     api: CheckedClient, sample_days: None, tmp_path: Path
 ) -> None:
     ingest_pages(tmp_path, [("05 January 2026", DAY2_LATE, dt.datetime(2026, 1, 5, 6, tzinfo=dt.UTC))])
     week = api.json("/v2/rates?from=2025-12-01&quotes=KZT&group=week")
     month = api.json("/v2/rates?from=2025-12-01&quotes=KZT&group=month")
-    day = api.json("/v2/rates?from=2025-12-01&quotes=KZT&group=day")
+    day = api.json("/v2/rates?from=2025-12-01&quotes=KZT")
     assert [r["date"] for r in day] == ["2025-12-17", "2025-12-19", "2026-01-05"]
-    # 17th and 19th share the week from Monday 15th: (1/0.00192 + 1/0.00194) / 2 = 518.148...
-    assert [(r["date"], r["rate"]) for r in week] == [("2025-12-15", 518.15), ("2026-01-05", 515.46)]
+    # 17th and 19th share the week from Monday 15th: (1/0.00192 + 1/0.00194) / 2 = 518.148..., dated as
+    # Frankfurter dates week 50 of 2025 (1 January + 7 x 50 days); 5 January 2026 is in week 1 of 2026.
+    assert [(r["date"], r["rate"]) for r in week] == [("2025-12-17", 518.15), ("2026-01-08", 515.46)]
     assert [(r["date"], r["rate"]) for r in month] == [("2025-12-01", 518.15), ("2026-01-01", 515.46)]
 
 
@@ -90,8 +104,8 @@ def test_csv_has_the_same_rows(days_api: CheckedClient) -> None:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.data == (
         b"date,base,quote,rate\r\n"
-        b"2025-12-17,USD,KZT,520.83\r\n2025-12-17,USD,UZS,12500.0\r\n"
-        b"2025-12-19,USD,KZT,515.46\r\n2025-12-19,USD,UZS,12500.0\r\n"
+        b"2025-12-17,USD,KZT,520.83\r\n2025-12-17,USD,UZS,12500\r\n"
+        b"2025-12-19,USD,KZT,515.46\r\n2025-12-19,USD,UZS,12500\r\n"
     )
     # Each rate as the JSON answer writes it.
     body = days_api.json("/v2/rates?from=2025-12-17&to=2025-12-19&quotes=KZT,UZS")
@@ -103,7 +117,7 @@ def test_currencies_and_providers(days_api: CheckedClient) -> None:
     codes = [c["iso_code"] for c in days_api.json("/v2/currencies")]
     assert codes == ["KGS", "KZT", "TJS", "TMT", "USD", "UZS"]
     assert days_api.json("/v2/currency/kzt") == {
-        "iso_code": "KZT", "iso_numeric": "398", "name": "Kazakh tenge", "symbol": "₸",
+        "iso_code": "KZT", "iso_numeric": "398", "name": "Kazakhstani Tenge", "symbol": "₸",
         "start_date": "2025-12-17", "end_date": "2025-12-19", "providers": ["TIMESCA"]}
     provider = days_api.json("/v2/providers")[0]
     assert provider["key"] == "TIMESCA" and provider["currencies"] == codes
@@ -120,21 +134,21 @@ def test_currencies_and_providers(days_api: CheckedClient) -> None:
         ("/v2/rates?date=2025-12-32", "'date' must be a date of the form YYYY-MM-DD"),
         ("/v2/rates?date=20251219", "'date' must be a date of the form YYYY-MM-DD"),
         ("/v2/rates?date=2025-W51-5", "'date' must be a date of the form YYYY-MM-DD"),
-        ("/v2/rates?from=2025-12-19&to=2025-12-01", "'from' is after 'to'"),
         ("/v2/rates?date=2025-12-19&from=2025-12-01", "give either 'date' or 'from'/'to', not both"),
         ("/v2/rates?to=2025-12-01", "'to' needs 'from'"),
         ("/v2/rates?group=week", "'group' applies to a series: give 'from'"),
-        ("/v2/rates?from=2025-12-01&group=year", "'group' must be 'day', 'week' or 'month'"),
-        ("/v2/rates?amount=3", "unknown parameter: amount"),
-        ("/v2/rates?%3Cimg%3E=1", "unknown parameter: (a name with unusual characters)"),
+        ("/v2/rates?from=2025-12-01&group=year", "'group' must be 'week' or 'month'"),
+        ("/v2/rates?from=2025-12-01&group=day", "'group' must be 'week' or 'month'"),
+        ("/v2/rates?amount=3", "unknown parameter: 'amount'"),
+        ("/v2/rates?%3Cimg%3E=1", r"unknown parameter: '\x3cimg\x3e'"),
         ("/v2/rates?base=KZT&base=UZS", "'base' is given more than once"),
         ("/v2/rates.csv?base=XYZ", "'base': XYZ is not an ISO 4217 currency code"),
         ("/v2/rate/KZT/XYZ", "'quote': XYZ is not an ISO 4217 currency code"),
         ("/v2/rate/KZT/USD?date=nope", "'date' must be a date of the form YYYY-MM-DD"),
         ("/v2/rates?providers=ECB",
-         "'providers' names an unknown provider (ECB); known: TIMESCA, NBK, CBU, NBKR, NBT, PEG"),
+         "'providers' names an unknown provider ('ECB'); known: TIMESCA, NBK, CBU, NBKR, NBT, PEG"),
         ("/v2/rates?expand=all", "'expand' takes 'providers'"),
-        ("/v2/currencies?x=1", "unknown parameter: x"),
+        ("/v2/currencies?x=1", "unknown parameter: 'x'"),
     ],
 )
 def test_bad_input_is_422_naming_the_input(
@@ -179,7 +193,8 @@ def test_unreachable_database_is_503() -> None:
 def test_etag_cache_control_cors_and_304(days_api: CheckedClient) -> None:
     first = days_api.get("/v2/rates?quotes=KZT")
     etag = first.headers["ETag"]
-    assert first.headers["Cache-Control"] == "public, max-age=300"
+    # The latest rates: until the next scheduled scrape (none was ever scheduled here: 0).
+    assert first.headers["Cache-Control"] == "public, max-age=0, stale-if-error=86400"
     assert first.headers["Access-Control-Allow-Origin"] == "*"
     again = days_api.get("/v2/rates?quotes=KZT", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
@@ -189,3 +204,19 @@ def test_etag_cache_control_cors_and_304(days_api: CheckedClient) -> None:
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "If-None-Match" in preflight.headers["Access-Control-Allow-Headers"]
     assert days_api.client.get("/healthz").headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_an_answer_about_today_is_kept_until_the_next_scheduled_scrape(
+        api: CheckedClient, sample_days: None, conn: psycopg.Connection) -> None:
+    conn.execute("INSERT INTO scrape_run (started_at, trigger) VALUES (now() - interval '100 seconds', "
+                 "'schedule')")
+    conf = api.client.application.extensions["fxticker_settings"]
+    # The next scheduled scrape starts interval after the last one's slot, which is at most the jitter
+    # (at most half the interval) before its recorded start.
+    earliest = conf.interval - min(conf.jitter, conf.interval / 2) - 100
+    for path in ("/v2/rates", "/v1/latest", "/api/observations?currencies=KZT"):
+        public, max_age, stale = api.get(path).headers["Cache-Control"].split(", ")
+        assert public == "public" and stale == "stale-if-error=86400", path
+        assert earliest - 10 <= int(max_age.removeprefix("max-age=")) <= earliest, path
+    # About a settled day: a day, whatever the schedule.
+    assert api.get("/v2/rates?date=2025-12-17").headers["Cache-Control"].startswith("public, max-age=86400,")

@@ -76,7 +76,8 @@ def test_the_web_tier_reads_the_embedded_cluster_as_a_login_that_cannot_write(
         # What an injected statement could try: leave the reader role, and write as the login.
         conn.execute("RESET ROLE")
         for statement in ("INSERT INTO scrape_run (started_at) VALUES (now())", "DELETE FROM observation",
-                          "CREATE TABLE planted (x int)", f"SET ROLE {db.DB_USER}"):
+                          "CREATE TABLE planted (x int)", "CREATE TEMPORARY TABLE planted (x int)",
+                          f"SET ROLE {db.DB_USER}"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
 

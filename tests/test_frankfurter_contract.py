@@ -156,20 +156,33 @@ def test_before_the_first_data(live: Live) -> None:
     assert live.get("/v2/rate/USD/KZT?date=2025-07-01").status_code == 404
 
 
-def test_group_is_one_row_per_period_from_its_average_dated_by_its_start(live: Live) -> None:
+def frankfurter_week(day: str) -> str:
+    """lib/bucket.rb#week: date(strftime('%Y-01-01', d), '+' || 7 * strftime('%W', d) || ' days')."""
+    d = dt.date.fromisoformat(day)
+    return (dt.date(d.year, 1, 1) + dt.timedelta(days=7 * int(d.strftime("%W")))).isoformat()
+
+
+def test_group_is_one_row_per_period_from_its_average_dated_by_its_bucket(live: Live) -> None:
     """lib/bucket.rb and db/migrate/017_create_rollup_tables.rb (avg(rate) per provider, base, quote
-    and bucket; week buckets from Monday, month buckets the 1st); lib/rate_scopes.rb (between on
-    bucket_date: a range starting mid-period takes that whole period)."""
+    and bucket; a week dated 1 January + 7 x its %W number, a Wednesday in 2025; a month by its 1st);
+    lib/rate_scopes.rb (between on the bucket's date: from the nearest bucket dated on or before the
+    start, to the last dated on or before the end)."""
 
     def average_units_per_usd(days: list[str]) -> Fraction:
         return sum((1 / usd(d, "KZT") for d in days), Fraction(0)) / len(days)
 
     december = sorted(d for d in QUOTES if d.startswith("2025-12"))
     november = sorted(d for d in QUOTES if d.startswith("2025-11"))
-    weeks = {"2025-12-01": [d for d in december if d <= "2025-12-07"],
-             "2025-12-08": [d for d in december if d >= "2025-12-08"]}
+    weeks: dict[str, list[str]] = {}
+    for day in december:
+        weeks.setdefault(frankfurter_week(day), []).append(day)
+    assert list(weeks) == ["2025-12-03", "2025-12-10"]
     assert live.json("/v2/rates?from=2025-12-03&to=2025-12-10&quotes=KZT&group=week") == [
-        row(start, "USD", "KZT", band(average_units_per_usd(days))) for start, days in weeks.items()]
+        row(bucket, "USD", "KZT", band(average_units_per_usd(days))) for bucket, days in weeks.items()]
+    # A Tuesday's bucket is dated Wednesday: from the 2nd, the nearest bucket dated on or before it is
+    # the previous week's (26 November); to the 9th, the week dated the 10th is left out.
+    assert [r["date"] for r in live.json("/v2/rates?from=2025-12-02&to=2025-12-09&quotes=KZT&group=week")
+            ] == ["2025-11-26", "2025-12-03"]
     assert live.json("/v2/rates?from=2025-11-15&to=2025-12-10&quotes=KZT&group=month") == [
         row("2025-11-01", "USD", "KZT", band(average_units_per_usd(november))),
         row("2025-12-01", "USD", "KZT", band(average_units_per_usd(december)))]
@@ -177,6 +190,19 @@ def test_group_is_one_row_per_period_from_its_average_dated_by_its_start(live: L
     tjs = sum((1 / usd(d, "TJS") for d in december), Fraction(0)) / len(december)
     assert live.json("/v2/rates?from=2025-12-01&to=2025-12-10&base=TJS&quotes=KZT&group=month") == [
         row("2025-12-01", "TJS", "KZT", band(average_units_per_usd(december) / tjs))]
+
+
+def test_a_v2_range_snaps_back_within_the_carry_forward_and_v1_however_far(live: Live) -> None:
+    """lib/carry_forward.rb (LOOKBACK_DAYS = 14) for every anchor of lib/versions/v2/rate_query.rb
+    (each_daily_range: the silent start's snapshot looks back 14 days); v1's lib/rate_scopes.rb
+    (between: the nearest date on or before the start, however far)."""
+    last = dt.date.fromisoformat(LAST)
+    within, beyond = last + dt.timedelta(days=14), last + dt.timedelta(days=15)
+    kzt = row(LAST, "USD", "KZT", band(1 / usd(LAST, "KZT")))
+    assert live.json(f"/v2/rates?from={within}&to={within + dt.timedelta(days=5)}&quotes=KZT") == [kzt]
+    assert live.json(f"/v2/rates?from={beyond}&to={beyond + dt.timedelta(days=5)}&quotes=KZT") == []
+    v1 = live.json(f"/v1/{beyond}..{beyond + dt.timedelta(days=5)}?symbols=KZT")
+    assert (v1["start_date"], v1["rates"]) == (LAST, {LAST: {"KZT": kzt["rate"]}})
 
 
 # --- Currencies and errors --------------------------------------------------------------------------
@@ -315,10 +341,96 @@ def test_cors_preflight_allows_the_requested_headers(live: Live) -> None:
 def test_every_error_answer_is_no_store(live: Live) -> None:
     """lib/no_store_on_error.rb; spec/app_spec.rb ('error responses are not cached')."""
     for path, status in (("/nonexistent", 404), ("/v1/1000-01-01", 404), ("/v2/rates?date=not-a-date", 422),
-                         ("/v2/currency/xyz", 404), ("/v2/currencies.csv", 404), ("/static/none.js", 404)):
+                         ("/v2/currency/xyz", 404), ("/v2/currencies.csv", 406), ("/static/none.js", 404)):
         response = live.get(path)
         assert response.status_code == status, path
         assert response.headers["Cache-Control"] == "no-store", path
+
+
+# --- What a Frankfurter client could still tell apart -----------------------------------------------
+
+# Money::Currency's names, which Frankfurter answers (lib/currency_names.rb).
+FRANKFURTER_NAMES = {"KGS": "Kyrgyzstani Som", "KZT": "Kazakhstani Tenge", "TJS": "Tajikistani Somoni",
+                     "TMT": "Turkmenistani Manat", "USD": "United States Dollar", "UZS": "Uzbekistan Som"}
+
+
+def test_currency_names_are_frankfurters(live: Live) -> None:
+    """lib/currency_names.rb (Money::Currency.find(code).name) for /v1/currencies and /v2/currencies."""
+    assert live.json("/v1/currencies") == FRANKFURTER_NAMES
+    assert {c["iso_code"]: c["name"] for c in live.json("/v2/currencies")} == FRANKFURTER_NAMES
+
+
+def test_rates_above_5000_are_json_integers(live: Live) -> None:
+    """lib/roundable.rb (above 5000: value.round, an Integer; below it a Float)."""
+    uzs = band(1 / usd(LAST, "UZS"))
+    assert uzs > 5000
+    latest = json.loads(live.get("/v1/latest?symbols=UZS,KZT").text)["rates"]
+    assert (type(latest["UZS"]), latest["UZS"], type(latest["KZT"])) == (int, int(uzs), float)
+    series = json.loads(live.get(f"/v1/2025-12-08..{LAST}?symbols=UZS").text)["rates"]
+    assert {type(day["UZS"]) for day in series.values()} == {int}
+    [v2] = json.loads(live.get("/v2/rates?quotes=UZS").text)
+    assert (type(v2["rate"]), v2["rate"]) == (int, int(uzs))
+    assert live.get("/v2/rates.csv?quotes=UZS").text.splitlines()[1] == f"{LAST},USD,UZS,{int(uzs)}"
+    assert type(json.loads(live.get("/v2/rate/USD/UZS").text)["rate"]) is int
+
+
+def test_v1_json_names_its_charset(live: Live) -> None:
+    """lib/versions/v1.rb (its json plugin's content type, application/json; charset=utf-8)."""
+    for path in ("/v1/latest", f"/v1/2025-12-01..{LAST}", "/v1/currencies", "/v1/1000-01-01"):
+        assert live.get(path).headers["Content-Type"] == "application/json; charset=utf-8", path
+
+
+def test_a_range_from_a_later_day_to_an_earlier_one_has_no_rates(live: Live) -> None:
+    """lib/rate_scopes.rb (between: date >= the start's nearest and <= the end selects nothing): v2
+    answers 200 [], v1 its 404 for no rates (lib/versions/v1.rb)."""
+    assert live.json("/v2/rates?from=2025-12-05&to=2025-12-01") == []
+    csv = live.get("/v2/rates.csv?from=2025-12-05&to=2025-12-01")
+    assert csv.text.splitlines() == ["date,base,quote,rate"]
+    assert live.json("/v1/2025-12-05..2025-12-01", 404)["status"] == 404
+
+
+def test_a_group_other_than_week_or_month_is_422(live: Live) -> None:
+    """lib/versions/v2/rate_query.rb (validate_group!: 'invalid group' unless week or month, any case)."""
+    for group in ("day", "year", "weeks"):
+        assert live.json(f"/v2/rates?from=2025-12-01&group={group}", 422)["status"] == 422, group
+    assert live.json("/v2/rates?from=2025-12-01&quotes=KZT&group=Week") == live.json(
+        "/v2/rates?from=2025-12-01&quotes=KZT&group=week")
+
+
+def test_csv_of_an_endpoint_without_csv_is_406(live: Live) -> None:
+    """lib/versions/v2.rb (a .csv extension names a representation only /rates offers: 406)."""
+    for path in ("/v2/currencies.csv", "/v2/providers.csv", "/v2/currency/KZT.csv", "/v2/rate/USD/KZT.csv"):
+        response = live.get(path)
+        assert (response.status_code, response.headers["Cache-Control"]) == (406, "no-store"), path
+    assert live.get("/v2/nothing.csv").status_code == 404
+
+
+def test_a_malformed_base_is_v1s_404_like_an_unknown_one(live: Live) -> None:
+    """lib/versions/v1.rb and lib/versions/v1/query.rb (a base without rates, malformed or not, is 404)."""
+    for base in ("USD?callback=?", "US", "EUR"):
+        assert live.get("/v1/latest", params={"base": base}).status_code == 404, base
+
+
+def directives(live: Live, path: str) -> list[str]:
+    response = live.get(path)
+    assert response.status_code == 200, path
+    return str(response.headers["Cache-Control"]).split(", ")
+
+
+def test_cache_control_says_how_long_an_answer_holds(live: Live) -> None:
+    """lib/versions/v2.rb and lib/versions/v1.rb (response.cache_control: public with a max-age; a v2
+    answer about fixed dates a day, with stale-while-revalidate and stale-if-error; an answer relative
+    to today until the data can change, stale-if-error only); lib/no_store_on_error.rb."""
+    settled = ["public", "max-age=86400", "stale-while-revalidate=86400", "stale-if-error=86400"]
+    for path in ("/v2/rates?date=2025-12-01", f"/v2/rates?from=2025-12-01&to={LAST}&quotes=KZT",
+                 "/v2/rate/USD/KZT?date=2025-12-01", "/v2/rates.csv?date=2025-12-01"):
+        assert directives(live, path) == settled, path
+    assert directives(live, "/v1/2025-12-01") == directives(live, f"/v1/2025-12-01..{LAST}") == [
+        "public", "max-age=86400"]
+    # Relative to today: until the next scheduled scrape, which this server has none of (0 s).
+    for path in ("/v2/rates", "/v2/rates?from=2025-12-01&quotes=KZT", "/v2/rates?date=2999-01-01",
+                 "/v2/currencies", "/v2/providers", "/v1/latest", "/v1/2025-12-01..", "/v1/currencies"):
+        assert directives(live, path) == ["public", "max-age=0", "stale-if-error=86400"], path
 
 
 # --- What was right already -------------------------------------------------------------------------

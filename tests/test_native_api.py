@@ -14,7 +14,7 @@ FUTURE = (dt.date.today() + dt.timedelta(days=3)).isoformat()
 
 
 def test_latest_revision_per_day_with_bounds_and_provenance(days_api: CheckedClient) -> None:
-    body = days_api.json("/api/observations?currency=KZT,UZS&from=2025-12-19")
+    body = days_api.json("/api/observations?currencies=KZT,UZS&from=2025-12-19")
     assert [(r["date"], r["currency"], r["rate"], r["change_pct"], r["direction"]) for r in body] == [
         ("2025-12-19", "KZT", "0.00194", "0.52", "up"),
         ("2025-12-19", "UZS", "0.00008", "0", "flat"),
@@ -27,6 +27,17 @@ def test_latest_revision_per_day_with_bounds_and_provenance(days_api: CheckedCli
     assert (uzs["usd_per_unit_low"], uzs["usd_per_unit_high"]) == ("0.000075", "0.000085")
     assert (uzs["units_per_usd_low"], uzs["units_per_usd_high"]) == ("11764.705", "13333.334")
     assert uzs["sightings"] == 2 and uzs["first_seen"] == "2025-12-19T06:00:00+00:00"
+
+
+def test_currencies_is_the_parameter_and_currency_its_alias(days_api: CheckedClient) -> None:
+    """`currencies=`, as on /export.csv and the dashboard; `currency=`, the earlier name, still works."""
+    path = "/api/observations?{}=KZT,UZS&from=2025-12-19"
+    assert days_api.json(path.format("currencies")) == days_api.json(path.format("currency"))
+    assert [r["currency"] for r in days_api.json(path.format("currencies"))] == ["KZT", "UZS"]
+    assert days_api.json("/api/observations?currencies=KZT&currency=UZS", 422)["message"] == (
+        "give 'currencies' or its alias 'currency', not both")
+    assert days_api.json("/api/observations.csv?currencies=XXX", 422)["message"].startswith(
+        "'currencies': unknown currency XXX")
 
 
 def test_all_revisions_keep_the_quoted_minus_zero(days_api: CheckedClient) -> None:

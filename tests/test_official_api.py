@@ -91,6 +91,17 @@ def test_v2_providers_lists_the_ticker_and_the_banks_in_frankfurters_shape(
     assert listed["PEG"]["rate_type"] == "fixed" and listed["PEG"]["currencies"] == ["TMT", "USD"]
 
 
+def test_v1_reads_the_tickers_rates_alone_whatever_the_banks_and_pegs_hold(
+        api: CheckedClient, sample_days: None, db_url: str) -> None:
+    before = (api.json("/v1/latest"), api.json("/v1/2025-12-17.."), api.json("/v1/currencies"))
+    # What the scheduler stores every day: the peg, up to today, after the ticker's last day.
+    official(db_url, *(("peg", "TMT", f"2025-12-{day}", "3.5") for day in range(17, 31)),
+             ("nbk", "KZT", "2025-12-18", "515.00"), ("nbk", "KZT", "2025-12-30", "516.00"))
+    latest = api.json("/v1/latest")
+    assert sorted(latest["rates"]) == ["KGS", "KZT", "TJS", "TMT", "UZS"] and latest["date"] == "2025-12-19"
+    assert (latest, api.json("/v1/2025-12-17.."), api.json("/v1/currencies")) == before
+
+
 def test_v2_rates_are_the_tickers_unless_providers_names_a_bank(api: CheckedClient, sample_days: None,
                                                                   db_url: str) -> None:
     official(db_url, ("nbk", "KZT", "2025-12-18", "515.00"), ("nbk", "KZT", "2025-12-19", "516.00"))

@@ -25,9 +25,9 @@ def test_cli_parse_prints_json_lines_and_names_a_bad_file(tmp_path: Path) -> Non
 def test_a_provider_key_is_one_key_in_two_spellings_and_any_case_is_taken() -> None:
     from fxticker import vocab
     from fxticker.official.banks import PROVIDERS, provider
-    from fxticker.rates import bank_provider, registry
+    from fxticker.rates import lineup
 
-    bank_provider.register()
+    registry = lineup.standard()
     for key, bank in PROVIDERS.items():
         assert key == vocab.provider_key(key) == bank.key  # fxticker's own spelling: nbk
         for typed in (key, key.upper(), key.capitalize()):

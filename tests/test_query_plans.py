@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.storage import observations as store
 
 # Every day from 2019 to 2025, five currencies, two revisions a day: 25,570 rows in 28 chunks.
@@ -82,7 +82,7 @@ def test_generated_data_spans_many_chunks_and_the_checks_can_fail(years: psycopg
 def test_a_months_daily_rates_read_only_that_months_chunks_by_index(years: psycopg.Connection) -> None:
     """The query behind /v2/rates and /v1 series (view daily_rate)."""
     expected = {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
-    plan = explain(years, pricing._DAILY, {"currencies": ["KZT", "UZS"], **MONTH})
+    plan = explain(years, daily._DAILY, {"currencies": ["KZT", "UZS"], **MONTH})
     assert chunks_read(plan) == expected and len(expected) <= 2
     scanned = {n["Relation Name"] for n in plan if n.get("Relation Name", "").startswith("_hyper_")}
     assert scanned == expected  # excluded at planning time, not merely skipped
@@ -103,23 +103,23 @@ def test_a_months_observations_read_only_that_months_chunks_by_index(years: psyc
 def test_the_nearest_earlier_day_reads_backwards_from_that_day(years: psycopg.Connection) -> None:
     """The lookup behind snapshots (latest, one date) and a series' first day stops in the chunk
     holding the day."""
-    plan = explain(years, pricing._ON_OR_BEFORE, {"on": MONTH["end"]})
+    plan = explain(years, daily._ON_OR_BEFORE, {"on": MONTH["end"]})
     read = chunks_read(plan)
     assert len(read) == 1 and read <= {r[0] for r in years.execute(CHUNKS_OVERLAPPING, MONTH)}
     assert_no_seq_scan(plan)
-    assert pricing.day_on_or_before(years, MONTH["end"]) == MONTH["end"]
-    assert pricing.day_on_or_before(years, START - dt.timedelta(days=1)) is None
+    assert daily.day_on_or_before(years, MONTH["end"]) == MONTH["end"]
+    assert daily.day_on_or_before(years, START - dt.timedelta(days=1)) is None
 
 
 def test_currency_list_and_span_use_indexes(years: psycopg.Connection) -> None:
-    for query, args in ((pricing._CURRENCIES, {}), (pricing._SPAN, {}),
-                        (pricing._CURRENCY_SPANS, {"currencies": ["KZT", "UZS"]})):
+    for query, args in ((daily._CURRENCIES, {}), (daily._SPAN, {}),
+                        (daily._CURRENCY_SPANS, {"currencies": ["KZT", "UZS"]})):
         plan = explain(years, query, args)
         assert_no_seq_scan(plan)
         assert all(n["Node Type"] in {"Index Only Scan", "Index Scan"}
                    for n in plan if n.get("Relation Name", "").startswith("_hyper_"))
-    assert pricing.stored_currencies(years) == ["KGS", "KZT", "TJS", "TMT", "UZS"]
-    assert pricing.span(years) == (START, END)
-    assert pricing.currency_spans(years, ["KZT", "XYZ"]) == {"KZT": (START, END)}
-    span_plan = explain(years, pricing._SPAN, {})
+    assert daily.stored_currencies(years) == ["KGS", "KZT", "TJS", "TMT", "UZS"]
+    assert daily.span(years) == (START, END)
+    assert daily.currency_spans(years, ["KZT", "XYZ"]) == {"KZT": (START, END)}
+    span_plan = explain(years, daily._SPAN, {})
     assert len(chunks_read(span_plan)) == 2  # min from the first chunk, max from the last

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker.cli import main
-from tests.fix_serve import children, free_port, wait_until_serving
+from tests.fix_serve import children, free_port, start_serve, wait_until_serving
 from tests.fix_wait import wait_for
 
 pytestmark = pytest.mark.slow
@@ -185,3 +186,53 @@ def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path
     assert result.returncode == 1
     assert result.stderr == "fxticker: FXTICKER_WORKERS=100000: must be from 1 to 64\n"
     assert result.stdout == ""
+
+
+def _replaced(master: int, before: set[int], every: bool) -> bool:
+    now = set(children(master))
+    return len(now) == 2 and now != before and not (every and now & before)
+
+
+def _more_than(answers: list[int | str], count: int) -> bool:
+    return len(answers) > count
+
+
+@pytest.mark.timing
+def test_a_reload_and_a_killed_worker_keep_the_service_answering(env: dict[str, str], tmp_path: Path) -> None:
+    """SIGHUP to the master is gunicorn's graceful worker restart, and SIGTERM to one worker is a worker
+    replaced: the exiting workers must leave the master's shared metrics directory and control socket
+    alone, so that every request, during and after, is answered."""
+    env = {k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}  # the directory serve makes
+    served = start_serve(env, tmp_path)
+    master = served.process.pid
+    answers: list[int | str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(httpx.get(served.base + "/livez", timeout=10).status_code)
+            except httpx.TransportError as exc:
+                answers.append(repr(exc))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for signalled in ("reload", "reload", "worker"):
+            before = set(children(master))
+            if signalled == "reload":
+                os.kill(master, signal.SIGHUP)
+            else:
+                os.kill(sorted(before)[0], signal.SIGTERM)
+            wait_for(f"the workers replaced after a {signalled}",
+                     partial(_replaced, master, before, every=signalled == "reload"))
+            wait_for("requests answered by the new workers", partial(_more_than, answers, len(answers) + 20))
+        assert httpx.get(served.base + "/metrics", timeout=10).status_code == 200
+        assert served.control_socket().exists()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        served.stop()
+    assert len(answers) > 60 and set(answers) == {200}, sorted(set(map(str, answers)))

@@ -60,7 +60,7 @@ def test_observations_show_the_quote_as_scraped(client: FlaskClient, tmp_path: P
         ("from=2025-12-02&to=2025-12-01", "'from' is after 'to'"),
         ("currency=K<script>", "'currency' takes three-letter codes such as KZT, separated by commas"),
         ("revisions=some", "'revisions' must be 'latest' or 'all'"),
-        ("colour=red", "unknown parameter: colour"),
+        ("colour=red", "unknown parameter: 'colour'"),
     ],
 )
 def test_bad_parameters_are_422_with_a_message(client: FlaskClient, query: str, message: str) -> None:

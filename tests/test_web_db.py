@@ -12,6 +12,7 @@ from flask import Flask
 from fxticker.storage import cluster as db
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
+from tests.fix_db import web_login
 from tests.fix_scrape import fresh, own_cluster
 from tests.fix_wait import wait_for
 
@@ -137,3 +138,17 @@ def test_a_web_connection_that_resets_its_role_still_cannot_write(app: Flask) ->
                           "CREATE TABLE planted (x int)", f"SET ROLE {db.DB_USER}"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
+
+
+@pytest.mark.parametrize(("login", "warned"), [("superuser", True), ("web", False)])
+def test_a_superuser_login_is_warned_about_and_the_web_login_is_not(
+        env: dict[str, str], db_url: str, caplog: pytest.LogCaptureFixture, login: str, warned: bool) -> None:
+    caplog.set_level("WARNING", logger=web_db.__name__)
+    url = db_url if login == "superuser" else web_login(db_url)
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": url})
+    try:
+        with app.test_request_context("/"), web_db.read_connection() as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("fxticker_reader",)
+    finally:
+        web_db.close(app)
+    assert any("as a superuser" in r.getMessage() for r in caplog.records) is warned

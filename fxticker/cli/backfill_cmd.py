@@ -8,12 +8,12 @@ import sys
 
 import click
 
+from fxticker import vocab
 from fxticker.cli.common import checked_date, current_settings, fail
 from fxticker.cli.connection import connect, database_errors
 from fxticker.collect import backfill as backfilling
 from fxticker.collect.archive import ArchiveError
 from fxticker.collect.fetcher import check_url
-from fxticker.collect.parsing import site_today
 from fxticker.collect.sources import FetchError
 from fxticker.official.bank_runs import OfficialConfig, history_window, outcome_line, run
 from fxticker.official.banks import PROVIDERS
@@ -31,8 +31,10 @@ from fxticker.storage import cluster, observations
 def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, official: bool,
              urls: tuple[str, ...]) -> None:
     """Store the ticker of a web archive's captures of URLs (default: FXTICKER_SOURCES); resumable."""
-    if since and until and since > until:
-        raise click.BadParameter(f"{since} is after --until {until}", param_hint="'--since'")
+    try:
+        vocab.date_range(since, until, str(since), f"--until {until}")
+    except vocab.BadValue as exc:
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
     for url in urls:
         try:
             check_url(url)
@@ -72,7 +74,7 @@ def backfill(since: dt.date | None, until: dt.date | None, dry_run: bool, offici
 def _official_history(since: dt.date | None, until: dt.date | None) -> bool:
     """The backfill's second part: official rates for the days of the stored quotes in the range."""
     conf = current_settings()
-    today = site_today(conf.timezone)
+    today = vocab.site_today(conf.timezone)
     with connect(conf) as conn:
         window = history_window(conn, since, until, today)
     if window is None:

@@ -19,6 +19,7 @@ import click
 
 from fxticker import settings, vocab
 from fxticker.collect.sources import FetchError
+from fxticker.inputs import shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,9 +72,9 @@ def checked_date(_ctx: click.Context, _param: click.Parameter, value: str | None
     try:
         date = vocab.parse_date(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{vocab.shown(value)} is {exc}") from None
+        raise click.BadParameter(f"{shown(value)} is {exc}") from None
     if date < vocab.EARLIEST:
-        raise click.BadParameter(f"{vocab.shown(value)} is before {vocab.EARLIEST}, older than any ticker")
+        raise click.BadParameter(f"{shown(value)} is before {vocab.EARLIEST}, older than any ticker")
     return date
 
 

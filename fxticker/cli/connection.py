@@ -11,6 +11,7 @@ import psycopg
 
 from fxticker import settings
 from fxticker.cli.common import current_settings, fail, friendly_errors
+from fxticker.inputs import first_line
 from fxticker.storage import cluster as db
 from fxticker.storage import observations
 
@@ -28,8 +29,7 @@ def database_errors(func: F) -> F:
         except (db.DatabaseError, observations.MigrationError) as exc:
             fail(str(exc))
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            fail(f"cannot reach the database: {first}")
+            fail(f"cannot reach the database: {first_line(exc)}")
         except psycopg.Error as exc:
             fail(f"database error: {exc.diag.message_primary or exc}")
         return None

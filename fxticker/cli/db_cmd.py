@@ -14,6 +14,7 @@ from fxticker.cli.connection import connect, database_errors
 from fxticker.collect.ingest import ingest_many, load_sample
 from fxticker.export import tables
 from fxticker.storage import cluster as db
+from fxticker.storage import daily
 from fxticker.storage import observations as store
 
 
@@ -124,7 +125,7 @@ def export_csv(currencies: str | None, start: str | None, end: str | None, resol
                               direction=direction)
     with connect() as conn:
         conn.read_only = True
-        vocab.check_known("currencies", query.currencies, tables.known_currencies(conn))
+        vocab.check_stored("currencies", query.currencies, daily.stored_currencies(conn))
         if output is None:
             with writing_stdout():
                 tables.write(conn, query, sys.stdout.buffer, bom=bom)

@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from fxticker import vocab
 from fxticker.cli.common import checked_date, current_settings, friendly_errors
 from fxticker.cli.connection import connect, database_errors
-from fxticker.collect.parsing import site_today
 from fxticker.official import rate_store as official_store
 from fxticker.official.bank_runs import OfficialConfig, outcome_line, run
 from fxticker.official.banks import provider
@@ -74,7 +74,7 @@ def official_ingest(key: str, paths: tuple[str, ...]) -> None:
 def official_fetch(keys: str | None, since: dt.date | None, until: dt.date | None) -> None:
     """Fetch official rates from the banks, politely: a line per provider, exit 1 if any failed."""
     conf = current_settings()
-    today = site_today(conf.timezone)
+    today = vocab.site_today(conf.timezone)
     chosen, since, until = fetch_window(keys, since, until, today)
     config = OfficialConfig.from_settings(conf)
     with connect(conf) as conn:

@@ -15,7 +15,7 @@ from fxticker.cli.common import checked_date, writing_stdout
 from fxticker.cli.connection import connect, database_errors
 from fxticker.export import csvfile
 from fxticker.official import scorecard
-from fxticker.rates import pricing
+from fxticker.storage import daily
 
 FORMATS = ("table", "json", "csv")
 
@@ -52,7 +52,7 @@ def quality(currencies: str | None, start: dt.date | None, end: dt.date | None, 
     vocab.date_range(start, end)
     with connect() as conn:
         conn.read_only = True
-        stored = pricing.stored_currencies(conn)
+        stored = daily.stored_currencies(conn)
         if codes:
             vocab.check_known("currencies", codes, [vocab.USD, *stored])
         chosen = scorecard.chosen(codes, stored)

@@ -48,11 +48,12 @@ def schedule() -> None:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default=serving.ServeOptions.host, show_default=True)
+@click.option("--port", default=serving.ServeOptions.port, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", type=click.IntRange(settings.WORKERS.low, settings.WORKERS.high), default=None,
               help="Gunicorn worker processes.  [default: FXTICKER_WORKERS]")
-@click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+@click.option("--graceful-timeout", default=serving.ServeOptions.graceful_timeout, show_default=True,
+              type=click.IntRange(1, 3600),
               help="Seconds requests in flight get to finish after SIGTERM.")
 @database_errors
 def serve(host: str, port: int, workers: int | None, graceful_timeout: int) -> None:

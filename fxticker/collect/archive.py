@@ -32,7 +32,7 @@ from fxticker.collect.fetcher import (
     make_client,
 )
 from fxticker.collect.sources import FetchError, Page
-from fxticker.vocab import shown
+from fxticker.inputs import shown
 
 log = logging.getLogger(__name__)
 

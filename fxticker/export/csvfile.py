@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
+from fxticker import vocab
+
 BOM = "\ufeff"
 CONTENT_TYPE = "text/csv; charset=utf-8"
 # OWASP's list: a spreadsheet may run a cell starting with these as a formula.
@@ -33,7 +35,7 @@ def cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return vocab.decimal_text(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.date):

@@ -14,7 +14,6 @@ from psycopg import sql
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.official.check import OFFICIAL_COLUMNS
-from fxticker.rates import pricing
 from fxticker.storage import observations
 
 log = logging.getLogger(__name__)
@@ -64,11 +63,6 @@ def make_query(
     )
     vocab.date_range(query.start, query.end)
     return query
-
-
-def known_currencies(conn: psycopg.Connection) -> list[str]:
-    """The codes an export may name: USD (every quote's unit, so no rows of its own) and those stored."""
-    return [vocab.USD, *pricing.stored_currencies(conn)]
 
 
 # Cells are formatted by PostgreSQL, as text, exactly as cell() would format the typed values: numeric's

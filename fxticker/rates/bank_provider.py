@@ -2,7 +2,7 @@
 NBKR, NBT and PEG, each quoting its own currency from official_rate.
 
 They take part only when a request names them (`providers=`) or asks `expand=providers`: without
-`providers`, /v2 answers with the ticker's rates, as before (Provider.default is False).
+`providers`, /v2 answers with the ticker's rates, as before (RateProvider.default is False).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ _ON_OR_BEFORE = ("SELECT max(rate_date) FROM official_rate"
                  " WHERE provider = %(provider)s AND rate_date <= %(on)s")
 
 
-def _reader(p: Provider) -> registry.Provider:
+def _reader(p: Provider) -> registry.RateProvider:
     key = p.key
 
     def currencies(conn: psycopg.Connection) -> list[str]:
@@ -57,18 +57,13 @@ def _reader(p: Provider) -> registry.Provider:
         row = conn.execute(_ON_OR_BEFORE, {"provider": key, "on": on}).fetchone()
         return row[0] if row else None
 
-    return registry.Provider(
+    return registry.RateProvider(
         key=vocab.v2_provider_key(key), name=p.name, country_code=p.country_code,
         rate_type="fixed" if key in PEGS else "official", pivot_currency=p.currency, data_url=p.data_url,
         terms_url=None, publish_cadence="daily", currencies=currencies, spans=spans, quotes=quotes,
         latest_day=latest_day, default=False)
 
 
-def register() -> None:
-    """Add the official providers after the ticker, once."""
-    for p in PROVIDERS.values():
-        if registry.find(p.key) is None:
-            registry.register(_reader(p))
-
-
-register()
+def providers() -> list[registry.RateProvider]:
+    """The official providers, in the banks' order (fxticker.official.banks)."""
+    return [_reader(p) for p in PROVIDERS.values()]

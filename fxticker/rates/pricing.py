@@ -9,13 +9,12 @@ amount. The native API gives the exact quotes and the bounds their precision all
 Which day's quote answers (after lib/carry_forward.rb and lib/rate_scopes.rb of lineofflight/frankfurter):
 - a snapshot (latest, or one date) takes each currency's latest day within LOOKBACK before the day asked,
   and dates each row by the day its quote was made; a day after the last stored day asks for that day;
-- a series starts on the nearest day with data on or before its first day, and lists, per day, the
-  currencies quoted that day, the base's quote carried forward up to LOOKBACK when the base was silent;
-- a grouped series (week from Monday, or calendar month) gives one row per quote and period, dated by
-  the period's first day, whose rate is computed from the period's average units per USD. Frankfurter's
-  week is its CHANGELOG's "a past Monday"; its SQLite expression (lib/bucket.rb: Jan 1 + 7 x %W) also
-  splits the week that spans a new year and can date a week a few days after its Monday, which is not
-  copied here.
+- a series starts on the nearest day with data on or before its first day (v1: however far back; v2:
+  within LOOKBACK, as every anchor of lib/versions/v2/rate_query.rb), and lists, per day, the currencies
+  quoted that day, the base's quote carried forward up to LOOKBACK when the base was silent;
+- a grouped series (week from Monday, cut at a new year, or calendar month) gives one row per quote and
+  period, dated as Frankfurter dates its buckets (lib/bucket.rb: a week by 1 January + 7 x %W, a month
+  by its 1st), whose rate is computed from the period's average units per USD.
 """
 
 from __future__ import annotations
@@ -27,13 +26,13 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from math import floor
 from typing import Literal, Protocol
 
-import iso4217
 import psycopg
 
 from fxticker.vocab import USD as USD  # re-exported: callers name it rates.USD
 
 # Frankfurter's carry-forward window (lib/carry_forward.rb LOOKBACK_DAYS).
 LOOKBACK = dt.timedelta(days=14)
+
 _COMPUTE = Context(prec=28)
 # Wide enough that amount (at most 15 digits either side of the point) times any rate is exact.
 _PRICE = Context(prec=80)
@@ -46,16 +45,10 @@ _BANDS = ((Decimal(5000), 0), (Decimal(80), 2), (Decimal(20), 3), (Decimal(1), 4
 _LAST_PLACES = 6
 
 
-def iso_currency(code: str) -> iso4217.Currency | None:
-    """The ISO 4217 entry for a three-letter code, or None when the code is not ISO 4217.
-
-    The table is the iso4217 package's copy of the ISO maintenance agency's list (List One, current
-    codes), kept in step with each amendment; Frankfurter checks codes against the same list (Money gem).
-    """
-    try:
-        return iso4217.Currency(code.upper())
-    except ValueError:
-        return None
+def looking_back(day: dt.date) -> dt.date:
+    """The first day of the carry-forward window that ends on day; never before the calendar's first day
+    (a request for year 1 asks for every day since then, not an OverflowError)."""
+    return day - LOOKBACK if day - dt.date.min > LOOKBACK else dt.date.min
 
 
 def _places(value: Decimal) -> int:
@@ -70,6 +63,13 @@ def band_round(value: Decimal) -> Decimal:
     places = _places(value)
     rounding = ROUND_HALF_UP if places == 0 else ROUND_HALF_EVEN
     return value.quantize(Decimal(1).scaleb(-places), rounding, _PRICE)
+
+
+def json_number(value: Decimal) -> int | float:
+    """A rounded rate as a JSON number: an integer where band_round left a whole number (above 5000),
+    as Frankfurter's Roundable does (value.round is an Integer), else the float whose repr is the decimal."""
+    exponent = value.as_tuple().exponent
+    return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
 
 
 def priced(value: Decimal, amount: Decimal) -> Decimal:
@@ -101,8 +101,8 @@ def _float_bands() -> list[tuple[float, float, float, int]]:
 _FLOAT_BANDS = _float_bands()
 
 
-def priced_numbers(values: Iterable[tuple[Decimal, float]], amount: Decimal) -> list[float]:
-    """float(priced(value, amount)) for each (value, float(value)): the same numbers, about 5x faster.
+def priced_numbers(values: Iterable[tuple[Decimal, float]], amount: Decimal) -> list[int | float]:
+    """json_number(priced(value, amount)) for each (value, float(value)): the same numbers, about 5x faster.
 
     A series' new amount multiplies and rounds a rate per day and currency, and JSON writes each as a
     float. The product is taken in binary floating point, and its band's last place counted as an
@@ -112,7 +112,7 @@ def priced_numbers(values: Iterable[tuple[Decimal, float]], amount: Decimal) -> 
     """
     factor = float(amount)
     bands = _FLOAT_BANDS
-    out: list[float] = []
+    out: list[int | float] = []
     append = out.append
     for value, approximate in values:
         product = factor * approximate
@@ -120,15 +120,15 @@ def priced_numbers(values: Iterable[tuple[Decimal, float]], amount: Decimal) -> 
             if product > band[0]:
                 break
         else:  # not a positive product: no band of the shortcut's
-            append(float(priced(value, amount)))
+            append(json_number(priced(value, amount)))
             continue
         _, highest, scale, divisor = band
         scaled = product * scale
         whole = floor(scaled + 0.5)
         if product < highest and -0.5 + _TIE < scaled - whole < 0.5 - _TIE:
-            append(whole / divisor)
+            append(whole if divisor == 1 else whole / divisor)
         else:
-            append(float(priced(value, amount)))
+            append(json_number(priced(value, amount)))
     return out
 
 
@@ -148,7 +148,7 @@ class Rate:
 
 
 class QuoteSource(Protocol):
-    """What the computation needs of a provider (fxticker.rates.registry.Provider is one)."""
+    """What the computation needs of a provider (fxticker.rates.registry.RateProvider is one)."""
 
     @property
     def key(self) -> str: ...
@@ -157,73 +157,6 @@ class QuoteSource(Protocol):
                      end: dt.date) -> dict[dt.date, dict[str, Decimal]]: ...
 
     def day_on_or_before(self, conn: psycopg.Connection, on: dt.date) -> dt.date | None: ...
-
-
-# Distinct codes by skipping through the (currency, rate_date, ...) index one code at a time, so the
-# cost grows with the number of currencies and chunks, not with the number of rows.
-_CURRENCIES = """
-WITH RECURSIVE code AS (
-    (SELECT currency FROM observation ORDER BY currency LIMIT 1)
-    UNION ALL
-    SELECT (SELECT o.currency FROM observation o WHERE o.currency > code.currency
-            ORDER BY o.currency LIMIT 1)
-    FROM code WHERE code.currency IS NOT NULL
-)
-SELECT currency FROM code WHERE currency IS NOT NULL
-"""
-
-_SPAN = "SELECT min(rate_date), max(rate_date) FROM observation"
-
-# Each currency's first and last day, two index probes per currency.
-_CURRENCY_SPANS = """
-SELECT c, (SELECT min(rate_date) FROM observation WHERE currency = c),
-          (SELECT max(rate_date) FROM observation WHERE currency = c)
-FROM unnest(%(currencies)s::text[]) AS c
-"""
-
-# The nearest day with any quote on or before a day, read backwards along the rate_date index.
-_ON_OR_BEFORE = "SELECT max(rate_date) FROM observation WHERE rate_date <= %(on)s"
-
-_DAILY = """
-SELECT rate_date, currency, rate
-FROM daily_rate
-WHERE currency = ANY(%(currencies)s) AND rate_date >= %(start)s AND rate_date <= %(end)s
-ORDER BY rate_date, currency
-"""
-
-
-def stored_currencies(conn: psycopg.Connection) -> list[str]:
-    return [row[0] for row in conn.execute(_CURRENCIES)]
-
-
-def span(conn: psycopg.Connection) -> tuple[dt.date, dt.date] | None:
-    """The first and last day with any quote, or None when nothing is stored."""
-    row = conn.execute(_SPAN).fetchone()
-    if row is None or row[0] is None:
-        return None
-    return row[0], row[1]
-
-
-def currency_spans(conn: psycopg.Connection, currencies: Sequence[str]) -> dict[str, tuple[dt.date, dt.date]]:
-    """First and last day with a quote, per stored currency asked for."""
-    rows = conn.execute(_CURRENCY_SPANS, {"currencies": list(currencies)})
-    return {code: (first, last) for code, first, last in rows if first is not None}
-
-
-def day_on_or_before(conn: psycopg.Connection, on: dt.date) -> dt.date | None:
-    row = conn.execute(_ON_OR_BEFORE, {"on": on}).fetchone()
-    return row[0] if row else None
-
-
-def daily_quotes(
-    conn: psycopg.Connection, currencies: Iterable[str], start: dt.date, end: dt.date
-) -> dict[dt.date, dict[str, Decimal]]:
-    """Each day's latest USD-per-unit quote per currency, for days in [start, end] that have one."""
-    days: dict[dt.date, dict[str, Decimal]] = {}
-    rows = conn.execute(_DAILY, {"currencies": list(currencies), "start": start, "end": end}).fetchall()
-    for day, currency, rate in rows:
-        days.setdefault(day, {})[currency] = rate
-    return days
 
 
 def _stored_needed(base: str, quotes: Sequence[str]) -> list[str]:
@@ -300,29 +233,43 @@ def snapshot(conn: psycopg.Connection, sources: Sequence[QuoteSource], base: str
     near = _on_or_before(conn, sources, anchor)
     if near is None or anchor - near > LOOKBACK:
         return []
-    days = _merged(conn, sources, _stored_needed(base, quotes), anchor - LOOKBACK, anchor)
+    days = _merged(conn, sources, _stored_needed(base, quotes), looking_back(anchor), anchor)
     quoted: dict[str, Quoted] = {}
     for day in sorted(days):
         quoted.update(days[day])
     return sorted(_rows_for_day(base, quotes, quoted, None, near), key=lambda r: r.quote)
 
 
-def period_start(day: dt.date, group: Group) -> dt.date:
-    """The first day of day's period: itself, its week's Monday, or its month's first day."""
+def bucket(day: dt.date, group: Group) -> dt.date:
+    """The date of day's period, as Frankfurter dates its rollups (lib/bucket.rb): the day itself; for a
+    week, 1 January + 7 x the week number counted from the year's first Monday (strftime %W), so a week
+    that spans a new year is two periods and most weeks are dated a few days after their Monday (a
+    Wednesday in 2025); for a month, its first day. Dates rise with the days."""
     if group == "week":
-        return day - dt.timedelta(days=day.weekday())
+        return dt.date(day.year, 1, 1) + dt.timedelta(days=7 * int(day.strftime("%W")))
     if group == "month":
         return day.replace(day=1)
     return day
 
 
-def _period_end(day: dt.date, group: Group) -> dt.date:
+def _period_days(day: dt.date, group: Group) -> tuple[dt.date, dt.date]:
+    """The first and last day of day's period (a week from Monday to Sunday, cut at a new year)."""
     if group == "week":
-        return period_start(day, group) + dt.timedelta(days=6)
+        first = max(day - dt.timedelta(days=day.weekday()), dt.date(day.year, 1, 1))
+        return first, day + dt.timedelta(days=min(6 - day.weekday(), (dt.date(day.year, 12, 31) - day).days))
     if group == "month":
-        following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return following - dt.timedelta(days=1)
-    return day
+        if day.month == 12:
+            return day.replace(day=1), day.replace(day=31)
+        return day.replace(day=1), day.replace(month=day.month + 1, day=1) - dt.timedelta(days=1)
+    return day, day
+
+
+def _last_dated_by(limit: dt.date, group: Group) -> dt.date | None:
+    """The last day whose period is dated on or before limit; None when no day is."""
+    first, last = _period_days(limit, group)
+    if bucket(limit, group) <= limit:
+        return last
+    return first - dt.timedelta(days=1) if first > dt.date.min else None
 
 
 def series(
@@ -335,26 +282,24 @@ def series(
     *,
     today: dt.date,
     group: Group = "day",
+    snap_back: dt.timedelta | None = None,
 ) -> list[Rate]:
     """Rates from base to each quote over [start, end], by date then quote (see the module doc).
 
     Empty when start is after today, as Frankfurter's range scope answers nothing for a future start
-    (lib/rate_scopes.rb, between); an end after today runs to the latest data.
+    (lib/rate_scopes.rb, between); an end after today runs to the latest data. A day series whose start
+    has no data starts on the nearest earlier day that has some, at most snap_back before it (None: however
+    far: v1's lib/rate_scopes.rb; /v2 anchors within lib/carry_forward.rb's LOOKBACK).
     """
     if start > today:
         return []
-    end = min(end, today)
-    nearest = _on_or_before(conn, sources, _period_end(start, group))
-    if nearest is not None:
-        first = period_start(nearest, group)
-    elif period_start(start, group) == start:
-        first = start
-    else:  # no period with data begins on or before start: the first whole period after it
-        first = _period_end(start, group) + dt.timedelta(days=1)
     needed = _stored_needed(base, quotes)
     if group != "day":
-        return _grouped(_merged(conn, sources, needed, first, _period_end(end, group)), base, quotes, group)
-    days = _merged(conn, sources, needed, first - LOOKBACK, end)
+        return _grouped_series(conn, sources, base, quotes, needed, start, end, group)
+    end = min(end, today)
+    nearest = _on_or_before(conn, sources, start)
+    first = nearest if nearest is not None and (snap_back is None or start - nearest <= snap_back) else start
+    days = _merged(conn, sources, needed, looking_back(first), end)
     quoted: dict[str, Quoted] = {}
     found: list[Rate] = []
     for day in sorted(days):
@@ -369,6 +314,23 @@ def series(
     return found
 
 
+def _grouped_series(conn: psycopg.Connection, sources: Sequence[QuoteSource], base: str,
+                    quotes: Sequence[str], needed: Sequence[str], start: dt.date, end: dt.date,
+                    group: Group) -> list[Rate]:
+    """Frankfurter's range over a rollup (lib/rate_scopes.rb, between, on the bucket's date): the periods
+    dated from the nearest period with data dated on or before start (else from start) up to end."""
+    top = _last_dated_by(start, group)
+    nearest = _on_or_before(conn, sources, top) if top is not None else None
+    if nearest is not None:
+        first = _period_days(nearest, group)[0]
+    else:  # no data in a period dated on or before start: the periods dated after it
+        first = top + dt.timedelta(days=1) if top is not None else dt.date.min
+    last = _last_dated_by(end, group)
+    if last is None or last < first:
+        return []
+    return _grouped(_merged(conn, sources, needed, first, last), base, quotes, group)
+
+
 def _grouped(days: dict[dt.date, dict[str, Quoted]], base: str, quotes: Sequence[str],
              group: Group) -> list[Rate]:
     """Per period, each currency's average units per USD over its days (Frankfurter's rollups average
@@ -376,7 +338,7 @@ def _grouped(days: dict[dt.date, dict[str, Quoted]], base: str, quotes: Sequence
     dated by the period's first day."""
     sums: dict[dt.date, dict[str, tuple[Decimal, int, str]]] = {}
     for day, quoted in days.items():
-        period = sums.setdefault(period_start(day, group), {})
+        period = sums.setdefault(bucket(day, group), {})
         for currency, (_, usd, by) in quoted.items():
             total, count, _ = period.get(currency, (Decimal(0), 0, by))
             period[currency] = (_COMPUTE.add(total, _COMPUTE.divide(1, usd)), count + 1, by)

@@ -1,12 +1,13 @@
 """The rate providers behind the Frankfurter-style API (/v2/providers, `providers=`, `expand=providers`).
 
-The ticker is one provider. Another source of daily USD-per-unit quotes joins by building a `Provider`
-and passing it to `register()` once at import of its module (the central banks' official rates, for
-instance: keys NBK, CBU, NBKR, NBT, and pegs), with three functions that read its own tables:
+The ticker is one provider. Another source of daily USD-per-unit quotes joins by building a `RateProvider`
+(the central banks' official rates, for instance: keys NBK, CBU, NBKR, NBT, and pegs) with the functions
+that read its own tables, and by being listed in the `Registry` an app is built with (fxticker.rates.lineup;
+nothing registers itself when imported):
 
-    register(Provider(key="NBK", name="National Bank of Kazakhstan", country_code="KZ",
+    Registry([TICKER, RateProvider(key="NBK", name="National Bank of Kazakhstan", country_code="KZ",
                       rate_type="official", pivot_currency="KZT", data_url=..., terms_url=None,
-                      publish_cadence="daily", currencies=..., spans=..., daily_quotes=...))
+                      publish_cadence="daily", currencies=..., spans=..., quotes=..., latest_day=...)])
 
 - `currencies(conn)`: the codes it has quotes for (USD is implied and never listed);
 - `spans(conn, codes)`: each of those codes' first and last day with a quote;
@@ -21,13 +22,13 @@ The API computes every rate from these quotes (fxticker.rates.pricing): with sev
 currency's quote on a day comes from the first of them in registration order that has one, and each row
 names that provider under `expand=providers`, beside every other provider's rate for the pair. `providers=`
 selects by key (case-insensitive); without it every provider registered with default=True takes part. The
-ticker registers first, so it stays the default source.
+ticker comes first, so it stays the default source.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,13 +36,13 @@ from typing import Any
 import psycopg
 
 from fxticker import vocab
-from fxticker.rates import pricing
+from fxticker.storage import daily
 
 Spans = dict[str, tuple[dt.date, dt.date]]
 
 
 @dataclass(frozen=True)
-class Provider:
+class RateProvider:
     """One provider: Frankfurter's /v2/providers fields and the functions that read its quotes."""
 
     key: str
@@ -87,48 +88,50 @@ class Provider:
             "publish_cadence": self.publish_cadence,
             # Frankfurter counts scheduled days strictly between end_date and today.
             "publishes_missed": max(0, (today - end).days - 1) if self.publish_cadence == "daily" else None,
-            "currencies": sorted({pricing.USD, *spans}),
+            "currencies": sorted({vocab.USD, *spans}),
         }
 
 
-_REGISTRY: dict[str, Provider] = {}
+class Registry:
+    """The providers one app serves, in the order that decides which quote a day uses."""
+
+    def __init__(self, providers: Iterable[RateProvider] = ()) -> None:
+        self._providers: dict[str, RateProvider] = {}
+        for provider in providers:
+            self.register(provider)
+
+    def register(self, provider: RateProvider) -> None:
+        """Add a provider; its key (upper case letters and digits) must be new."""
+        if not provider.key.isalnum() or provider.key != vocab.v2_provider_key(provider.key):
+            raise ValueError(f"provider key {provider.key!r} must be upper-case letters and digits")
+        if provider.key in self._providers:
+            raise ValueError(f"provider {provider.key} is already registered")
+        self._providers[provider.key] = provider
+
+    def registered(self) -> list[RateProvider]:
+        """Every provider, in registration order."""
+        return list(self._providers.values())
+
+    def defaults(self) -> list[RateProvider]:
+        """The providers a request without `providers=` uses, in registration order."""
+        return [p for p in self._providers.values() if p.default]
+
+    def find(self, key: str) -> RateProvider | None:
+        return self._providers.get(vocab.v2_provider_key(key))
 
 
-def register(provider: Provider) -> None:
-    """Add a provider; its key (upper case letters and digits) must be new."""
-    if not provider.key.isalnum() or provider.key != vocab.v2_provider_key(provider.key):
-        raise ValueError(f"provider key {provider.key!r} must be upper-case letters and digits")
-    if provider.key in _REGISTRY:
-        raise ValueError(f"provider {provider.key} is already registered")
-    _REGISTRY[provider.key] = provider
-
-
-def registered() -> list[Provider]:
-    """Every provider, in registration order (the order that decides which quote a day uses)."""
-    return list(_REGISTRY.values())
-
-
-def defaults() -> list[Provider]:
-    """The providers a request without `providers=` uses, in registration order."""
-    return [p for p in _REGISTRY.values() if p.default]
-
-
-def find(key: str) -> Provider | None:
-    return _REGISTRY.get(vocab.v2_provider_key(key))
-
-
-TICKER = Provider(
+# The ticker's quotes: its daily_rate view (fxticker.storage.daily).
+TICKER = RateProvider(
     key="TIMESCA",
     name="The Times of Central Asia currency ticker",
     country_code=None,
     rate_type="market",
-    pivot_currency=pricing.USD,
+    pivot_currency=vocab.USD,
     data_url="https://timesca.com/",
     terms_url=None,
     publish_cadence="daily",
-    currencies=pricing.stored_currencies,
-    spans=pricing.currency_spans,
-    quotes=pricing.daily_quotes,
-    latest_day=pricing.day_on_or_before,
+    currencies=daily.stored_currencies,
+    spans=daily.currency_spans,
+    quotes=daily.daily_quotes,
+    latest_day=daily.day_on_or_before,
 )
-register(TICKER)

@@ -290,4 +290,8 @@ $$
 
 def _ensure_web_login(conn: psycopg.Connection) -> None:
     conn.execute(_WEB_LOGIN)
+    # Every role may create temporary tables in a new database (PUBLIC holds TEMPORARY), the web login
+    # too; it must not write anything. The owner (the login that ingests, into a temporary stage table)
+    # keeps the right through ownership.
+    conn.execute(f'REVOKE TEMPORARY ON DATABASE "{DB_NAME}" FROM PUBLIC')
 

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from fxticker import settings
+from fxticker.rates import lineup
 
 # By name: the package's attribute `db` is its submodule fxticker.web.pool, not fxticker.storage.cluster.
 from fxticker.storage.cluster import read_url
@@ -30,7 +31,7 @@ from fxticker.web import (
     quality,
 )
 from fxticker.web import pool as web_db
-from fxticker.web.errors import ApiError
+from fxticker.web.errors import ApiError, error_body
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, conf: settings.Settin
     app = Flask(__name__)
     app.config.update(config or {})
     app.extensions["fxticker_settings"] = conf
+    app.extensions["fxticker_providers"] = lineup.standard()
     if "DATABASE_READ_URL" not in app.config:
         app.config["DATABASE_READ_URL"] = read_url(conf)
     web_db.init_app(app, app.config["DATABASE_READ_URL"], int(app.config.get("POOL_SIZE", conf.pool_size)))
@@ -74,7 +76,7 @@ def _handle_error(exc: Exception) -> Response | tuple[Response | str, int]:
         status, message = 500, "internal error"
     if request.blueprint == "dashboard":
         return dashboard.error_page(status, message)
-    response = jsonify({"status": status, "message": message})
+    response = jsonify(error_body(status, message))
     response.status_code = status
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on a 405

@@ -12,17 +12,23 @@ from operator import itemgetter
 from flask import Blueprint, Response, jsonify, request
 
 from fxticker import vocab
+from fxticker.inputs import shown
 from fxticker.rates import pricing, registry
 from fxticker.rates.pricing import Rate
 from fxticker.vocab import USD
 from fxticker.web import params
 from fxticker.web.cache import cached
 from fxticker.web.errors import BadInput, NotFound
-from fxticker.web.frankfurter import computed, known_currencies, number, resolve_base, resolve_quotes
+from fxticker.web.frankfurter import computed, known_currencies, resolve_base, resolve_quotes
 from fxticker.web.pool import read_connection
 
 bp = Blueprint("api_v1", __name__, url_prefix="/v1")
+# Frankfurter v1's JSON (its Roda json plugin) names the charset; /v2 and the native API do not.
+JSON = "application/json; charset=utf-8"
 
+# v1 answers with the ticker's rates alone, as Frankfurter's v1 answers with its one source: the official
+# providers (a bank's rate, a peg) are /v2's, asked for by name there.
+_SOURCES = [registry.TICKER]
 _PARAMS = ("base", "from", "symbols", "to", "amount")
 _RANGE = re.compile(rf"({vocab.DATE_PATTERN})\.\.({vocab.DATE_PATTERN})?", re.ASCII)
 _DAY = re.compile(vocab.DATE_PATTERN, re.ASCII)
@@ -44,7 +50,7 @@ def _query(known: list[str]) -> tuple[str, list[str], Decimal]:
     raw_base = _alias("base", "from")
     raw_symbols = _alias("symbols", "to")
     amount = params.parse_amount(request.args["amount"]) if "amount" in request.args else Decimal(1)
-    base = resolve_base("base", raw_base, known) if raw_base is not None else USD
+    base = _base(raw_base, known) if raw_base is not None else USD
     if raw_symbols is None:
         return base, [c for c in known if c != base], amount
     symbols = resolve_quotes("symbols", raw_symbols, known)
@@ -53,14 +59,23 @@ def _query(known: list[str]) -> tuple[str, list[str], Decimal]:
     return base, [c for c in symbols if c != base], amount
 
 
-def _rates(found: list[Rate], amount: Decimal) -> dict[str, float]:
+def _base(raw: str, known: list[str]) -> str:
+    """The base; one that is malformed (`USD?callback=?`) or not ISO 4217 is a 404 like one without rates,
+    as Frankfurter v1 answers every base it has no rates for."""
+    try:
+        return resolve_base("base", raw, known)
+    except BadInput:
+        raise NotFound(f"no rates for base {shown(raw)}") from None
+
+
+def _rates(found: list[Rate], amount: Decimal) -> dict[str, int | float]:
     ordered = sorted(found, key=lambda r: r.quote)
     priced = pricing.priced_numbers([(r.value, float(r.value)) for r in ordered], amount)
     return {r.quote: value for r, value in zip(ordered, priced, strict=True)}
 
 
 def _on(day: dt.date) -> Response:
-    sources = registry.registered()
+    sources = _SOURCES
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
         key = ("snapshot", tuple(p.key for p in sources), base, tuple(quotes), day)
@@ -68,7 +83,7 @@ def _on(day: dt.date) -> Response:
     if not found:
         raise NotFound(f"no rates on or before {day.isoformat()}")
     return jsonify({
-        "amount": number(amount),
+        "amount": float(amount),
         "base": base,
         "date": max(r.date for r in found).isoformat(),
         "rates": _rates(found, amount),
@@ -76,8 +91,11 @@ def _on(day: dt.date) -> Response:
 
 
 def _series(start: dt.date, end: dt.date) -> Response:
-    params.parse_range(start, end)
-    sources = registry.registered()
+    try:
+        vocab.date_range(start, end)
+    except vocab.BadValue as exc:  # Frankfurter v1 finds no rates between a later day and an earlier one
+        raise NotFound(f"{exc}: no rates between them") from None
+    sources = _SOURCES
     today = params.latest_today()
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
@@ -93,7 +111,7 @@ def _series(start: dt.date, end: dt.date) -> Response:
     rates_by_day = {day: {quote: next(numbers) for _, quote, _ in day_rows}
                     for day, day_rows in groupby(rows, key=itemgetter(0))}
     return jsonify({
-        "amount": number(amount),
+        "amount": float(amount),
         "base": base,
         "start_date": rows[0][0],
         "end_date": rows[-1][0],
@@ -104,6 +122,13 @@ def _series(start: dt.date, end: dt.date) -> Response:
 def _day_rows(found: list[Rate]) -> list[tuple[str, str, tuple[Decimal, float]]]:
     """(day, quote, (amount-free value, its float)), by day and then quote, as v1's series lists them."""
     return sorted((r.date.isoformat(), r.quote, (r.value, float(r.value))) for r in found)
+
+
+@bp.after_request
+def _charset(response: Response) -> Response:
+    if response.mimetype == "application/json":
+        response.content_type = JSON
+    return response
 
 
 @bp.get("/latest")
@@ -136,11 +161,6 @@ def dated(period: str) -> Response:
 def currencies() -> Response:
     params.reject_unknown(request.args, ())
     with read_connection() as conn:
-        stored = sorted({c for p in registry.registered() for c in p.currencies(conn)})
+        stored = sorted({c for p in _SOURCES for c in p.currencies(conn)})
     codes = sorted({USD, *stored}) if stored else []
-    return jsonify({c: vocab.NAMES.get(c, (_iso_name(c), ""))[0] for c in codes})
-
-
-def _iso_name(code: str) -> str:
-    entry = pricing.iso_currency(code)
-    return entry.currency_name if entry else code
+    return jsonify({c: vocab.currency_name(c, frankfurter=True) for c in codes})

@@ -1,7 +1,7 @@
 """Frankfurter v2-compatible API: rates as rows of {date, base, quote, rate}, currencies and providers.
 
 Behaviour follows lineofflight/frankfurter's lib/versions/v2.rb and lib/versions/v2/rate_query.rb; the
-computation is fxticker.rates.pricing, over the providers registered in fxticker.rates.registry.
+computation is fxticker.rates.pricing, over the app's providers (fxticker.rates.lineup).
 """
 
 from __future__ import annotations
@@ -13,22 +13,25 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from fxticker import vocab
 from fxticker.export import csvfile
-from fxticker.rates import pricing, registry
+from fxticker.inputs import shown
+from fxticker.rates import pricing
 from fxticker.rates.pricing import Group, Rate
-from fxticker.rates.registry import Provider
+from fxticker.rates.registry import RateProvider
 from fxticker.vocab import USD
 from fxticker.web import cache, headers, params
-from fxticker.web.errors import BadInput, NotFound
+from fxticker.web.errors import ApiError, BadInput, NotFound
 from fxticker.web.frankfurter import (
     computed,
     iso_code,
     known_currencies,
     number,
     number_text,
+    providers,
     resolve_base,
     resolve_quotes,
 )
@@ -37,19 +40,34 @@ from fxticker.web.pool import read_connection
 bp = Blueprint("api_v2", __name__, url_prefix="/v2")
 
 _RATES_PARAMS = ("base", "quotes", "date", "from", "to", "group", "providers", "expand")
-_GROUPS: dict[str, Group] = {"day": "day", "week": "week", "month": "month"}
+# Frankfurter's rollups (lib/versions/v2/rate_query.rb, validate_group!): a day series has no group.
+_GROUPS: dict[str, Group] = {"week": "week", "month": "month"}
 
 
-def selected_providers(raw: str | None) -> list[Provider]:
+@bp.before_app_request
+def _no_csv_here() -> None:
+    """`.csv` on an endpoint that answers JSON only is a 406, as in Frankfurter (its CSV extension names
+    a representation the endpoint does not offer); a path that is no endpoint stays a 404."""
+    path = request.path
+    if not (path.startswith("/v2/") and path.endswith(".csv")) or path == "/v2/rates.csv":
+        return
+    try:
+        current_app.url_map.bind_to_environ(request.environ).match(path.removesuffix(".csv"), method="GET")
+    except HTTPException:
+        return
+    raise ApiError(f"{shown(path.removesuffix('.csv'), 60)} answers JSON only; CSV is /v2/rates.csv", 406)
+
+
+def selected_providers(raw: str | None) -> list[RateProvider]:
     """`providers=` keys (any case), or the default providers; an unknown key is a 422."""
     if raw is None:
-        return registry.defaults()
-    chosen: list[Provider] = []
+        return providers().defaults()
+    chosen: list[RateProvider] = []
     for part in raw.split(","):
-        found = registry.find(part.strip())
+        found = providers().find(part.strip())
         if found is None:
-            known = ", ".join(p.key for p in registry.registered())
-            raise BadInput(f"'providers' names an unknown provider ({params.safe_name(part.strip())}); "
+            known = ", ".join(p.key for p in providers().registered())
+            raise BadInput(f"'providers' names an unknown provider ({shown(part.strip())}); "
                            f"known: {known}")
         if found not in chosen:
             chosen.append(found)
@@ -70,10 +88,10 @@ def _expand(raw: str | None) -> bool:
 Others = dict[tuple[dt.date | None, str, str], list[tuple[str, dt.date, Decimal]]]
 
 
-def each_provider(compute: Callable[[list[Provider]], list[Rate]], dated: bool) -> Others:
+def each_provider(compute: Callable[[list[RateProvider]], list[Rate]], dated: bool) -> Others:
     """Every registered provider's rates for the same request, computed from its quotes alone."""
     found: Others = {}
-    for provider in registry.registered():
+    for provider in providers().registered():
         for r in compute([provider]):
             if r.base != r.quote:
                 found.setdefault((r.date if dated else None, r.base, r.quote), []).append(
@@ -115,24 +133,29 @@ def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
         raise BadInput("give either 'date' or 'from'/'to', not both")
     if "to" in args and "from" not in args:
         raise BadInput("'to' needs 'from'")
-    group = _GROUPS.get(args.get("group", "day"))
-    if group is None:
-        raise BadInput("'group' must be 'day', 'week' or 'month'")
+    group: Group = "day"
+    if "group" in args:
+        # Any case, as Frankfurter reads it (group&.downcase).
+        group = _GROUPS[params.parse_choice("group", args["group"].lower(), list(_GROUPS))]
     if "from" in args:
         # No bound on a date: a future one asks for the latest data (Frankfurter's behaviour).
         start = params.parse_date("from", args["from"], dt.date.max)
         end = params.parse_date("to", args["to"], dt.date.max) if "to" in args else today
-        params.parse_range(start, end)
-        def series(chosen: list[Provider]) -> list[Rate]:
+        try:
+            vocab.date_range(start, end)
+        except vocab.BadValue:  # Frankfurter's range from a later day to an earlier one: no rows
+            return [], {} if expand else None
+        def series(chosen: list[RateProvider]) -> list[Rate]:
+            # The snap-back in the key: v1 asks the same series without its bound.
             return computed(conn, ("series", tuple(p.key for p in chosen), base, tuple(quotes), start, end,
-                                   today, group),
+                                   today, group, pricing.LOOKBACK),
                             lambda: pricing.series(conn, chosen, base, quotes, start, end, today=today,
-                                                 group=group))
+                                                 group=group, snap_back=pricing.LOOKBACK))
         return series(list(sources)), each_provider(series, dated=True) if expand else None
     if "group" in args:
         raise BadInput("'group' applies to a series: give 'from'")
     on = params.parse_date("date", args["date"], dt.date.max) if "date" in args else today
-    def snapshot(chosen: list[Provider]) -> list[Rate]:
+    def snapshot(chosen: list[RateProvider]) -> list[Rate]:
         return computed(conn, ("snapshot", tuple(p.key for p in chosen), base, tuple(quotes), on),
                         lambda: pricing.snapshot(conn, chosen, base, quotes, on))
     return snapshot(list(sources)), each_provider(snapshot, dated=False) if expand else None
@@ -166,7 +189,7 @@ def rates_csv() -> Response:
         rows.append([r.date.isoformat(), r.base, r.quote, number_text(value), *extra])
     header = ["date", "base", "quote", "rate", *(["providers"] if expand else [])]
     # The rows are in memory already (computed and kept per data version): one chunk, a whole body.
-    return Response("".join(csvfile.chunks(header, [rows])), mimetype="text/csv")
+    return Response("".join(csvfile.chunks(header, [rows])), content_type=csvfile.CONTENT_TYPE)
 
 
 @bp.get("/rate/<base>/<quote>")
@@ -183,7 +206,7 @@ def one_rate(base: str, quote: str) -> Response:
         for code in (base_code, quote_code):
             if code not in known:
                 raise NotFound(f"no rates for {code}; known: {', '.join(known)}")
-        def snapshot(chosen: list[Provider]) -> list[Rate]:
+        def snapshot(chosen: list[RateProvider]) -> list[Rate]:
             key = ("snapshot", tuple(p.key for p in chosen), base_code, (quote_code,), on)
             return computed(conn, key, lambda: pricing.snapshot(conn, chosen, base_code, [quote_code], on))
         found = snapshot(list(sources))
@@ -196,19 +219,18 @@ def one_rate(base: str, quote: str) -> Response:
 
 def currency(code: str, span: tuple[dt.date, dt.date] | None) -> dict[str, Any]:
     """Frankfurter's currency fields: ISO numeric (three digits), name, symbol, first and last day."""
-    entry = pricing.iso_currency(code)
-    name, symbol = vocab.NAMES.get(code, (entry.currency_name if entry else code, None))
+    entry = vocab.iso_currency(code)
     return {
         "iso_code": code,
         "iso_numeric": f"{entry.number:03d}" if entry else None,
-        "name": name,
-        "symbol": symbol,
+        "name": vocab.currency_name(code, frankfurter=True),
+        "symbol": vocab.currency_symbol(code),
         "start_date": span[0].isoformat() if span else None,
         "end_date": span[1].isoformat() if span else None,
     }
 
 
-def _spans(conn: psycopg.Connection, sources: Sequence[Provider]) -> dict[str, tuple[dt.date, dt.date]]:
+def _spans(conn: psycopg.Connection, sources: Sequence[RateProvider]) -> dict[str, tuple[dt.date, dt.date]]:
     """Each code's first and last day over the providers; USD's are those of any quote (its pivot)."""
     spans: dict[str, tuple[dt.date, dt.date]] = {}
     for provider in sources:
@@ -237,10 +259,10 @@ def one_currency(code: str) -> Response:
     params.reject_unknown(request.args, ())
     code = params.path_code(code)
     with read_connection() as conn:
-        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in registry.registered()}
+        by_provider = {p.key: p.spans(conn, p.currencies(conn)) for p in providers().registered()}
     keys = [key for key, spans in by_provider.items() if spans and (code == USD or code in spans)]
     if not keys:
-        raise NotFound(f"no currency {params.safe_name(code)} here")
+        raise NotFound(f"no currency {code} here")
     found = [s[code] if code != USD else (min(v[0] for v in s.values()), max(v[1] for v in s.values()))
              for key, s in by_provider.items() if key in keys]
     span = (min(f[0] for f in found), max(f[1] for f in found))
@@ -253,5 +275,5 @@ def providers_list() -> Response:
     params.reject_unknown(request.args, ())
     today = params.latest_today()
     with read_connection() as conn:
-        entries = [p.describe(conn, today) for p in registry.registered()]
+        entries = [p.describe(conn, today) for p in providers().registered()]
     return jsonify(sorted((e for e in entries if e is not None), key=lambda e: str(e["key"])))

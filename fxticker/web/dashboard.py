@@ -11,7 +11,6 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import plotly
 import psycopg
@@ -21,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from fxticker import vocab
 from fxticker.export import tables
+from fxticker.inputs import http_url, shown
 from fxticker.web import official_view as official_web
 from fxticker.web import params, quality
 from fxticker.web.errors import BadInput, NotFound
@@ -161,9 +161,8 @@ def source_link(source: str) -> dict[str, str | None]:
     """A quote's source for the table: an http(s) URL (a page, an archive's capture) becomes a link
     labelled with its host; a file path stays text, labelled with its name."""
     try:
-        parts = urlsplit(source)
-        host = parts.hostname if parts.scheme.lower() in ("http", "https") else None
-    except ValueError:  # a malformed URL (an unclosed IPv6 bracket) is shown, not linked
+        host = http_url(source).hostname
+    except ValueError:  # not an http(s) URL, or a malformed one (an unclosed IPv6 bracket): shown, not linked
         host = None
     if host:
         return {"source_url": source, "source_label": host}
@@ -370,14 +369,13 @@ def plotly_js_version() -> str:
 def plotly_js(version: str) -> Response:
     # The version in the URL lets browsers cache the 4 MB file for a year and still see upgrades.
     if version != plotly_js_version():
-        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {version[:20]}")
+        raise NotFound(f"this app serves plotly.js {plotly_js_version()}, not {shown(version, 20)}")
     return send_file(plotly_js_path(), mimetype="text/javascript", max_age=365 * 24 * 3600)
 
 
 @bp.after_request
 def content_security_policy(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = CSP  # nosniff, as on every answer: web/headers.py
     return response
 
 

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from fxticker import vocab
 from fxticker.export import csvfile, tables
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.web import params, stream
 from fxticker.web.errors import BadInput
 
@@ -38,7 +38,7 @@ def export_csv() -> Response:
 
     def produce(conn: psycopg.Connection) -> Iterator[str]:
         if query.currencies:
-            params.check_known(query.currencies, pricing.stored_currencies(conn), "currencies")
+            params.check_known(query.currencies, daily.stored_currencies(conn), "currencies")
         return tables.csv_chunks(conn, query, bom=bom)
 
     return stream.respond(

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def error_body(status: int, message: str) -> dict[str, object]:
+    """Every error answer's JSON body, the app's and the server's own (fxticker.serve)."""
+    return {"status": status, "message": message}
+
+
 class ApiError(Exception):
     status = 400
 

@@ -19,7 +19,7 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, url_for
 
 from fxticker.official import check, scorecard
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.web import cache, params
 from fxticker.web.pool import read_connection
 
@@ -123,5 +123,5 @@ def build(found: scorecard.Scorecard) -> bytes:
 def atom() -> Response:
     params.query(())
     with read_connection() as conn:
-        found = scorecard.scorecard(conn, scorecard.chosen(None, pricing.stored_currencies(conn)))
+        found = scorecard.scorecard(conn, scorecard.chosen(None, daily.stored_currencies(conn)))
     return Response(build(found), content_type=ATOM)

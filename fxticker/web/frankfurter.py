@@ -14,8 +14,9 @@ import psycopg
 from cachetools import LRUCache
 from flask import current_app
 
+from fxticker import vocab
 from fxticker.rates import pricing
-from fxticker.rates.registry import Provider
+from fxticker.rates.registry import RateProvider, Registry
 from fxticker.vocab import USD
 from fxticker.web import cache, params
 from fxticker.web.errors import BadInput, NotFound
@@ -27,13 +28,13 @@ T = TypeVar("T")
 COMPUTED_ROWS = 100_000
 
 
-def number(value: Decimal) -> float:
-    """A rounded rate as a JSON number. Its repr is the shortest that round-trips, i.e. the decimal."""
-    return float(value)
+def number(value: Decimal) -> int | float:
+    """A rounded rate as a JSON number (pricing.json_number: 12500, 518.13)."""
+    return pricing.json_number(value)
 
 
 def number_text(value: Decimal) -> str:
-    """number(value) as the JSON answers write it, for the CSV: 9.203, not the Decimal's 9.2030."""
+    """number(value) as the JSON answers write it, for the CSV: 9.203, not the Decimal's 9.2030; 12500."""
     return json.dumps(number(value))
 
 
@@ -75,7 +76,13 @@ def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[
     return store.get(cache.request_version(conn), key, compute)
 
 
-def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> list[str]:
+def providers() -> Registry:
+    """The providers this app serves (built by create_app, fxticker.rates.lineup)."""
+    found: Registry = current_app.extensions["fxticker_providers"]
+    return found
+
+
+def known_currencies(conn: psycopg.Connection, sources: Sequence[RateProvider]) -> list[str]:
     """USD and every code the providers quote, sorted; a 404 while nothing is stored at all."""
     codes = computed(conn, ("currencies", *(p.key for p in sources)),
                      lambda: sorted({USD, *(c for p in sources for c in p.currencies(conn))}))
@@ -87,7 +94,7 @@ def known_currencies(conn: psycopg.Connection, sources: Sequence[Provider]) -> l
 def iso_code(name: str, raw: str) -> str:
     """A three-letter code (any case) that is ISO 4217; else a 422 (Frankfurter: 'invalid currency')."""
     code = params.parse_code(name, raw)
-    if pricing.iso_currency(code) is None:
+    if vocab.iso_currency(code) is None:
         raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
     return code
 
@@ -105,7 +112,7 @@ def resolve_quotes(name: str, raw: str, known: Sequence[str]) -> list[str]:
     when none remains is it a 404. A code that is not ISO 4217 is a 422."""
     codes = params.parse_codes(name, raw)
     for code in codes:
-        if pricing.iso_currency(code) is None:
+        if vocab.iso_currency(code) is None:
             raise BadInput(f"'{name}': {code} is not an ISO 4217 currency code")
     kept = [c for c in codes if c in known]
     if not kept:

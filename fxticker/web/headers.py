@@ -8,11 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import Flask, request
 from werkzeug.wrappers import Response
 
+from fxticker.web import lifetimes
+
 # Paths whose responses are public data; health, metrics and pages keep their own headers.
 API_PREFIXES = ("/v1/", "/v2/", "/api/", "/openapi.json")
-# Rates change when the ticker is scraped (every half hour by default); a few minutes of caching
-# spares the database without serving a stale day for long.
-MAX_AGE = 300
 NDJSON = "application/x-ndjson"
 # Paths whose body depends on the Accept header (JSON or NDJSON rows, as Frankfurter's /v2/rates).
 NEGOTIATED = frozenset({"/v2/rates"})
@@ -59,9 +58,14 @@ def _api_headers(response: Response) -> Response:
     if not response.is_streamed:
         response.add_etag()
     if response.status_code == 200:
-        response.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
+        response.headers["Cache-Control"] = lifetimes.cache_control()
         response.make_conditional(request.environ)
     return response
+
+
+REDIRECT_BODY = "Moved: see the Location header.\n"
+# On every answer (the server's own error answers too, fxticker.serve).
+SAFE = {"X-Content-Type-Options": "nosniff"}
 
 
 def _safe_headers(response: Response) -> Response:
@@ -71,7 +75,7 @@ def _safe_headers(response: Response) -> Response:
     client's to forge (werkzeug builds an absolute Location from it, e.g. for /v1//latest), so a
     redirect says only the path: the client resolves it against the host it really reached.
     """
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.update(SAFE)
     location = response.headers.get("Location")
     if location:
         parts = urlsplit(location)
@@ -79,6 +83,10 @@ def _safe_headers(response: Response) -> Response:
             # One leading slash: "//x" would itself name a host.
             path = "/" + parts.path.lstrip("/")
             response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+            if 300 <= response.status_code < 400:
+                # werkzeug's redirect page links the absolute URL too: a body without any link instead.
+                response.set_data(REDIRECT_BODY)
+                response.content_type = "text/plain; charset=utf-8"
     return response
 
 

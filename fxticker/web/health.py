@@ -18,6 +18,7 @@ import psycopg
 from flask import Blueprint, current_app, jsonify
 from werkzeug.wrappers import Response
 
+from fxticker import vocab
 from fxticker.official import rate_store as official_store
 from fxticker.storage import observations as store
 from fxticker.storage import scrape_runs
@@ -47,7 +48,7 @@ def healthz() -> tuple[Response, int]:
             scraped = scrape_runs.last_success(conn)
             official = official_web.freshness(official_store.latest_rates(conn),
                                               official_store.last_success(conn),
-                                              dt.datetime.now(dt.UTC).date())
+                                              vocab.site_today(current_app.extensions["fxticker_settings"].timezone))
     except Unavailable as exc:
         return jsonify({"status": "down", "database": "unreachable", "message": exc.message}), 503
     except psycopg.errors.UndefinedTable:

@@ -15,14 +15,17 @@ from werkzeug.wrappers import Response
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.official.check import OFFICIAL_COLUMNS
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.storage import observations as store
 from fxticker.web import params, stream
+from fxticker.web.errors import BadInput
 from fxticker.web.official_view import official_fields
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
-_PARAMS = ("currency", "from", "to", "revisions")
+# `currencies=`, as /export.csv and the dashboard call it; `currency=` is kept as its alias, so that no
+# client of the earlier name breaks.
+_PARAMS = ("currencies", "currency", "from", "to", "revisions")
 # Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
 BATCH_ROWS = 2000
 
@@ -59,6 +62,7 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Ask:
     codes: list[str] | None
+    name: str  # the parameter the codes came in, for messages
     start: dt.date
     end: dt.date
     all_revisions: bool
@@ -67,19 +71,22 @@ class _Ask:
 def _ask() -> _Ask:
     args = params.query(_PARAMS)
     today = params.latest_today()
-    codes = params.parse_codes("currency", args["currency"]) if "currency" in args else None
+    if "currencies" in args and "currency" in args:
+        raise BadInput("give 'currencies' or its alias 'currency', not both")
+    name = "currency" if "currency" in args else "currencies"
+    codes = params.parse_codes(name, args[name]) if name in args else None
     start = params.parse_date("from", args["from"], today) if "from" in args else vocab.EARLIEST
     end = params.parse_date("to", args["to"], today) if "to" in args else today
     params.parse_range(start, end)
     revisions = params.parse_choice("revisions", args.get("revisions", "latest"), ("latest", "all"))
-    return _Ask(codes, start, end, revisions == "all")
+    return _Ask(codes, name, start, end, revisions == "all")
 
 
 def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any]]]:
     """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
     codes = ask.codes
     if codes:
-        params.check_known(codes, pricing.stored_currencies(conn), "currency")
+        params.check_known(codes, daily.stored_currencies(conn), ask.name)
         # USD is every quote's unit, never quoted itself.
         codes = [c for c in codes if c != vocab.USD]
         if not codes:

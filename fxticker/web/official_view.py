@@ -10,13 +10,14 @@ from typing import Any
 import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from fxticker import vocab
 from fxticker.official import check
 from fxticker.official.banks import PROVIDERS
 
 
 def _text(value: Decimal | None) -> str | None:
     # Strings, like the quote's own rate: exact, and no JSON reader rounds them.
-    return None if value is None else format(value, "f")
+    return None if value is None else vocab.decimal_text(value)
 
 
 def official_fields(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,8 +133,8 @@ def suspects(conn: psycopg.Connection, codes: list[str], start: dt.date,
              end: dt.date) -> list[dict[str, Any]]:
     """The latest suspect quotes of the selection, for the dashboard's table."""
     params = {"currencies": codes, "start": start, "end": end, "limit": SUSPECT_ROWS}
-    return [{"date": day.isoformat(), "currency": code, "rate": format(rate, "f"),
-             "official_per_usd": format(per_usd, "f"), "official_provider": provider,
-             "official_date": official_day.isoformat(), "deviation_pct": format(deviation, "f")}
+    return [{"date": day.isoformat(), "currency": code, "rate": vocab.decimal_text(rate),
+             "official_per_usd": vocab.decimal_text(per_usd), "official_provider": provider,
+             "official_date": official_day.isoformat(), "deviation_pct": vocab.decimal_text(deviation)}
             for day, code, rate, per_usd, provider, official_day, deviation
             in conn.execute(_DASHBOARD_SUSPECTS, params)]

@@ -10,13 +10,14 @@ from flask import Blueprint, Response, jsonify
 from fxticker import vocab
 from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
-from fxticker.web import headers, native, quality
+from fxticker.web import native, quality
 from fxticker.web.official_view import OFFICIAL_PROPERTIES
 
 bp = Blueprint("openapi", __name__)
 
 _DATE_PATTERN = f"^{vocab.DATE_PATTERN}$"
 _CODE = {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["KZT"]}
+_CODES = {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}
 _DATE = {"type": "string", "format": "date", "examples": ["2025-12-19"]}
 ROUNDING = (
     "Rates are computed from the quotes (USD per unit of each currency; USD's own is 1: rate(base -> "
@@ -27,15 +28,15 @@ ROUNDING = (
     "/api/observations gives each quote as an exact string with the bounds its precision allows."
 )
 NEAREST = (
-    f"Each currency's rate is its latest quote within {pricing.LOOKBACK.days} days on or before the date, "
-    "and "
+    f"Each currency's rate is its latest quote within {pricing.LOOKBACK.days} days on or before the day, and "
     "each row is dated by the day its quote was made; a date after the last stored day answers the latest "
     "rates; a date before the first data answers no rows."
 )
 SERIES = (
-    "A series starts on the nearest day with data on or before 'from' and lists, per day, the currencies "
-    f"quoted that day (the base's quote carried forward up to {pricing.LOOKBACK.days} days); a 'to' in the "
-    "future runs to the latest data, a 'from' after today answers no rows."
+    f"A series starts on the nearest day with data on or before 'from' (at most {pricing.LOOKBACK.days} days "
+    "before it) and lists, per day, the currencies quoted that day (the base's quote carried forward up to "
+    f"{pricing.LOOKBACK.days} days); a 'to' in the future runs to the latest data; a 'from' after today or "
+    "after 'to' answers no rows."
 )
 
 
@@ -125,7 +126,7 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "date": {**_DATE, "description": "The day the quote was made (see the carry-forward rule); "
-                         "a grouped series gives the period's first day."},
+                         "a grouped series gives the period's date (see group)."},
                 "base": _ref("schemas", "Code"),
                 "quote": _ref("schemas", "Code"),
                 "rate": {**number, "description": "Units of quote per unit of base (1 when they are the "
@@ -252,8 +253,7 @@ def _components() -> dict[str, Any]:
         "schemas": _schemas(),
         "responses": {
             "BadInput": error("A parameter is unknown, malformed or out of range (a code that is not ISO "
-                              "4217, an unknown provider, a malformed date, amount not a positive number, "
-                              "from after to)."),
+                              "4217, an unknown provider, a malformed date, amount not a positive number)."),
             "NotFound": error("No rates for the base or for any of the listed currencies (ISO codes "
                               "without data here), no data for the day, or no such endpoint."),
             "Unavailable": error("The database is unreachable; try again shortly."),
@@ -267,7 +267,7 @@ def _components() -> dict[str, Any]:
                             "description": "Strong validator of an answer sent whole; a streamed one has "
                                            "none."},
             "Cache-Control": {"required": True, "schema": {"type": "string"},
-                              "description": f"public, max-age={headers.MAX_AGE}"},
+                              "description": "public; a day for settled days, else until the next scrape"},
             "Access-Control-Allow-Origin": {"required": True, "schema": {"const": "*"}},
         },
     }
@@ -292,10 +292,11 @@ def _v2_rates_parameters() -> list[dict[str, Any]]:
         _query("date", _DATE, "One day (not with from/to). " + NEAREST),
         _query("from", _DATE, "First day of a series. " + SERIES),
         _query("to", _DATE, "Last day of a series (needs from); default today."),
-        _query("group", {"enum": ["day", "week", "month"]},
-               "Downsample a series (needs from): week (from Monday) or month gives one row per quote "
-               "and period, dated by the period's first day, from the period's average units per USD "
-               "(a series starting mid-period includes that whole period). day is the default."),
+        _query("group", {"enum": ["week", "month"]},
+               "Downsample a series (needs from; any case): one row per quote and period (a week from "
+               "Monday, cut at a new year, dated 1 January + 7 x its %W number as Frankfurter does; a month, "
+               "by its 1st), from the period's average units per USD; from the nearest period dated on or "
+               "before 'from' to the last dated on or before 'to'."),
         _PROVIDERS,
         _EXPAND,
     ]
@@ -305,17 +306,16 @@ def _paths() -> dict[str, Any]:
     v1_params = [
         _query("base", _CODE, "Currency to convert from (or 'from'); default USD."),
         _query("from", _CODE, "Same as base."),
-        _query("symbols", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
-               "Comma-separated currencies to convert to (or 'to'); default all others."),
-        _query("to", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}, "Same as symbols."),
+        _query("symbols", _CODES, "Comma-separated currencies to convert to (or 'to'); default all others."),
+        _query("to", _CODES, "Same as symbols."),
         _query("amount", {"type": "string", "pattern": "^[0-9]{1,15}(\\.[0-9]{1,15})?$",
                           "examples": ["10", "2.5"]}, "Amount of base to convert (positive); default 1."),
     ]
     v1_one = _ref("schemas", "V1Day")
     rates_list = {"type": "array", "items": _ref("schemas", "Rate")}
     observations = [
-        _query("currency", {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"},
-               "Comma-separated currencies; default all."),
+        _query("currencies", _CODES, "Comma-separated currencies; default all."),
+        _query("currency", _CODES, "Alias of currencies (its earlier name); not with currencies."),
         _query("from", _DATE, f"First day; default {vocab.EARLIEST}."),
         _query("to", _DATE, "Last day; default today."),
         _query("revisions", {"enum": ["latest", "all"]},

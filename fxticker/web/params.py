@@ -1,6 +1,6 @@
 """The request-parameter layer of every endpoint: which parameters a request may carry, and their values
 (dates, currency codes, choices, amounts) by the rules of fxticker.vocab; every rejection a 422 that
-names the input, quoting it back only when it is plain text."""
+names the input, quoting it back only through fxticker.inputs.shown."""
 
 from __future__ import annotations
 
@@ -13,24 +13,15 @@ from flask import request
 from werkzeug.datastructures import MultiDict
 
 from fxticker import vocab
-from fxticker.vocab import USD
+from fxticker.inputs import shown
 from fxticker.web.errors import BadInput, NotFound
 
 # re.ASCII: \d would otherwise accept other scripts' digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?", re.ASCII)
-# Only names of this form are repeated back in messages; anything else is described, not echoed.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,30}", re.ASCII)
 
-# The latest calendar date anywhere on Earth is in UTC+14: later dates are the future everywhere.
-_EARLIEST_ZONE_AHEAD = dt.timezone(dt.timedelta(hours=14))
-
-
-def latest_today(now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.UTC)).astimezone(_EARLIEST_ZONE_AHEAD).date()
-
-
-def safe_name(name: str) -> str:
-    return name if _SAFE_NAME.fullmatch(name) else "(a name with unusual characters)"
+def latest_today() -> dt.date:
+    """The web's today: vocab.latest_today, the latest date anywhere (a later one is the future)."""
+    return vocab.latest_today()
 
 
 def reject_unknown(args: MultiDict[str, str], allowed: Collection[str],
@@ -38,7 +29,7 @@ def reject_unknown(args: MultiDict[str, str], allowed: Collection[str],
     """422 for a parameter this endpoint does not take, or one given twice (but a list's)."""
     unknown = sorted(set(args) - set(allowed))
     if unknown:
-        raise BadInput(f"unknown parameter: {', '.join(safe_name(n) for n in unknown[:5])}")
+        raise BadInput(f"unknown parameter: {', '.join(shown(n) for n in unknown[:5])}")
     for name in args:
         if name not in lists and len(args.getlist(name)) > 1:
             raise BadInput(f"'{name}' is given more than once")
@@ -95,7 +86,7 @@ def path_code(raw: str) -> str:
     """A currency code in a URL's path; anything else names no resource there."""
     code = raw.upper()
     if not vocab.CODE.fullmatch(code):
-        raise NotFound(f"no currency {vocab.shown(raw)} here")
+        raise NotFound(f"no currency {shown(raw)} here")
     return code
 
 
@@ -138,6 +129,9 @@ def parse_amount(raw: str) -> Decimal:
 
 def check_known(codes: Sequence[str], stored: Sequence[str], name: str = "currency") -> None:
     """404 when nothing is stored at all; 422 naming the first code that is neither USD nor stored."""
-    if not stored:
-        raise NotFound("no rates are stored yet")
-    known_codes(name, codes, [USD, *stored])
+    try:
+        vocab.check_stored(name, codes, stored)
+    except vocab.NothingStored as exc:
+        raise NotFound(str(exc)) from None
+    except vocab.BadValue as exc:
+        raise BadInput(str(exc)) from None

@@ -16,6 +16,7 @@ import psycopg
 import psycopg_pool
 from flask import Flask, current_app, g
 
+from fxticker.inputs import first_line
 from fxticker.storage.cluster import WEB_USER
 from fxticker.web.errors import Unavailable
 
@@ -68,6 +69,8 @@ def _as_reader(conn: psycopg.Connection) -> None:
     export's server-side cursor) opens one with conn.transaction(), and it is read-only too.
     """
     conn.autocommit = True
+    # The login's own, read before SET ROLE: the server reports is_superuser of the current role.
+    superuser = conn.info.parameter_status("is_superuser") == "on"
     try:
         conn.execute("SET ROLE fxticker_reader")
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue) as exc:
@@ -75,7 +78,7 @@ def _as_reader(conn: psycopg.Connection) -> None:
                   "fxticker_reader to the read URL's user", exc.diag.message_primary)
         raise
     conn.execute("SET default_transaction_read_only = on")
-    if conn.info.parameter_status("is_superuser") == "on":
+    if superuser:
         # A superuser may RESET ROLE: an injected statement could undo all of the above.
         log.warning("the web tier logs in to the database as a superuser; give it a login that is a member "
                     "of fxticker_reader and nothing more (as the embedded cluster's %s)", WEB_USER)
@@ -102,7 +105,7 @@ def checked_connection(
         try:
             read_pool.check_connection(conn)
         except psycopg.OperationalError as exc:
-            log.warning("a pooled connection was broken (%s); testing the idle ones", _first_line(exc))
+            log.warning("a pooled connection was broken (%s); testing the idle ones", first_line(exc))
             read_pool.putconn(conn)  # broken: the pool closes it and opens another
             read_pool.check()
             conn = read_pool.getconn(timeout=timeout)
@@ -123,11 +126,6 @@ def _has_input(conn: psycopg.Connection) -> bool:
     poller = select.poll()
     poller.register(conn.pgconn.socket, select.POLLIN)
     return bool(poller.poll(0))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify
 from fxticker import vocab
 from fxticker.export import csvfile
 from fxticker.official import check, scorecard
-from fxticker.rates import pricing
+from fxticker.storage import daily
 from fxticker.web import cache, params
 from fxticker.web.pool import read_connection
 
@@ -38,7 +38,7 @@ def _ask() -> tuple[list[str] | None, dt.date | None, dt.date | None]:
 def cards(conn: psycopg.Connection, codes: Sequence[str] | None, start: dt.date | None,
           end: dt.date | None) -> list[dict[str, Any]]:
     """The scorecards asked for (scorecard.chosen); an unknown code is refused as by every endpoint."""
-    stored = pricing.stored_currencies(conn)
+    stored = daily.stored_currencies(conn)
     if codes:
         params.check_known(codes, stored, "currency")
     chosen = scorecard.chosen(codes, stored)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fxticker.rates.pricing import cross, priced, priced_numbers
+from fxticker.rates.pricing import cross, json_number, priced, priced_numbers
 from fxticker.web import params
 from fxticker.web.errors import BadInput
 
@@ -104,5 +104,8 @@ rates_kept = st.builds(cross, quote, quote) | quote | st.sampled_from(
 @settings(max_examples=2000)
 @given(st.lists(rates_kept, min_size=1, max_size=8), amounts)
 def test_priced_numbers_are_the_exact_prices_as_floats(values: list[Decimal], amount: Decimal) -> None:
-    exact = [float(priced(v, amount)) for v in values]
-    assert priced_numbers([(v, float(v)) for v in values], amount) == exact
+    exact = [json_number(priced(v, amount)) for v in values]
+    numbers = priced_numbers([(v, float(v)) for v in values], amount)
+    assert numbers == exact
+    # Above 5000, a whole number: a JSON integer, as Frankfurter's Roundable writes it.
+    assert [isinstance(n, int) for n in numbers] == [amount * v > 5000 for v in values]

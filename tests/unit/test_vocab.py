@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fxticker import vocab
+from fxticker.inputs import shown
 
 # Quotes as the parser lets them through: up to 12 digits, any scale, never zero.
 RATES = st.builds(
@@ -58,11 +59,13 @@ def test_a_date_parses() -> None:
         vocab.parse_date("2025-02-30")
 
 
-def test_shown_echoes_only_plain_text() -> None:
-    assert vocab.shown("2025-12-01") == "'2025-12-01'"
-    for hostile in ("<script>", "KZT\u202e", "a\x00b", "a\nb", "x" * 41, "'", ""):
-        assert hostile not in vocab.shown(hostile) or hostile == ""
-        assert vocab.shown(hostile) == "(a value with unusual characters or too long)"
+def test_input_is_quoted_as_typed_when_plain_and_escaped_otherwise() -> None:
+    assert shown("2025-12-01") == "'2025-12-01'"
+    for hostile, escaped in (("<script>", r"'\x3cscript\x3e'"), ("KZT\u202e", r"'KZT\u202e'"),
+                             ("a\x00b", r"'a\x00b'"), ("a\nb", r"'a\x0ab'"), ("'", r"'\x27'"),
+                             ("\x1b[31m", r"'\x1b\x5b31m'")):
+        assert shown(hostile) == escaped
+    assert shown("x" * 41) == "'" + "x" * 40 + "'..."
 
 
 # ---- every surface gives the same answer --------------------------------------------------------------
