@@ -57,7 +57,7 @@ def test_api_gives_the_known_scorecards(built: None, api: CheckedClient) -> None
         known.LAGS["KGS"], len(known.SLIPS), (known.DAYS - len(known.SLIPS)) / known.DAYS)
     # Without from and to, the range is the data's.
     assert api.json("/api/quality") == cards
-    assert api.json("/api/quality?currency=kzt,usd") == [kzt]
+    assert api.json("/api/quality?currencies=kzt,usd") == [kzt]
 
 
 def test_csv_holds_the_same_numbers(built: None, api: CheckedClient) -> None:
@@ -90,10 +90,10 @@ def test_the_command_line_gives_the_same_numbers(built: None, api: CheckedClient
 
 
 def test_bad_input_gets_the_answers_of_the_other_endpoints(built: None, api: CheckedClient) -> None:
-    for query in ("currency=XYZ", "currency=K1Z", "from=2025-02-30", "from=2025-04-01&to=2025-03-01",
-                  "to=2999-01-01", "currency=", "nonsense=1", "from=2025-03-01&from=2025-03-02"):
+    for query in ("currencies=XYZ", "currency=K1Z", "from=2025-02-30", "from=2025-04-01&to=2025-03-01",
+                  "to=2999-01-01", "currencies=", "nonsense=1", "from=2025-03-01&from=2025-03-02"):
         ours = api.get(f"/api/quality?{query}")
-        theirs = api.get(f"/api/observations?{query.replace('currency=', 'currency=')}")
+        theirs = api.get(f"/api/observations?{query}")
         assert ours.status_code == 422, query
         assert (ours.status_code, ours.json) == (theirs.status_code, theirs.json), query
     result = CliRunner().invoke(main, ["quality", "--currencies", "XYZ"])

@@ -23,16 +23,16 @@ from fxticker.cli.common import fail
 COMMANDS = {
     "backfill": "fxticker.cli.backfill_cmd:backfill",
     "db": "fxticker.cli.db_cmd:db_group",
-    "export": "fxticker.cli.db_cmd:export_csv",
-    "ingest": "fxticker.cli.db_cmd:ingest",
+    "export": "fxticker.cli.export_cmd:export_csv",
+    "ingest": "fxticker.cli.ingest_cmd:ingest",
     "migrate": "fxticker.cli.db_cmd:migrate",
     "official": "fxticker.cli.official_cmd:official_group",
     "parse": "fxticker.cli.parse_cmd:parse",
     "quality": "fxticker.cli.quality_cmd:quality",
-    "sample": "fxticker.cli.db_cmd:sample",
-    "schedule": "fxticker.cli.service_cmd:schedule",
-    "scrape": "fxticker.cli.service_cmd:scrape",
-    "serve": "fxticker.cli.service_cmd:serve",
+    "sample": "fxticker.cli.ingest_cmd:sample",
+    "schedule": "fxticker.cli.schedule_cmd:schedule",
+    "scrape": "fxticker.cli.scrape_cmd:scrape",
+    "serve": "fxticker.cli.serve_cmd:serve",
 }
 
 

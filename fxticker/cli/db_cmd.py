@@ -1,20 +1,14 @@
-"""`fxticker db`, `migrate`, `ingest`, `sample` and `export`: the commands that fill and read the database."""
+"""`fxticker db` (the embedded cluster) and `fxticker migrate`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-from pathlib import Path
 
 import click
 
-from fxticker import vocab
-from fxticker.cli.common import current_settings, page_date_option, writing_stdout
+from fxticker.cli.common import current_settings
 from fxticker.cli.connection import connect, database_errors
-from fxticker.collect.ingest import ingest_many, load_sample
-from fxticker.export import tables
 from fxticker.storage import cluster as db
-from fxticker.storage import daily
 from fxticker.storage import observations as store
 
 
@@ -75,64 +69,3 @@ def migrate() -> None:
         applied = store.migrate(conn)
     click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""),
                err=True)
-
-
-@click.command()
-@page_date_option
-@click.argument("sources", nargs=-1, required=True)
-@database_errors
-def ingest(fallback_date: dt.date | None, sources: tuple[str, ...]) -> None:
-    """Store the ticker of pages (files, directories, URLs), parsed on every core, in batches."""
-    summary = ingest_many(list(sources), fallback_date, current_settings())
-    for outcome in summary.rejected:
-        click.echo(f"rejected {outcome.source}: {outcome.error}", err=True)
-    click.echo(summary.line(), err=True)
-    sys.exit(1 if summary.rejected else 0)
-
-
-@click.command()
-@database_errors
-def sample() -> None:
-    """Load the bundled sample pages when the database holds no observations yet."""
-    with connect() as conn:
-        store.migrate(conn)
-        if store.observation_count(conn):
-            click.echo("database already holds observations; sample not loaded", err=True)
-            return
-        conn.autocommit = True
-        summary = load_sample(conn, current_settings())
-    click.echo(f"sample: {summary.line()}", err=True)
-    if summary.rejected:
-        sys.exit(1)
-
-
-@click.command("export")
-@click.option("--currencies", metavar="KZT,UZS", help="Currencies to export (default: all).")
-@click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: the earliest stored).")
-@click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: the latest stored).")
-@click.option("--resolution", type=click.Choice(tables.RESOLUTIONS), default="daily", show_default=True,
-              help="daily: each day's latest quote; raw: every revision with its provenance.")
-@click.option("--direction", type=click.Choice(tables.DIRECTIONS), default="usd_per_unit", show_default=True,
-              help="usd_per_unit: as quoted; per_usd: units of the currency per USD.")
-@click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark, for Excel.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: standard output).")
-@database_errors
-def export_csv(currencies: str | None, start: str | None, end: str | None, resolution: str,
-               direction: str, bom: bool, output: Path | None) -> None:
-    """Write stored rates as CSV (the same as the web app's /export.csv)."""
-    query = tables.make_query(currencies=currencies, start=start, end=end, resolution=resolution,
-                              direction=direction)
-    with connect() as conn:
-        conn.read_only = True
-        vocab.check_stored("currencies", query.currencies, daily.stored_currencies(conn))
-        if output is None:
-            with writing_stdout():
-                tables.write(conn, query, sys.stdout.buffer, bom=bom)
-            return
-        try:
-            with output.open("wb") as out:
-                tables.write(conn, query, out, bom=bom)
-        except OSError as exc:
-            raise ValueError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(f"wrote {output}", err=True)

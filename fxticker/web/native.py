@@ -18,14 +18,11 @@ from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.storage import daily
 from fxticker.storage import observations as store
 from fxticker.web import params, stream
-from fxticker.web.errors import BadInput
 from fxticker.web.official_view import official_fields
 
 bp = Blueprint("native", __name__, url_prefix="/api")
 
-# `currencies=`, as /export.csv and the dashboard call it; `currency=` is kept as its alias, so that no
-# client of the earlier name breaks.
-_PARAMS = ("currencies", "currency", "from", "to", "revisions")
+_PARAMS = (*params.CURRENCIES, "from", "to", "revisions")
 # Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
 BATCH_ROWS = 2000
 
@@ -71,10 +68,7 @@ class _Ask:
 def _ask() -> _Ask:
     args = params.query(_PARAMS)
     today = params.latest_today()
-    if "currencies" in args and "currency" in args:
-        raise BadInput("give 'currencies' or its alias 'currency', not both")
-    name = "currency" if "currency" in args else "currencies"
-    codes = params.parse_codes(name, args[name]) if name in args else None
+    codes, name = params.native_codes(args)
     start = params.parse_date("from", args["from"], today) if "from" in args else vocab.EARLIEST
     end = params.parse_date("to", args["to"], today) if "to" in args else today
     params.parse_range(start, end)

@@ -135,3 +135,16 @@ def check_known(codes: Sequence[str], stored: Sequence[str], name: str = "curren
         raise NotFound(str(exc)) from None
     except vocab.BadValue as exc:
         raise BadInput(str(exc)) from None
+
+
+# The native API's currency parameter: `currencies=`, as /export.csv and the dashboard call it, with
+# `currency=` kept as its alias, so that no client of the earlier name breaks.
+CURRENCIES = ("currencies", "currency")
+
+
+def native_codes(args: dict[str, str]) -> tuple[list[str] | None, str]:
+    """The codes asked for by `currencies=` or its alias (None: all), and the name the client used."""
+    if all(name in args for name in CURRENCIES):
+        raise BadInput("give 'currencies' or its alias 'currency', not both")
+    name = next((name for name in CURRENCIES if name in args), CURRENCIES[0])
+    return (parse_codes(name, args[name]) if name in args else None), name

@@ -20,27 +20,27 @@ from fxticker.web.pool import read_connection
 
 bp = Blueprint("quality", __name__, url_prefix="/api")
 
-_PARAMS = ("currency", "from", "to")
+_PARAMS = (*params.CURRENCIES, "from", "to")
 
 
-def _ask() -> tuple[list[str] | None, dt.date | None, dt.date | None]:
+def _ask() -> tuple[list[str] | None, str, dt.date | None, dt.date | None]:
     """The native API's parameters, by its rules: currency codes, and dates not in the future."""
     args = params.query(_PARAMS)
     today = params.latest_today()
-    codes = params.parse_codes("currency", args["currency"]) if "currency" in args else None
+    codes, name = params.native_codes(args)
     start = params.parse_date("from", args["from"], today) if "from" in args else None
     end = params.parse_date("to", args["to"], today) if "to" in args else None
     if start and end:
         params.parse_range(start, end)
-    return codes, start, end
+    return codes, name, start, end
 
 
 def cards(conn: psycopg.Connection, codes: Sequence[str] | None, start: dt.date | None,
-          end: dt.date | None) -> list[dict[str, Any]]:
+          end: dt.date | None, name: str = params.CURRENCIES[0]) -> list[dict[str, Any]]:
     """The scorecards asked for (scorecard.chosen); an unknown code is refused as by every endpoint."""
     stored = daily.stored_currencies(conn)
     if codes:
-        params.check_known(codes, stored, "currency")
+        params.check_known(codes, stored, name)
     chosen = scorecard.chosen(codes, stored)
     return scorecard.scorecard(conn, chosen, start, end).cards if chosen else []
 
@@ -48,17 +48,17 @@ def cards(conn: psycopg.Connection, codes: Sequence[str] | None, start: dt.date 
 @bp.get("/quality")
 @cache.cached
 def quality_json() -> Response:
-    codes, start, end = _ask()
+    codes, name, start, end = _ask()
     with read_connection() as conn:
-        return jsonify(cards(conn, codes, start, end))
+        return jsonify(cards(conn, codes, start, end, name))
 
 
 @bp.get("/quality.csv")
 @cache.cached
 def quality_csv() -> Response:
-    codes, start, end = _ask()
+    codes, name, start, end = _ask()
     with read_connection() as conn:
-        found = cards(conn, codes, start, end)
+        found = cards(conn, codes, start, end, name)
     rows = [[csvfile.cell(value) for value in scorecard.csv_row(card)] for card in found]
     return Response("".join(csvfile.chunks(scorecard.CSV_COLUMNS, [rows])), mimetype="text/csv")
 
@@ -130,8 +130,11 @@ _CARD = {
     },
 }
 _PARAMETERS = [
-    {"name": "currency", "in": "query", "required": False, "description": "Comma-separated currencies; "
-     "default all.", "schema": {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}},
+    *({"name": name, "in": "query", "required": False, "description": description,
+       "schema": {"type": "string", "pattern": "^[A-Za-z]{3}(,[A-Za-z]{3})*$"}}
+      for name, description in zip(params.CURRENCIES, ("Comma-separated currencies; default all.",
+                                                         "Alias of currencies; not with currencies."),
+                                   strict=True)),
     {"name": "from", "in": "query", "required": False, "description": "First day; default the first "
      "quoted.", "schema": {"type": "string", "format": "date"}},
     {"name": "to", "in": "query", "required": False, "description": "Last day; default the last quoted.",
