@@ -15,13 +15,13 @@ from flask.testing import FlaskClient
 from fxticker.collect.ingest import ingest_many
 from fxticker.web import native
 from tests.fix_api import CheckedClient
-from tests.test_export import write_page_text
+from tests.pages import text_page
 
 
 @pytest.fixture
 def formula_sources(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "=cmd.txt").write_text(write_page_text("8 December 2025"))
+    (tmp_path / "=cmd.txt").write_text(text_page(date="8 December 2025"))
     ingest_many(["=cmd.txt"], None)
 
 

@@ -18,7 +18,7 @@ from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
-from tests.test_dashboard import with_quote, write_page
+from tests.pages import text_page, with_quote, write_page
 
 
 @pytest.fixture
@@ -126,19 +126,13 @@ def test_cells_that_look_like_formulas_are_neutralised(
     monkeypatch.chdir(tmp_path)
     for name, date in (("=HYPERLINK(1).txt", "8 December 2025"), ("@SUM(1).txt", "9 December 2025"),
                        ("+1+1.txt", "10 December 2025"), ("-2.txt", "11 December 2025")):
-        (tmp_path / name).write_text(write_page_text(date))
+        (tmp_path / name).write_text(text_page(date=date))
         ingest_many([name], None)
     body, _ = get_csv(client, "currencies=KZT")
     rows = list(csv.reader(io.StringIO(body.decode())))
     source = rows[0].index("source")
     assert [r[source] for r in rows[1:]] == ["'=HYPERLINK(1).txt", "'@SUM(1).txt", "'+1+1.txt", "'-2.txt"]
     assert {r[5] for r in rows[1:]} == {"-0"}  # a negative number stays a number
-
-
-def write_page_text(date: str) -> str:
-    from tests.pages import text_page
-
-    return text_page(date=date)
 
 
 @pytest.mark.parametrize(

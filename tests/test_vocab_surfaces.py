@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from fxticker import vocab
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
-from tests.test_dashboard import table_rows, with_quote, write_page
+from tests.pages import table_rows, with_quote, write_page
 from tests.unit.test_vocab import RATES
 
 
