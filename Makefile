@@ -40,8 +40,9 @@ lint:
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# The whole suite spread over the cores by pytest-xdist: each worker starts its own embedded cluster, and
-# the timing tests run one after another on a single worker (tests/conftest.py groups them).
+# The whole suite spread over the cores by pytest-xdist: each worker starts its own embedded cluster and
+# takes whole files, and the timing tests run one after another on a single worker (tests/conftest.py
+# groups them).
 # TEST_WORKERS=0 runs it in this process alone.
 pytest:
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup

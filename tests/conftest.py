@@ -23,9 +23,11 @@ pytest_plugins = [
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `--dist loadgroup`, the timing tests are one group: one worker runs them one after another,
-    so none shares its server, its clock or its signals with another timing test."""
+    so none shares its server, its clock or its signals with another timing test. Every other test is
+    grouped with its file, as `--dist loadfile` would, so that a module's shared fixtures (a database
+    filled once, a server started once) are set up on one worker only."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        if item.get_closest_marker("timing"):
-            item.add_marker(pytest.mark.xdist_group("timing"))
+        group = "timing" if item.get_closest_marker("timing") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
