@@ -167,6 +167,9 @@ def test_initdb_script_creates_read_only_logins(cluster: db.EmbeddedCluster, db_
             assert conn.execute("SELECT count(*) FROM daily_series").fetchone() == (0,)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("DELETE FROM scrape_run")
+        with psycopg.connect(cluster.url(str(dbname)).replace(f"{db.DB_USER}@", f"{login}@")) as conn, \
+                pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TEMPORARY TABLE scratch (x int)")
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
             "SELECT rolconfig FROM pg_roles WHERE rolname = 'fxticker_grafana'").fetchone()

@@ -18,10 +18,11 @@ from fxticker.storage import daily
 @click.option("--currencies", metavar="KZT,UZS", help="Currencies to export (default: all).")
 @click.option("--from", "start", metavar="YYYY-MM-DD", help="First day (default: the earliest stored).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day (default: the latest stored).")
-@click.option("--resolution", type=click.Choice(tables.RESOLUTIONS), default="daily", show_default=True,
+@click.option("--resolution", type=click.Choice(tables.RESOLUTIONS), default=tables.DEFAULT_RESOLUTION,
+              show_default=True,
               help="daily: each day's latest quote; raw: every revision with its provenance.")
-@click.option("--direction", type=click.Choice(tables.DIRECTIONS), default="usd_per_unit", show_default=True,
-              help="usd_per_unit: as quoted; per_usd: units of the currency per USD.")
+@click.option("--direction", type=click.Choice(tables.DIRECTIONS), default=tables.DEFAULT_DIRECTION,
+              show_default=True, help="usd_per_unit: as quoted; per_usd: units of the currency per USD.")
 @click.option("--bom", is_flag=True, help="Start with a UTF-8 byte-order mark, for Excel.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: standard output).")

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 RESOLUTIONS = ("raw", "daily")
 DIRECTIONS = ("usd_per_unit", "per_usd")
+# The export's defaults, for the web's parameters and the command's options alike.
+DEFAULT_RESOLUTION = "daily"
+DEFAULT_DIRECTION = "usd_per_unit"
 BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
 
 
@@ -28,8 +31,8 @@ class ExportQuery:
     currencies: tuple[str, ...] = ()  # empty: every currency
     start: dt.date | None = None
     end: dt.date | None = None
-    resolution: str = "daily"
-    direction: str = "usd_per_unit"
+    resolution: str = DEFAULT_RESOLUTION
+    direction: str = DEFAULT_DIRECTION
 
     def filename(self) -> str:
         """What the file holds, e.g. fxticker_KZT-UZS_2025-11-01_2025-12-31_daily_usd-per-unit.csv."""
@@ -58,8 +61,8 @@ def make_query(
         currencies=tuple(vocab.parse_codes("currencies", currencies)) if currencies is not None else (),
         start=vocab.date_value("from", start) if start is not None else None,
         end=vocab.date_value("to", end) if end is not None else None,
-        resolution=vocab.choice("resolution", resolution or "daily", RESOLUTIONS),
-        direction=vocab.choice("direction", direction or "usd_per_unit", DIRECTIONS),
+        resolution=vocab.choice("resolution", resolution or DEFAULT_RESOLUTION, RESOLUTIONS),
+        direction=vocab.choice("direction", direction or DEFAULT_DIRECTION, DIRECTIONS),
     )
     vocab.date_range(query.start, query.end)
     return query

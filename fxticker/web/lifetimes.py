@@ -33,8 +33,9 @@ DAY = 86_400
 SETTLED = dt.timedelta(days=2)
 SETTLED_V2 = f"public, max-age={DAY}, stale-while-revalidate={DAY}, stale-if-error={DAY}"
 SETTLED_V1 = f"public, max-age={DAY}"
-# While the next scrape is overdue, the database is asked again at most this often (per worker).
-_RECHECK = dt.timedelta(seconds=5)
+# While the next scrape is due (or none is scheduled), the database is asked again at most this often per
+# worker; meanwhile the answer is max-age=0, which is always safe.
+_RECHECK = dt.timedelta(seconds=30)
 _V1_DAYS = re.compile(rf"/v1/({vocab.DATE_PATTERN})(\.\.({vocab.DATE_PATTERN})?)?", re.ASCII)
 _V2_DATED = ("/v2/rates", "/v2/rates.csv")
 
@@ -69,7 +70,7 @@ def seconds_to_next_scrape(now: dt.datetime) -> int:
     """Whole seconds until the next scheduled scrape can start (see the module doc), kept per worker."""
     kept: dict[str, dt.datetime | None] = current_app.extensions.setdefault("fxticker_next_scrape", {})
     due, asked = kept.get("due"), kept.get("asked")
-    if due is None or (due <= now and (asked is None or now - asked >= _RECHECK)):
+    if asked is None or ((due is None or due <= now) and now - asked >= _RECHECK):
         due = _next_scrape()
         kept["due"], kept["asked"] = due, now
     return max(0, int((due - now).total_seconds())) if due is not None else 0

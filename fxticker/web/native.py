@@ -13,7 +13,7 @@ from flask import Blueprint, current_app
 from werkzeug.wrappers import Response
 
 from fxticker import vocab
-from fxticker.export import csvfile
+from fxticker.export import csvfile, tables
 from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.storage import daily
 from fxticker.storage import observations as store
@@ -23,8 +23,8 @@ from fxticker.web.official_view import official_fields
 bp = Blueprint("native", __name__, url_prefix="/api")
 
 _PARAMS = (*params.CURRENCIES, "from", "to", "revisions")
-# Rows fetched and written out per chunk: memory stays flat however many rows an answer has.
-BATCH_ROWS = 2000
+# Rows fetched and written out per chunk, as the CSV export's: memory stays flat however many rows.
+BATCH_ROWS = tables.BATCH_ROWS
 
 COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",

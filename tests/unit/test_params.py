@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fxticker.rates.pricing import cross, json_number, priced, priced_numbers
@@ -85,6 +85,7 @@ def band_rounded(value: Fraction) -> Decimal:
 
 
 @given(quote, quote, st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2))
+@example(Decimal("0.00030"), Decimal("0.00036"), Decimal("1123.89"))
 def test_rates_are_multiplied_by_the_amount_then_rounded_once_in_bands(
     base: Decimal, other: Decimal, amount: Decimal
 ) -> None:
