@@ -9,6 +9,7 @@ them from asking for the session's cluster by accident; this conftest does, loud
 
 from __future__ import annotations
 
+import multiprocessing.process
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -52,8 +53,10 @@ def _refuse(what: str) -> Callable[..., NoReturn]:
 
 @pytest.fixture(autouse=True)
 def _no_process_and_no_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Popen is what subprocess.run, the cluster's pg_ctl and chromedriver all go through.
+    # Popen is what subprocess.run, the cluster's pg_ctl and chromedriver all go through; BaseProcess.start
+    # what multiprocessing and a ProcessPoolExecutor (the bulk parse) go through.
     monkeypatch.setattr(subprocess, "Popen", _refuse("starts a process"))
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", _refuse("starts a process"))
     # psycopg.connect is a second name for Connection.connect, which the pools call.
     monkeypatch.setattr(psycopg, "connect", _refuse("connects to a database"))
     monkeypatch.setattr(psycopg.Connection, "connect", _refuse("connects to a database"))
