@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ def data_env() -> Iterator[dict[str, str]]:
     env["FXTICKER_DATA_DIR"] = str(root / "data")
     yield env
     db.EmbeddedCluster.from_settings(settings.load(env)).destroy()
+    shutil.rmtree(root, ignore_errors=True)  # destroy() removes the data directory, not the one made here
 
 
 def fx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
