@@ -12,17 +12,23 @@ from urllib.parse import SplitResult, urlsplit
 
 # Quoted as typed only when every character is one of these: nothing a terminal, a page or a log reader
 # would act on (no markup, quotes, control or bidi characters).
-_PLAIN = re.compile(r"[A-Za-z0-9_.,:;/+=@~ -]+", re.ASCII)
+_PLAIN = re.compile(r"[A-Za-z0-9_.,:;/?&!*+=@~%()# -]+", re.ASCII)
 SHOWN_CHARS = 40
+# The largest page read when nothing else is said: the parser's default and FXTICKER_MAX_PAGE_BYTES's.
+MAX_PAGE_BYTES = 32 * 1024 * 1024
 
 
 def shown(text: str, limit: int = SHOWN_CHARS) -> str:
     """A piece of input quoted for a message: 'as typed' when it is plain, else with every other
-    character escaped (\\xNN, \\uNNNN); cut at `limit` characters either way, so a message stays one short
-    line and never carries what a reader's screen would act on."""
+    character escaped (\\xNN, \\uNNNN), a space too at either end (where it could not be seen); cut at
+    `limit` characters either way, so a message stays one short line and never carries what a reader's
+    screen would act on."""
     cut = text if len(text) <= limit else text[:limit]
-    if not _PLAIN.fullmatch(cut) or cut != cut.strip():
-        cut = "".join(c if _PLAIN.fullmatch(c) and c != " " else _escape(c) for c in cut)
+    # The ends of the text, not of the cut: a space where the cut falls is inside the text.
+    inner = len(text) - len(text.lstrip()), len(text.rstrip())
+    if not _PLAIN.fullmatch(cut) or inner != (0, len(text)):
+        cut = "".join(c if _PLAIN.fullmatch(c) and (c != " " or inner[0] <= i < inner[1]) else _escape(c)
+                      for i, c in enumerate(cut))
     return f"'{cut}'" + ("..." if len(text) > limit else "")
 
 
@@ -52,12 +58,18 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def is_url(text: str) -> bool:
-    """Whether the text claims to be an http(s) URL (what is checked by http_url)."""
+    """Whether the text claims to be an http(s) URL (what is checked by http_url): a source that is not a
+    file path."""
     return text.lower().startswith(tuple(f"{scheme}://" for scheme in URL_SCHEMES))
+
+
+_BLANK_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def http_url(text: str) -> SplitResult:
     """The parts of an http(s) URL with a host; ValueError with the reason for anything else."""
+    if _BLANK_OR_CONTROL.search(text):
+        raise ValueError("not an http(s) URL (it holds a space or a control character)")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018  (a port out of range raises here)
@@ -77,17 +89,16 @@ def origin(text: str) -> str:
     return text
 
 
+# An http(s) URL's user information: everything from "//" to the last "@" before the path. Read by a
+# pattern rather than urlsplit, which refuses some URLs (an unclosed IPv6 bracket) that still carry a
+# password to take out, and so that a comma-separated list of URLs loses every one.
+_CREDENTIALS = re.compile(r"\b(https?://)[^/?#\s,]*@", re.IGNORECASE)
+
+
 def without_credentials(url: str) -> str:
-    """The URL with any user name and password taken out: what may be stored, printed or served."""
-    if not is_url(url):
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    """The URL (or a list of URLs, as in FXTICKER_SOURCES) with any user name and password taken out:
+    what may be stored, printed or served."""
+    return _CREDENTIALS.sub(r"\1", url)
 
 
 def source(text: str) -> str:

@@ -17,8 +17,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from fxticker import vocab
-
-DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+from fxticker.inputs import MAX_PAGE_BYTES, shown
 
 # A ticker item: optional bullet, then "CCC/QQQ = <rate> <change>%". Spaces may be ordinary or no-break.
 _SP = r"[ \t\u00a0\u202f]"
@@ -222,7 +221,7 @@ def parse(
     *,
     today: dt.date,
     content_type: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = MAX_PAGE_BYTES,
 ) -> TickerPage:
     """Read the ticker of one page; raise TickerError when it has none or it cannot be trusted."""
     size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", errors="replace"))
@@ -262,34 +261,29 @@ def _refuse_cut_block(text: str, end: int) -> None:
     match = _ITEM_ANY_CASE.match(following)
     if match and match.group(2).upper() == "USD":
         line = following.split("\n", 1)[0].strip()
-        raise TickerError(f"the ticker line {_show(line)} is not of the form 'CCC/USD' (codes in capitals)")
-
-
-def _show(text: str, limit: int = 40) -> str:
-    """A piece of the page quoted in a message, cut short: a message stays one short line."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
+        raise TickerError(f"the ticker line {shown(line)} is not of the form 'CCC/USD' (codes in capitals)")
 
 
 def _quote(currency: str, value: str) -> Quote:
     match = _VALUE.match(value)
     if not match:
-        raise TickerError(f"{currency}/USD: cannot read {_show(value)} as '<rate> <change>%'")
+        raise TickerError(f"{currency}/USD: cannot read {shown(value)} as '<rate> <change>%'")
     rate_text, change_text = match.groups()
     if rate_text.startswith("-"):
-        raise TickerError(f"{currency}/USD: negative rate {_show(rate_text)}")
+        raise TickerError(f"{currency}/USD: negative rate {shown(rate_text)}")
     if not _RATE.match(rate_text):
-        raise TickerError(f"{currency}/USD: malformed rate {_show(rate_text)}")
+        raise TickerError(f"{currency}/USD: malformed rate {shown(rate_text)}")
     if not _CHANGE.match(change_text):
-        raise TickerError(f"{currency}/USD: malformed change {_show(change_text + '%')}")
+        raise TickerError(f"{currency}/USD: malformed change {shown(change_text + '%')}")
     for number in (rate_text, change_text):
         # No more digits than characters: counting them is only needed for a long number.
         if len(number) > _MAX_DIGITS and sum(char.isdigit() for char in number) > _MAX_DIGITS:
-            raise TickerError(f"{currency}/USD: {_show(number)} has more than {_MAX_DIGITS} digits, "
+            raise TickerError(f"{currency}/USD: {shown(number)} has more than {_MAX_DIGITS} digits, "
                               "more than any quote")
     try:
         rate, (change, direction) = Decimal(rate_text), vocab.read_change(change_text)
     except InvalidOperation:
-        raise TickerError(f"{currency}/USD: malformed number in {_show(value)}") from None
+        raise TickerError(f"{currency}/USD: malformed number in {shown(value)}") from None
     if rate == 0:
         raise TickerError(f"{currency}/USD: zero rate {rate_text}")
     if change <= -100:
@@ -318,7 +312,7 @@ def _collapse(items: list[tuple[str, str]]) -> tuple[Quote, ...]:
             # The same text is the same quote: only a copy that reads differently needs parsing.
             if got_value != want_value and _quote(got_ccy, got_value) != want:
                 raise TickerError(f"{want_ccy}/USD: the ticker's copies disagree "
-                                  f"({_show(want_value)} and {_show(got_value)})")
+                                  f"({shown(want_value)} and {shown(got_value)})")
     return quotes
 
 
@@ -336,9 +330,10 @@ def _date_after(text: str, end: int, today: dt.date) -> dt.date | None:
     try:
         date = dt.date(int(year), month, int(day))
     except ValueError:
-        raise TickerError(f"the date line {line.strip()!r} is not a real date") from None
+        raise TickerError(f"the date line {shown(line.strip())} is not a real date") from None
     if date > today:
-        raise TickerError(f"the date line {line.strip()!r} is in the future (today is {today})")
+        raise TickerError(f"the date line {shown(line.strip())} is in the future (today is {today})")
     if date < vocab.EARLIEST:
-        raise TickerError(f"the date line {line.strip()!r} is before {vocab.EARLIEST}, older than any ticker")
+        raise TickerError(f"the date line {shown(line.strip())} is before {vocab.EARLIEST}, "
+                          "older than any ticker")
     return date

@@ -19,7 +19,7 @@ from werkzeug import Response
 
 from fxticker.collect import archive, backfill
 from fxticker.collect.archive import ArchivePolicy
-from fxticker.collect.backfill import BackfillConfig, Plan, Summary
+from fxticker.collect.backfill import BackfillConfig, BackfillSummary, Plan
 from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.ingest import store_page
 from fxticker.collect.sources import read_file
@@ -40,7 +40,7 @@ def config(fake: FakeArchive, **policy: Any) -> BackfillConfig:
 
 
 def run(conn: psycopg.Connection, fake: FakeArchive, since: dt.date | None = None,
-        until: dt.date | None = None, dry_run: bool = False, **policy: Any) -> tuple[Plan, Summary]:
+        until: dt.date | None = None, dry_run: bool = False, **policy: Any) -> tuple[Plan, BackfillSummary]:
     return backfill.backfill(conn, config(fake, **policy), [ORIGINAL], since, until, dry_run=dry_run)
 
 

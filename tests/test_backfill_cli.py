@@ -166,7 +166,7 @@ def test_a_url_that_is_not_one_is_a_usage_error(archive_env: dict[str, str]) -> 
     result = backfill(["timesca.com"], archive_env)
     assert result.returncode == 2
     [line] = errors(result)
-    assert line.startswith("Error: Invalid value for 'URL': timesca.com: not a valid URL")
+    assert line.startswith("Error: Invalid value for 'URL': timesca.com: not an http(s) URL with a host")
 
 
 def test_an_unreachable_archive_is_one_line_and_exit_1(archive_env: dict[str, str]) -> None:
@@ -195,7 +195,7 @@ def test_a_bad_archive_setting_is_one_line_and_exit_1(archive_env: dict[str, str
     result = backfill([], {**archive_env, name: value})
     assert result.returncode == 1
     [line] = errors(result)
-    assert line.startswith(f"fxticker: {name}={value}: ")
+    assert line.startswith(f"fxticker: {name}='{value}': ")
 
 
 def test_an_archived_404_listed_as_200_is_rejected_not_failed(archive_env: dict[str, str],

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker.collect.ingest import ingest_many
-from fxticker.web import native
+from fxticker.storage import observations
 from tests.fix_api import CheckedClient
 from tests.pages import text_page
 
@@ -82,5 +82,5 @@ def test_observations_stream_in_constant_memory(client: FlaskClient, conn: psyco
     assert counts == {"2014-12-31": 5 * 1826, "2019-12-31": 5 * 3652}
     # Twice the rows, the same memory: both answers span more batches of BATCH_ROWS than are held at
     # once (two read before the answer starts, one ahead for the closing bracket, one being fetched).
-    assert counts["2014-12-31"] > 4 * native.BATCH_ROWS
+    assert counts["2014-12-31"] > 4 * observations.BATCH_ROWS
     assert peaks["2019-12-31"] < 1.1 * peaks["2014-12-31"], peaks

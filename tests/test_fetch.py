@@ -217,7 +217,7 @@ def test_ingest_and_parse_reject_a_malformed_url_by_name_and_go_on(env: dict[str
                                 env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
-        assert "https://host:abc/: not a valid URL (Invalid port: 'abc')" in result.stderr
+        assert "https://host:abc/: not an http(s) URL with a valid host and port" in result.stderr
         if command == "parse":
             assert len(result.stdout.splitlines()) == 5  # the good page still parsed
         else:

@@ -76,14 +76,14 @@ def test_only_http_urls_and_paths_are_sources(source: str, env: dict[str, str], 
     setting = f"https://example.org/,{source}"
     with pytest.raises(SettingError) as bad_setting:
         settings.load({"FXTICKER_SOURCES": setting})
-    assert str(bad_setting.value) == f"FXTICKER_SOURCES={setting}: {reason}"
+    assert str(bad_setting.value) == f"FXTICKER_SOURCES='{setting}': {reason}"
     for command in (["ingest", source], ["parse", source]):
         result = fx(command, env, cwd=tmp_path)
         assert result.returncode == 1
         assert result.stderr.splitlines() == [f"fxticker: {reason}"]
     scrape = fx(["scrape"], {**env, "FXTICKER_SOURCES": source})
     assert scrape.returncode == 1
-    assert scrape.stderr.splitlines() == [f"fxticker: FXTICKER_SOURCES={source}: {reason}"]
+    assert scrape.stderr.splitlines() == [f"fxticker: FXTICKER_SOURCES='{source}': {reason}"]
 
 
 def test_an_http_url_needs_a_host(env: dict[str, str]) -> None:

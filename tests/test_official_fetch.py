@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from fxticker.collect.fetcher import FetchPolicy
 from fxticker.official import rate_store
-from fxticker.official.bank_runs import OfficialConfig, RunRecord, run
+from fxticker.official.bank_runs import OfficialConfig, OfficialRun, run
 from fxticker.official.banks import PROVIDERS
 
 BANKS = Path(__file__).resolve().parent / "central_banks"
@@ -107,7 +107,7 @@ def stored(url: str) -> list[tuple[str, str, str, str, str, bool]]:
 
 
 def fetch(url: str, keys: list[str], since: dt.date, until: dt.date, origins: dict[str, str],
-          slept: list[float] | None = None, today: dt.date = dt.date(2026, 11, 30)) -> RunRecord:
+          slept: list[float] | None = None, today: dt.date = dt.date(2026, 11, 30)) -> OfficialRun:
     return run(url, [PROVIDERS[k] for k in keys], since, until, today=today, config=config(origins),
                sleep=(slept if slept is not None else []).append)
 
@@ -251,7 +251,7 @@ def test_cli_fetch_and_ingest(db_url: str, env: dict[str, str], bank: HTTPServer
     (["--since", "2026-05-20", "--until", "2026-05-18"], "",
      "--since 2026-05-20 is after --until 2026-05-18"),
     (["--provider", "xyz"], "", "'xyz' is not an official-rate provider (known: nbk, cbu, nbkr, nbt, peg)"),
-    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS=nbk=ftp://x: 'ftp://x' is not an origin such as https://"),
+    ([], "nbk=ftp://x", "FXTICKER_OFFICIAL_ORIGINS='nbk=ftp://x': 'ftp://x' is not an origin such as https://"),
     ([], "bogus=http://127.0.0.1:1", "'bogus=http://127.0.0.1:1' is not KEY=URL with KEY one of nbk, cbu"),
     (["--until", "2999-01-01"], "", "--until 2999-01-01 is after tomorrow"),
 ])

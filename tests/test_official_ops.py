@@ -10,6 +10,7 @@ import psycopg
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from fxticker import vocab
 from fxticker.official import rate_store
 from fxticker.official.answers import OfficialRate
 
@@ -43,7 +44,8 @@ def test_metrics_count_fetches_by_provider_and_outcome(client: FlaskClient, conn
 
 
 def test_healthz_says_which_provider_is_stale(client: FlaskClient, conn: psycopg.Connection) -> None:
-    today = NOW.date()
+    # A bank's rate is as old as the site's calendar says (the banks date their rates by it), not UTC's.
+    today = vocab.site_today(client.application.extensions["fxticker_settings"].timezone, NOW)
     rate_store.save_rates(conn, [
         OfficialRate("nbk", "KZT", today - dt.timedelta(days=1), Decimal("478.77"), "478.77", 1),
         OfficialRate("cbu", "UZS", today - dt.timedelta(days=7), Decimal("12194.21"), "12194.21", 1),

@@ -193,7 +193,7 @@ def test_a_malformed_source_url_fails_alone_and_the_run_is_closed(httpserver: HT
     assert record.status == "failed"
     rows = source_runs(db_url, run_id)
     assert rows["https://host:abc/"][0] == "failed"
-    assert "not a valid URL (Invalid port: 'abc')" in str(rows["https://host:abc/"][4])
+    assert "not an http(s) URL with a valid host and port" in str(rows["https://host:abc/"][4])
     assert rows["https://[::1/"][0] == "failed"
     assert rows[good] == ("ok", 200, 5, 0, None)
 

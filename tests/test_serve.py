@@ -95,9 +95,9 @@ def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) 
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
-    ("FXTICKER_WORKERS", "0", "FXTICKER_WORKERS=0: must be from 1 to 64"),
+    ("FXTICKER_WORKERS", "0", "FXTICKER_WORKERS='0': must be from 1 to 64"),
     ("FXTICKER_HEALTH_MAX_AGE", "soon",
-     "FXTICKER_HEALTH_MAX_AGE=soon: not a whole number (from 1 to 2592000)"),
+     "FXTICKER_HEALTH_MAX_AGE='soon': not a whole number (from 1 to 2592000)"),
 ])
 def test_bad_settings_are_one_line_before_anything_starts(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
@@ -184,7 +184,7 @@ def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path
     result = subprocess.run([sys.executable, "-m", "fxticker", "serve"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stderr == "fxticker: FXTICKER_WORKERS=100000: must be from 1 to 64\n"
+    assert result.stderr == "fxticker: FXTICKER_WORKERS='100000': must be from 1 to 64\n"
     assert result.stdout == ""
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from fxticker.cli.common import current_settings
+from fxticker.cli.common import current_settings, writing_stdout
 from fxticker.cli.connection import connect, database_errors
 from fxticker.storage import cluster as db
 from fxticker.storage import observations as store
@@ -58,7 +58,9 @@ def db_status() -> None:
 @database_errors
 def db_url() -> None:
     """Print the embedded cluster's libpq URL (for psql)."""
-    click.echo(_embedded().url())
+    url = _embedded().url()
+    with writing_stdout():
+        click.echo(url)
 
 
 @click.command()

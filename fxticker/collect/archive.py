@@ -9,6 +9,7 @@ waits (Retry-After, else at least a minute, doubling while the 429s go on). Know
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import json
@@ -20,19 +21,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import httpx
-import tenacity
 
-from fxticker.collect.fetcher import (
-    FetchPolicy,
-    _Answer,
-    _get_once,
-    _log_retry,
-    _Retryable,
-    _wait,
-    make_client,
-)
+from fxticker import settings, vocab
+from fxticker.collect import fetcher
+from fxticker.collect.fetcher import FetchPolicy, HttpAnswer, Retryable, make_client
 from fxticker.collect.sources import FetchError, Page
-from fxticker.inputs import shown
+from fxticker.inputs import http_url, shown, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +37,18 @@ RATE_LIMIT_PAUSE = 60.0
 # A 429 pause longer than this stops the run rather than hold it for hours; a re-run resumes.
 MAX_RATE_LIMIT_PAUSE = 3600.0
 CDX_PAGE_SIZE = 1000
-# A listing that pages on for ever (a key that never ends) is the archive's fault, not ours to follow.
-MAX_CDX_PAGES = 10_000
+# A listing that pages on for ever (a fresh resume key on every page) is the archive's fault, not ours to
+# follow: a listing stops at whichever of these comes first. The ticker's page has a few thousand
+# captures; a page of CDX is about 150 bytes a row.
+MAX_CDX_PAGES = 1_000
+MAX_CDX_ROWS = 100_000
+MAX_CDX_BYTES = 64 * 1024 * 1024
+MAX_RESUME_KEY_CHARS = 1_000
+# A row's fields as archive_capture can hold them (a btree index entry takes about 2,700 bytes at most,
+# and (archive, original, captured_at) is one): a longer field is that row's fault, refused alone.
+FIELD_CHARS = {"original": 2_048, "digest": 128, "mimetype": 255}
+# A capture time is believed from the ticker's first day to a day ahead of this machine's clock.
+FUTURE_SLACK = dt.timedelta(days=1)
 MAX_REDIRECTS = 5
 # A Retry-After of 0 (or a date past) would let a loop of 429s hammer the archive; doubling from here ends it.
 MIN_RETRY_AFTER = 1.0
@@ -52,7 +56,6 @@ _TIMESTAMP_FORMAT = "%Y%m%d%H%M%S"
 _TIMESTAMP = re.compile(r"[0-9]{14}")
 _REPLAY = re.compile(r"/web/([0-9]{14})id_/(https?://.+)", re.IGNORECASE)
 _REDIRECTS = (301, 302, 303, 307, 308)
-_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # a space too: a listed URL or a Location never holds one
 
 
 class ArchiveError(RuntimeError):
@@ -108,7 +111,7 @@ class ArchivePolicy:
     """Where the archive is and how politely to use it. Tests shorten the waits; nothing else changes."""
 
     base_url: str  # without its trailing slash (settings.ARCHIVE_URL)
-    delay: float = 2.5  # seconds between two requests to the archive
+    delay: float = settings.default("FXTICKER_ARCHIVE_DELAY")  # seconds between two requests to it
     page_size: int = CDX_PAGE_SIZE
     # The pause after a 429 without Retry-After, doubled for each further 429 in a row.
     rate_limit_pause: float = RATE_LIMIT_PAUSE
@@ -120,10 +123,17 @@ class _RateLimited(Exception):
     """A 429: not an attempt used up, a pause for every request (set before this is raised)."""
 
 
-def parse_cdx(body: bytes, where: str) -> tuple[list[Capture], str | None]:
-    """A CDX JSON answer: its captures of status 200, and the resume key of the next page (if any)."""
+def parse_cdx(body: bytes, where: str,
+              refused: list[str] | None = None) -> tuple[list[Capture], str | None]:
+    """A CDX JSON answer: its captures of status 200, and the resume key of the next page (if any).
+
+    A row that cannot be a capture fxticker records (a field too long, a time outside what it believes,
+    no http(s) URL) is left out, its reason added to `refused`; a table that is not CDX stops the run.
+    """
     try:
         rows = json.loads(body)
+    except RecursionError:
+        raise ArchiveUnavailable(f"{where}: the archive answered JSON nested too deeply to be CDX") from None
     except (ValueError, UnicodeDecodeError):
         head = body.lstrip()[:1]
         kind = "HTML" if head == b"<" else "text" if body.strip() else "an empty body"
@@ -149,14 +159,36 @@ def parse_cdx(body: bytes, where: str) -> tuple[list[Capture], str | None]:
         if values["statuscode"] != "200":
             continue  # an archived error or redirect, should the archive not apply the filter
         try:
-            parse_timestamp(values["timestamp"])
+            _check_row(values)
         except ValueError as exc:
-            raise ArchiveUnavailable(f"{where}: CDX row {number}: {exc}") from None
-        if not _is_http_url(values["original"]) or not values["digest"]:
-            raise ArchiveUnavailable(f"{where}: CDX row {number} has no http(s) URL or no digest")
+            if refused is None:
+                raise ArchiveUnavailable(f"{where}: CDX row {number}: {exc}") from None
+            refused.append(f"{where}: CDX row {number}: {exc}")
+            continue
         captures.append(Capture(values["timestamp"], values["original"], values["digest"],
                                 values["mimetype"]))
     return captures, key
+
+
+def _check_row(values: dict[str, str]) -> None:
+    """ValueError with the reason when a CDX row cannot be a capture fxticker records."""
+    for name, limit in FIELD_CHARS.items():
+        if len(values[name]) > limit:
+            raise ValueError(f"its {name} is {len(values[name]):,} characters, over the {limit:,} "
+                             "a capture is recorded with")
+    believable(parse_timestamp(values["timestamp"]), "its timestamp")
+    if not _is_http_url(values["original"]) or not values["digest"]:
+        raise ValueError("it has no http(s) URL or no digest")
+
+
+def believable(moment: dt.datetime, what: str) -> dt.datetime:
+    """The capture time when fxticker believes it: not before the ticker's first day (vocab.EARLIEST),
+    not more than FUTURE_SLACK ahead of now; ValueError naming `what` otherwise."""
+    if moment.date() < vocab.EARLIEST:
+        raise ValueError(f"{what} {moment.isoformat()} is before {vocab.EARLIEST}, older than any ticker")
+    if moment > dt.datetime.now(dt.UTC) + FUTURE_SLACK:
+        raise ValueError(f"{what} {moment.isoformat()} is more than a day in the future")
+    return moment
 
 
 class Archive:
@@ -165,19 +197,21 @@ class Archive:
     def __init__(self, policy: ArchivePolicy, max_bytes: int, *, client: httpx.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.policy = policy
+        # The archive's credentials (FXTICKER_ARCHIVE_URL's user:password@) go with every request as
+        # Basic auth and nowhere else: every URL built here, stored as a source or shown, is without them.
+        auth = fetcher.basic_auth(policy.base_url)
+        self.policy = dataclasses.replace(policy, base_url=without_credentials(policy.base_url))
         self.max_bytes = max_bytes
         self._client = client or make_client(policy.fetch)
+        if auth is not None:
+            self._client.auth = auth
         # Redirects are followed here, one hop at a time, so that each hop is checked and throttled.
         self._client.follow_redirects = False
         self._sleep = sleep
         self._clock = clock
         self._next_request = 0.0  # clock time before which no request may start
+        self.refused: list[str] = []  # listed rows left out, one line each: where, which row, why
         self._rate_limited = 0  # 429s in a row
-        # Unbounded: a 429's Retry-After can be long, and honouring it is the point; the cap is ours.
-        self._once_policy = FetchPolicy(timeout=policy.fetch.timeout,
-                                        connect_timeout=policy.fetch.connect_timeout,
-                                        attempts=1, max_wait=float("inf"))
 
     def close(self) -> None:
         self._client.close()
@@ -192,6 +226,7 @@ class Archive:
 
     def captures(self, url: str, since: dt.date | None, until: dt.date | None) -> list[Capture]:
         """Every capture of `url` with status 200 from `since` to `until` (UTC days, both included)."""
+        url = without_credentials(url)  # the site's credentials are not the archive's business
         cdx = self.policy.base_url + CDX_PATH
         params = {
             "url": url,
@@ -207,23 +242,33 @@ class Archive:
             params["to"] = until.strftime("%Y%m%d")
         found: list[Capture] = []
         keys: set[str] = set()
+        where = f"{cdx} (captures of {url})"
+        rows_read = bytes_read = 0
         for _page in range(MAX_CDX_PAGES):
-            where = f"{cdx} (captures of {url})"
             try:
                 answer = self._get(str(httpx.URL(cdx, params=params)))
             except FetchError as exc:
                 raise ArchiveUnavailable(f"{where}: {exc}") from None
             if answer.status != 200:
                 raise ArchiveUnavailable(f"{where}: HTTP {answer.status}")
-            rows, key = parse_cdx(answer.body, where)
+            bytes_read += len(answer.body)
+            refused: list[str] = []
+            rows, key = parse_cdx(answer.body, where, refused)
+            self.refused.extend(refused)
+            rows_read += len(rows) + len(refused)
+            if rows_read > MAX_CDX_ROWS or bytes_read > MAX_CDX_BYTES:
+                raise ArchiveUnavailable(f"{where}: the list goes on past {MAX_CDX_ROWS:,} rows or "
+                                         f"{MAX_CDX_BYTES:,} bytes")
             found.extend(c for c in rows if _within(c.captured_at.date(), since, until))
             if key is None:
                 return found
+            if len(key) > MAX_RESUME_KEY_CHARS:
+                raise ArchiveUnavailable(f"{where}: a resume key of {len(key):,} characters")
             if key in keys:
                 raise ArchiveUnavailable(f"{where}: the resume key {shown(key)} came back twice")
             keys.add(key)
             params["resumeKey"] = key
-        raise ArchiveUnavailable(f"{cdx}: the capture list of {url} goes on past {MAX_CDX_PAGES} pages")
+        raise ArchiveUnavailable(f"{where}: the list goes on past {MAX_CDX_PAGES:,} pages")
 
     def fetch(self, capture: Capture) -> Page:
         """The capture's original bytes, dated and sourced by the capture the archive actually served.
@@ -258,7 +303,7 @@ class Archive:
         match = _REPLAY.fullmatch(url[len(base):])
         return (match[1], match[2]) if match else None
 
-    def _page(self, url: str, answer: _Answer) -> Page:
+    def _page(self, url: str, answer: HttpAnswer) -> Page:
         replayed = self._replayed(url)
         assert replayed is not None  # fetch() follows only id_ URLs
         timestamp, original = replayed
@@ -271,8 +316,12 @@ class Archive:
         if memento:
             try:
                 served = email.utils.parsedate_to_datetime(memento).astimezone(dt.UTC)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise CaptureRejected(f"{url}: unreadable Memento-Datetime {shown(memento)}") from None
+        try:
+            believable(served, "Memento-Datetime")
+        except ValueError as exc:
+            raise CaptureRejected(f"{url}: {exc}") from None
         if timestamp_of(served) != timestamp:
             log.info("%s: the archive served the capture of %s", url, served.isoformat())
         source = f"{self.policy.base_url}/web/{timestamp_of(served)}id_/{original}"
@@ -281,35 +330,28 @@ class Archive:
 
     # ---- politeness -------------------------------------------------------------------------------
 
-    def _get(self, url: str) -> _Answer:
-        """GET with retries on the network and 5xx (tenacity), and pauses for every request on a 429."""
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.policy.fetch.attempts)),
-            wait=_wait(self.policy.fetch),
-            retry=tenacity.retry_if_exception_type(_Retryable),
-            before_sleep=_log_retry,
-            sleep=self._sleep,
-            reraise=True,
-        )
+    def _get(self, url: str) -> HttpAnswer:
+        """GET with fetcher's retries on the network and 5xx, and pauses for every request on a 429."""
+        retrying = fetcher.retrying(self.policy.fetch, self._sleep)
         while True:
             try:
                 answer = retrying(self._once, url)
             except _RateLimited:
                 continue  # the pause is already set; not an attempt used up
-            except _Retryable as exc:
-                attempts = max(1, self.policy.fetch.attempts)
-                raise FetchError(f"{exc} (after {attempts} attempt{'s' if attempts > 1 else ''})",
-                                 exc.status) from None
+            except Retryable as exc:
+                raise fetcher.gave_up(exc, self.policy.fetch) from None
             self._rate_limited = 0
             return answer
 
-    def _once(self, url: str) -> _Answer:
+    def _once(self, url: str) -> HttpAnswer:
         wait = self._next_request - self._clock()
         if wait > 0:
             self._sleep(wait)
         try:
-            return _get_once(self._client, url, {}, self.max_bytes, self._once_policy)
-        except _Retryable as exc:
+            return fetcher.get_once(self._client, url, {}, self.max_bytes, self.policy.fetch)
+        except (Retryable, fetcher.WaitTooLong) as exc:
+            # A 429's Retry-After, however long, is honoured up to the archive's own cap (_pause); a
+            # 5xx asking for more than fetcher waits fails the request at once, as for any fetch.
             if exc.status == 429:
                 self._pause(url, exc.retry_after)
                 raise _RateLimited from None
@@ -332,14 +374,11 @@ class Archive:
 
 
 def _is_http_url(text: str) -> bool:
-    """An http(s) URL a request can be made to (no control characters, a host)."""
-    if _CONTROL.search(text):
-        return False
     try:
-        url = httpx.URL(text)
-    except httpx.InvalidURL:
+        http_url(text)
+    except ValueError:
         return False
-    return url.scheme in ("http", "https") and bool(url.host)
+    return True
 
 
 def _within(day: dt.date, since: dt.date | None, until: dt.date | None) -> bool:

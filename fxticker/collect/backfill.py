@@ -21,11 +21,12 @@ import psycopg
 
 from fxticker.collect import archive
 from fxticker.collect.archive import Archive, ArchivePolicy, Capture
+from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.ingest import PageOutcome, store_page
-from fxticker.collect.scrape import ScrapeConfig
 from fxticker.collect.sources import Page
-from fxticker.inputs import is_url
+from fxticker.inputs import first_line, is_url
 from fxticker.settings import Settings
+from fxticker.storage import captures
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ class BackfillConfig:
     @classmethod
     def from_settings(cls, conf: Settings) -> BackfillConfig:
         # The archive is fetched with the scraper's patience and User-Agent.
-        scrape = ScrapeConfig.from_settings(conf)
-        policy = ArchivePolicy(base_url=conf.archive_url, delay=conf.archive_delay, fetch=scrape.policy)
-        return cls(scrape.sources, scrape.tz, scrape.max_bytes, policy)
+        policy = ArchivePolicy(base_url=conf.archive_url, delay=conf.archive_delay,
+                               fetch=FetchPolicy.from_settings(conf))
+        return cls(conf.sources, conf.timezone, conf.max_page_bytes, policy)
 
     def urls(self) -> tuple[str, ...]:
         """The sources an archive can hold: the URLs among FXTICKER_SOURCES."""
@@ -58,6 +59,7 @@ class Plan:
 
     listed: int
     todo: tuple[Capture, ...]
+    refused: tuple[str, ...] = ()  # listed rows that cannot be captures fxticker records, one line each
 
     @property
     def known(self) -> int:
@@ -70,7 +72,7 @@ class Plan:
 
 
 @dataclass
-class Summary:
+class BackfillSummary:
     listed: int = 0
     known: int = 0
     fetched: int = 0
@@ -91,47 +93,13 @@ class Summary:
         return not self.failed and self.stopped is None
 
 
-# ---- SQL: capture outcomes ------------------------------------------------------------------------------
-
-_DONE = """
-SELECT original, captured_at FROM archive_capture
-WHERE archive = %(archive)s AND original = ANY(%(originals)s) AND status <> 'failed'
-"""
-
-_SEEN_DIGESTS = """
-SELECT DISTINCT digest FROM archive_capture WHERE digest = ANY(%(digests)s) AND status <> 'failed'
-"""
-
-_RECORD = """
-INSERT INTO archive_capture AS a (
-    archive, original, captured_at, digest, status, reason, served_at, source, rate_date,
-    observations_new, observations_duplicate)
-VALUES (%(archive)s, %(original)s, %(captured_at)s, %(digest)s, %(status)s, %(reason)s, %(served_at)s,
-        %(source)s, %(rate_date)s, %(new)s, %(duplicate)s)
-ON CONFLICT (archive, original, captured_at) DO UPDATE SET
-    digest = excluded.digest, status = excluded.status, reason = excluded.reason,
-    served_at = excluded.served_at, source = excluded.source, rate_date = excluded.rate_date,
-    observations_new = excluded.observations_new,
-    observations_duplicate = excluded.observations_duplicate,
-    attempts = a.attempts + 1, updated_at = now()
-"""
-
-
 def _record(conn: psycopg.Connection, base: str, capture: Capture, status: str, *,
             reason: str | None = None, page: Page | None = None, outcome: PageOutcome | None = None) -> None:
-    conn.execute(_RECORD, {
-        "archive": base,
-        "original": capture.original,
-        "captured_at": capture.captured_at,
-        "digest": capture.digest,
-        "status": status,
-        "reason": reason,
-        "served_at": page.seen_at if page else None,
-        "source": page.source if page else None,
-        "rate_date": outcome.rate_date if outcome else None,
-        "new": outcome.new if outcome else 0,
-        "duplicate": outcome.duplicate if outcome else 0,
-    })
+    captures.record(conn, archive=base, original=capture.original, captured_at=capture.captured_at,
+                    digest=capture.digest, status=status, reason=reason,
+                    served_at=page.seen_at if page else None, source=page.source if page else None,
+                    rate_date=outcome.rate_date if outcome else None, new=outcome.new if outcome else 0,
+                    duplicate=outcome.duplicate if outcome else 0)
 
 
 # ---- the run --------------------------------------------------------------------------------------------
@@ -144,16 +112,15 @@ def plan(conn: psycopg.Connection, source: Archive, urls: Iterable[str], since: 
         listed.extend(source.captures(url, since, until))
     base = source.policy.base_url
     originals = list({c.original for c in listed})
-    done = set(conn.execute(_DONE, {"archive": base, "originals": originals}).fetchall())
-    digests = list({c.digest for c in listed})
-    seen = {digest for (digest,) in conn.execute(_SEEN_DIGESTS, {"digests": digests})}
+    done = captures.done(conn, base, originals)
+    seen = captures.seen_digests(conn, list({c.digest for c in listed}))
     todo = []
     for capture in listed:
         if (capture.original, capture.captured_at) in done or capture.digest in seen:
             continue
         seen.add(capture.digest)  # the same bytes again, in this listing: read once
         todo.append(capture)
-    return Plan(len(listed), tuple(todo))
+    return Plan(len(listed), tuple(todo), tuple(source.refused))
 
 
 def store_capture(conn: psycopg.Connection, base: str, capture: Capture, page: Page, *,
@@ -169,11 +136,11 @@ def store_capture(conn: psycopg.Connection, base: str, capture: Capture, page: P
 
 
 def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.ZoneInfo, max_bytes: int,
-        should_stop: Callable[[], bool] | None = None, progress: bool = False) -> Summary:
+        should_stop: Callable[[], bool] | None = None, progress: bool = False) -> BackfillSummary:
     """Fetch and store every capture of the plan; `conn` must be in autocommit mode."""
     from tqdm import tqdm
 
-    summary = Summary(listed=work.listed, known=work.known)
+    summary = BackfillSummary(listed=work.listed, known=work.known, rejected=list(work.refused))
     base = source.policy.base_url
     bar = tqdm(work.todo, unit="capture", disable=None if progress else True, dynamic_ncols=True)
     try:
@@ -192,7 +159,7 @@ def run(conn: psycopg.Connection, source: Archive, work: Plan, *, tz: zoneinfo.Z
     return summary
 
 
-def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture, summary: Summary, *,
+def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture, summary: BackfillSummary, *,
          tz: zoneinfo.ZoneInfo, max_bytes: int) -> None:
     try:
         page = source.fetch(capture)
@@ -220,42 +187,37 @@ def _one(conn: psycopg.Connection, source: Archive, base: str, capture: Capture,
 def backfill(conn: psycopg.Connection, config: BackfillConfig, urls: Iterable[str], since: dt.date | None,
              until: dt.date | None, *, dry_run: bool = False, progress: bool = False,
              should_stop: Callable[[], bool] | None = None,
-             archive_factory: Callable[[ArchivePolicy, int], Archive] | None = None) -> tuple[Plan, Summary]:
+             archive_factory: Callable[[ArchivePolicy, int], Archive] | None = None,
+             ) -> tuple[Plan, BackfillSummary]:
     """List, then (unless a dry run) fetch and store; the plan and what the run did."""
     factory = archive_factory or (lambda policy, max_bytes: Archive(policy, max_bytes))
     with factory(config.policy, config.max_bytes) as source:
         work = plan(conn, source, urls, since, until)
         if dry_run:
-            return work, Summary(listed=work.listed, known=work.known)
+            return work, BackfillSummary(listed=work.listed, known=work.known, rejected=list(work.refused))
         return work, run(conn, source, work, tz=config.tz, max_bytes=config.max_bytes,
                          should_stop=should_stop, progress=progress)
 
 
 # ---- in the scheduler -----------------------------------------------------------------------------------
 
-_WANTED = """
-SELECT NOT EXISTS (SELECT 1 FROM observation) OR EXISTS (SELECT 1 FROM archive_capture)
-"""
-
-
-class Stopped(Exception):
+class BackfillStopped(Exception):
     """The scheduler is stopping: raised from a wait, so that no request goes out after it."""
 
 
 def wanted_on_start(conn: psycopg.Connection) -> bool:
     """A new leader backfills when nothing is stored yet, or resumes a backfill begun before."""
-    row = conn.execute(_WANTED).fetchone()
-    return bool(row and row[0])
+    return captures.backfill_wanted(conn)
 
 
 def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Callable[[], bool],
-                  stopping: threading.Event, connect_timeout: int = 5) -> Summary | None:
+                  stopping: threading.Event, connect_timeout: int = 5) -> BackfillSummary | None:
     """The scheduler's backfill: FXTICKER_SOURCES over all time, logged; None when it did not finish."""
 
     def sleep(seconds: float) -> None:
         # A 429 pause can last minutes: stopping must not wait for it, nor send a request after it.
         if stopping.wait(seconds):
-            raise Stopped
+            raise BackfillStopped
 
     def factory(policy: ArchivePolicy, max_bytes: int) -> Archive:
         return Archive(policy, max_bytes, sleep=sleep)
@@ -265,11 +227,11 @@ def run_scheduled(database_url: str, config: BackfillConfig, *, should_stop: Cal
         with psycopg.connect(database_url, autocommit=True, connect_timeout=connect_timeout) as conn:
             _, summary = backfill(conn, config, config.urls(), None, None, should_stop=should_stop,
                                   archive_factory=factory)
-    except Stopped:
+    except BackfillStopped:
         log.info("backfill stopped with the scheduler; the next leader resumes it")
         return None
     except (archive.ArchiveError, psycopg.Error, ValueError) as exc:
-        log.error("backfill failed: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        log.error("backfill failed: %s", first_line(exc))
         return None
     for line in summary.failed:
         log.warning("backfill: failed %s", line)

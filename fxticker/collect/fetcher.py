@@ -17,14 +17,15 @@ import time
 import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 import tenacity
 
-from fxticker import __version__
+from fxticker import __version__, settings
+from fxticker.collect import bounded
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
-from fxticker.inputs import is_url
+from fxticker.inputs import http_url, is_url, shown, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,21 @@ ROBOTS_AGENT = "fxticker"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5"
 # RFC 9309 lets a crawler stop reading robots.txt after 500 KiB.
 ROBOTS_MAX_BYTES = 500 * 1024
+# A whole answer may take this many times FXTICKER_FETCH_TIMEOUT (a minute by default): a page of the
+# ticker's size comes in a second or two, and a server that sends a byte now and then must not hold a
+# run for ever (the timeout bounds each read, not the answer).
+ANSWER_TIMEOUTS = 3
 
 
-class _Retryable(FetchError):
+class WaitTooLong(FetchError):
+    """A 429 or 5xx whose Retry-After is longer than fxticker waits: the source fails now."""
+
+    def __init__(self, message: str, status: int, retry_after: float) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class Retryable(FetchError):
     """A failure worth another attempt: the network, a 5xx or a 429."""
 
     def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
@@ -47,12 +60,27 @@ class _Retryable(FetchError):
 class FetchPolicy:
     """How patient and how polite one fetch is. Tests shorten the waits; nothing else changes."""
 
-    timeout: float = 20.0
+    timeout: float = float(settings.default("FXTICKER_FETCH_TIMEOUT"))
     connect_timeout: float = 10.0
-    attempts: int = 4
-    backoff: float = 2.0  # the first wait; each retry doubles it, plus up to as much again in jitter
+    attempts: int = settings.default("FXTICKER_FETCH_ATTEMPTS")
+    # The first wait; each retry doubles it, plus up to as much again in jitter.
+    backoff: float = settings.default("FXTICKER_RETRY_BACKOFF")
     max_wait: float = 60.0  # the longest single wait, Retry-After included
     robots_ttl: float = 3600.0
+    # The whole answer of one request (connecting, headers, every byte of the body) within this many
+    # seconds; None: ANSWER_TIMEOUTS times `timeout`.
+    deadline: float | None = None
+
+    @property
+    def answer_deadline(self) -> float:
+        return self.deadline if self.deadline is not None else ANSWER_TIMEOUTS * self.timeout
+
+    @classmethod
+    def from_settings(cls, conf: settings.Settings) -> FetchPolicy:
+        """The policy of every fetch (pages, archive, banks): one home for politeness."""
+        timeout = float(conf.fetch_timeout)
+        return cls(timeout=timeout, connect_timeout=min(10.0, timeout), attempts=conf.fetch_attempts,
+                   backoff=conf.retry_backoff)
 
 
 def make_client(policy: FetchPolicy | None = None) -> httpx.Client:
@@ -60,7 +88,7 @@ def make_client(policy: FetchPolicy | None = None) -> httpx.Client:
     policy = policy or FetchPolicy()
     return httpx.Client(
         timeout=httpx.Timeout(policy.timeout, connect=policy.connect_timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": bounded.ACCEPT_ENCODING},
         follow_redirects=True,
     )
 
@@ -82,42 +110,68 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 
 
 @dataclass(frozen=True)
-class _Answer:
+class HttpAnswer:
+    """An HTTP answer read whole: its status, body (decoded) and headers."""
+
     status: int
     body: bytes
     headers: httpx.Headers
 
 
-def _get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
-              policy: FetchPolicy) -> _Answer:
+def basic_auth(url: str) -> httpx.BasicAuth | None:
+    """The user name and password a URL carries, as Basic auth; None when it carries none."""
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.username is None and parts.password is None:
+        return None
+    return httpx.BasicAuth(unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def get_once(client: httpx.Client, url: str, headers: dict[str, str], max_bytes: int,
+             policy: FetchPolicy) -> HttpAnswer:
+    """One GET read whole, or Retryable (worth another attempt) or FetchError (not)."""
+    check_url(url)
+    name = without_credentials(url)
+    deadline = bounded.Deadline(policy.answer_deadline)
+    try:
+        # The URL's credentials go as Basic auth, so that no log line (httpx's included) shows them.
+        with client.stream("GET", name, headers=headers, auth=basic_auth(url) or httpx.USE_CLIENT_DEFAULT,
+                           extensions={"trace": deadline.trace}) as response:
+            deadline.watch(response.extensions.get("network_stream"))
             status = response.status_code
             if status == 429 or status >= 500:
                 wait = retry_after_seconds(response.headers.get("retry-after"))
                 if wait is not None and wait > policy.max_wait:
                     # Honouring it would hold the whole run; give up now and try at the next run.
-                    raise FetchError(f"{url}: HTTP {status}; the server asks to wait {wait:.0f} s, "
-                                     f"longer than the {policy.max_wait:.0f} s fxticker waits", status)
-                raise _Retryable(f"{url}: HTTP {status}", status, wait)
+                    raise WaitTooLong(f"{name}: HTTP {status}; the server asks to wait {wait:.0f} s, "
+                                      f"longer than the {policy.max_wait:.0f} s fxticker waits", status, wait)
+                raise Retryable(f"{name}: HTTP {status}", status, wait)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
-                    f"{url}: {int(declared):,} bytes declared, over the {max_bytes:,}-byte limit", status)
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(f"{url}: body over the {max_bytes:,}-byte limit", status)
-                chunks.append(chunk)
-            return _Answer(status, b"".join(chunks), response.headers)
-    except httpx.TimeoutException as exc:
-        raise _Retryable(f"{url}: timed out ({type(exc).__name__})") from None
-    except httpx.TransportError as exc:
-        raise _Retryable(f"{url}: {type(exc).__name__}: {exc}") from None
-    except httpx.HTTPError as exc:
-        raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+                    f"{name}: {int(declared):,} bytes declared, over the {max_bytes:,}-byte limit", status)
+            try:
+                body = bounded.read(response, max_bytes, deadline)
+            except bounded.TooLarge:
+                raise FetchError(f"{name}: body over the {max_bytes:,}-byte limit", status) from None
+            except bounded.BadEncoding as exc:
+                raise FetchError(f"{name}: {exc}", status) from None
+            return HttpAnswer(status, body, response.headers)
+    except (TimeoutError, httpx.HTTPError) as exc:
+        if deadline.expired:
+            # Not retried: a server this slow would be as slow again.
+            raise FetchError(f"{name}: no whole answer within {deadline.seconds:g} s") from None
+        if isinstance(exc, httpx.TimeoutException):
+            raise Retryable(f"{name}: timed out ({type(exc).__name__})") from None
+        if isinstance(exc, httpx.TransportError):
+            raise Retryable(f"{name}: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"{name}: {type(exc).__name__}: {exc}") from None
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"{name}: not a URL a request can be made to ({exc})") from None
+    finally:
+        deadline.cancel()
 
 
 def _wait(policy: FetchPolicy) -> Callable[[tenacity.RetryCallState], float]:
@@ -126,7 +180,7 @@ def _wait(policy: FetchPolicy) -> Callable[[tenacity.RetryCallState], float]:
 
     def wait(state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _Retryable) and error.retry_after is not None:
+        if isinstance(error, Retryable) and error.retry_after is not None:
             return min(error.retry_after, policy.max_wait)
         return min(backoff(state), policy.max_wait)
 
@@ -139,25 +193,35 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     log.info("%s; attempt %d failed, retrying in %.1f s", error, state.attempt_number, wait)
 
 
-def get(client: httpx.Client, url: str, *, headers: dict[str, str] | None = None, max_bytes: int,
-        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> _Answer:
-    """GET with retries on the network, 5xx and 429; other statuses are returned as they are."""
+def retrying(policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
+    """The retry core every fetch shares: up to `policy.attempts` tries of what raises Retryable, with
+    exponential backoff and jitter, Retry-After honoured up to `policy.max_wait`, each retry logged."""
     # tenacity rather than a hand-written loop: its waits, stop conditions and hooks are well tested,
     # and a custom wait function is all it takes to honour Retry-After.
-    retrying = tenacity.Retrying(
+    return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max(1, policy.attempts)),
         wait=_wait(policy),
-        retry=tenacity.retry_if_exception_type(_Retryable),
+        retry=tenacity.retry_if_exception_type(Retryable),
         before_sleep=_log_retry,
         sleep=sleep,
         reraise=True,
     )
+
+
+def gave_up(exc: Retryable, policy: FetchPolicy) -> FetchError:
+    """The error of a fetch whose every attempt failed: the last failure, and how many attempts."""
+    attempts = max(1, policy.attempts)
+    plural = "s" if attempts > 1 else ""
+    return FetchError(f"{exc} (after {attempts} attempt{plural})", exc.status)
+
+
+def get(client: httpx.Client, url: str, *, headers: dict[str, str] | None = None, max_bytes: int,
+        policy: FetchPolicy, sleep: Callable[[float], None] = time.sleep) -> HttpAnswer:
+    """GET with retries on the network, 5xx and 429; other statuses are returned as they are."""
     try:
-        return retrying(_get_once, client, url, headers or {}, max_bytes, policy)
-    except _Retryable as exc:
-        attempts = max(1, policy.attempts)
-        plural = "s" if attempts > 1 else ""
-        raise FetchError(f"{exc} (after {attempts} attempt{plural})", exc.status) from None
+        return retrying(policy, sleep)(get_once, client, url, headers or {}, max_bytes, policy)
+    except Retryable as exc:
+        raise gave_up(exc, policy) from None
 
 
 class RobotsCache:
@@ -181,7 +245,8 @@ class RobotsCache:
             with self._lock:
                 self._rules[origin] = cached
         if not cached[1].can_fetch(ROBOTS_AGENT, url):
-            raise FetchError(f"{url}: disallowed by {origin}/robots.txt")
+            robots = without_credentials(origin) + "/robots.txt"
+            raise FetchError(f"{without_credentials(url)}: disallowed by {robots}")
 
     @staticmethod
     def _read(client: httpx.Client, robots_url: str, policy: FetchPolicy,
@@ -203,11 +268,12 @@ class RobotsCache:
 def check_url(url: str) -> None:
     """Raise FetchError, at once and never retried, for a URL that no request could reach."""
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise FetchError(f"{url}: not a valid URL ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise FetchError(f"{url}: not a valid URL (it needs http:// or https:// and a host name)")
+        http_url(url)
+    except ValueError as exc:
+        # Named as given when it is printable, the way every other fetch message names its URL.
+        name = without_credentials(url)
+        name = name if name.isprintable() and name.isascii() else shown(name, 200)
+        raise FetchError(f"{name}: {exc}") from None
 
 
 def fetch_url(
@@ -225,6 +291,8 @@ def fetch_url(
     A 304 comes back as a Page with status 304 and no body; its validators are the ones sent.
     """
     check_url(url)
+    # The page's source, stored and shown, never carries the URL's credentials; the request does.
+    name = without_credentials(url)
     policy = policy or FetchPolicy()
     own = client is None
     http = client or make_client(policy)
@@ -235,11 +303,11 @@ def fetch_url(
         answer = get(http, url, headers=headers, max_bytes=max_bytes, policy=policy, sleep=sleep)
         seen_at = dt.datetime.now(dt.UTC)
         if answer.status == 304:
-            return Page(url, b"", None, seen_at, is_file=False, status=304, validators=validators)
+            return Page(name, b"", None, seen_at, is_file=False, status=304, validators=validators)
         if answer.status >= 400:
-            raise FetchError(f"{url}: HTTP {answer.status}", answer.status)
+            raise FetchError(f"{name}: HTTP {answer.status}", answer.status)
         return Page(
-            url,
+            name,
             answer.body,
             answer.headers.get("content-type"),
             seen_at,

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import psycopg
 
-from fxticker import settings, ticker
+from fxticker import settings, ticker, vocab
 from fxticker.collect.fetcher import load
-from fxticker.collect.parsing import BATCH_PAGES, expand, page_date, parsed_batches, site_today
+from fxticker.collect.parsing import BATCH_PAGES, expand, page_date, parsed_batches
 from fxticker.collect.sources import FetchError, Page, read_file
 from fxticker.inputs import display
 from fxticker.storage import cluster
@@ -76,7 +76,7 @@ def parse_page(
     today: dt.date | None = None,
 ) -> Parsed:
     """A fetched page's quotes and day, ready to store, or the outcome that says why it has none."""
-    today = today or site_today(tz)
+    today = today or vocab.site_today(tz)
     try:
         parsed = ticker.parse(page.body, today=today, content_type=page.content_type, max_bytes=max_bytes)
         rate_date = page_date(parsed, page, fallback_date, tz)

@@ -80,10 +80,6 @@ def page_date(
     raise ticker.TickerError("the page has no date line; give its date with --date YYYY-MM-DD")
 
 
-def site_today(tz: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.date:
-    return (now or dt.datetime.now(dt.UTC)).astimezone(tz).date()
-
-
 def parsed_batches(
     items: Sequence[str], read: Callable[[str, dt.date], T], tz: zoneinfo.ZoneInfo,
     batch_pages: int = BATCH_PAGES,
@@ -97,7 +93,7 @@ def parsed_batches(
     workers = min(os.cpu_count() or 1, len(os.sched_getaffinity(0)))
     if workers < 2 or len(items) < POOL_MIN_PAGES:
         for chunk in batches:
-            today = site_today(tz)
+            today = vocab.site_today(tz)
             yield [read(source, today) for source in chunk]
         return
     # Imported only here, where workers start: multiprocessing takes longer to import than a run of a
@@ -110,7 +106,7 @@ def parsed_batches(
     with multiprocessing.get_context(method).Pool(workers) as pool:
         pending: deque[AsyncResult[list[T]]] = deque()
         for chunk in batches:
-            today = site_today(tz)
+            today = vocab.site_today(tz)
             pending.append(pool.starmap_async(read, [(source, today) for source in chunk],
                                               chunksize=max(1, len(chunk) // (4 * workers))))
             if len(pending) > workers:

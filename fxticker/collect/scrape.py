@@ -22,7 +22,7 @@ import psycopg
 from fxticker.collect.fetcher import FetchPolicy, RobotsCache, fetch_url, make_client
 from fxticker.collect.ingest import store_page
 from fxticker.collect.sources import FetchError, Page, Validators, read_file
-from fxticker.inputs import is_url
+from fxticker.inputs import first_line, is_url, without_credentials
 from fxticker.settings import Settings
 from fxticker.storage import scrape_runs
 from fxticker.storage.scrape_runs import RunRecord, SourceResult, Trigger, host_id, now
@@ -35,11 +35,6 @@ MAX_PENDING = 100
 CONNECT_TIMEOUT = 5
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 @dataclass(frozen=True)
 class ScrapeConfig:
     sources: tuple[str, ...]
@@ -49,14 +44,8 @@ class ScrapeConfig:
 
     @classmethod
     def from_settings(cls, conf: Settings) -> ScrapeConfig:
-        timeout = float(conf.fetch_timeout)
-        policy = FetchPolicy(
-            timeout=timeout,
-            connect_timeout=min(10.0, timeout),
-            attempts=conf.fetch_attempts,
-            backoff=conf.retry_backoff,
-        )
-        return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes, policy=policy)
+        return cls(sources=conf.sources, tz=conf.timezone, max_bytes=conf.max_page_bytes,
+                   policy=FetchPolicy.from_settings(conf))
 
 
 class DatabaseDown(RuntimeError):
@@ -132,28 +121,30 @@ class Scraper:
     def _source(self, conn: psycopg.Connection, record: RunRecord, source: str) -> SourceResult:
         """Fetch one source and store it with its accounting row in one transaction."""
         started = now()
+        # What is stored and printed: the URL without its credentials (the fetch still uses them).
+        name = without_credentials(source)
         try:
-            saved = scrape_runs.validators(conn, source) if is_url(source) else None
+            saved = scrape_runs.validators(conn, name) if is_url(source) else None
             validators = Validators(*saved) if saved else None
             page: Page | None = None
             try:
                 page = self._load(source, validators)
             except FetchError as exc:
-                result = SourceResult(source, started, now(), "failed", exc.status,
-                                      error=str(exc).removeprefix(f"{source}: "))
+                result = SourceResult(name, started, now(), "failed", exc.status,
+                                      error=str(exc).removeprefix(f"{name}: "))
             with conn.transaction():
                 if page is not None:
                     result = self._store(conn, page, started)
                 assert record.run_id is not None
                 scrape_runs.insert_source_run(conn, record.run_id, result)
-            record.recorded_sources.add(source)
+            record.recorded_sources.add(name)
         except _DB_GONE as exc:
             error = f"database unreachable mid-run: {first_line(exc)}"
-            record.results.append(SourceResult(source, started, now(), "failed", error=error))
+            record.results.append(SourceResult(name, started, now(), "failed", error=error))
             raise DatabaseDown(error) from None
         except psycopg.Error as exc:
             # Not an outage (a constraint, a bad value): this page stores nothing, the run goes on.
-            result = SourceResult(source, started, now(), "failed",
+            result = SourceResult(name, started, now(), "failed",
                                   error=f"database error: {exc.diag.message_primary or first_line(exc)}")
         _log_source(result)
         return result

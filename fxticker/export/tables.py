@@ -23,7 +23,6 @@ DIRECTIONS = ("usd_per_unit", "per_usd")
 # The export's defaults, for the web's parameters and the command's options alike.
 DEFAULT_RESOLUTION = "daily"
 DEFAULT_DIRECTION = "usd_per_unit"
-BATCH_ROWS = 2000  # rows fetched from the cursor and written out per chunk: memory stays flat
 
 
 @dataclass(frozen=True)
@@ -157,12 +156,12 @@ def _statement(query: ExportQuery) -> tuple[sql.Composed, dict[str, Any]]:
 
 
 def batches(conn: psycopg.Connection, query: ExportQuery) -> Iterator[list[tuple[str, ...]]]:
-    """The export's rows (without header) as cells, BATCH_ROWS at a time from a server-side cursor.
+    """The export's rows (without header) as cells, a batch at a time from a server-side cursor.
 
     A named cursor needs a transaction: the caller's connection must not be in autocommit mode.
     """
     statement, params = _statement(query)
-    return observations.batches(conn, "fxticker_export", statement, params, BATCH_ROWS)
+    return observations.batches(conn, "fxticker_export", statement, params, observations.BATCH_ROWS)
 
 
 def csv_chunks(conn: psycopg.Connection, query: ExportQuery, *, bom: bool = False) -> Iterator[str]:

@@ -17,7 +17,8 @@ from decimal import Decimal
 
 from lxml import etree
 
-from fxticker.official.banks import PEGS, PROVIDERS, Provider, provider, publishes_on
+from fxticker.inputs import first_line, shown
+from fxticker.official.banks import PEGS, PROVIDERS, Bank, provider, publishes_on
 
 
 class OfficialError(ValueError):
@@ -42,6 +43,14 @@ class OfficialRate:
     nominal: int
 
 
+# No bank publishes further ahead than tomorrow (NBKR publishes tomorrow's rate).
+DAYS_AHEAD = 1
+# Units of a currency per USD that no currency has had: a misread answer (a slipped decimal point, a
+# nominal missed), whatever the bank wrote. The banks' rates run from about 3.5 (TMT) to about 13,000
+# (UZS); a redenomination or a hyperinflation would still fall well inside.
+LOWEST_PER_USD = Decimal("0.001")
+HIGHEST_PER_USD = Decimal("1000000")
+
 # Nominals the banks use for small currencies; anything else would make the division inexact or be a slip.
 NOMINALS = (1, 10, 100, 1000)
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
@@ -63,29 +72,32 @@ def _date(text: str | None, what: str) -> dt.date:
             return dt.date.fromisoformat(text)
     except ValueError:
         pass
-    raise OfficialError(f"{what} {text[:40]!r} is not a date (DD.MM.YYYY or YYYY-MM-DD)")
+    raise OfficialError(f"{what} {shown(text)} is not a date (DD.MM.YYYY or YYYY-MM-DD)")
 
 
-def _rate(p: Provider, day: dt.date, value: str | None, nominal: str | None, *,
+def _rate(p: Bank, day: dt.date, value: str | None, nominal: str | None, *,
           comma: bool = False) -> OfficialRate:
     """comma: the bank writes a decimal comma (NBKR); elsewhere a comma would be a thousands separator."""
     published = (value or "").strip()
     if not (_COMMA_DECIMAL if comma else _DECIMAL).fullmatch(published):
-        raise OfficialError(f"USD rate {published[:40]!r} is not a decimal number")
+        raise OfficialError(f"USD rate {shown(published)} is not a decimal number")
     amount = Decimal(published.replace(",", "."))
     if amount <= 0:
-        raise OfficialError(f"USD rate {published!r} is not positive")
+        raise OfficialError(f"USD rate {shown(published)} is not positive")
     nominal_text = (nominal or "").strip()
     if not nominal_text.isdigit() or int(nominal_text) not in NOMINALS:
         allowed = ", ".join(map(str, NOMINALS))
-        raise OfficialError(f"USD nominal {nominal_text[:20]!r} is not one of {allowed}")
+        raise OfficialError(f"USD nominal {shown(nominal_text, 20)} is not one of {allowed}")
     units = int(nominal_text)
     # A power of ten: shifting the exponent divides exactly and keeps every published digit.
     per_usd = amount.scaleb(-(len(str(units)) - 1))
+    if not LOWEST_PER_USD <= per_usd <= HIGHEST_PER_USD:
+        raise OfficialError(f"USD rate {shown(published)} per {units} is {per_usd:f} {p.currency} per USD, "
+                            f"outside {LOWEST_PER_USD:f} to {HIGHEST_PER_USD:,f}: not believed")
     return OfficialRate(p.key, p.currency, day, per_usd, published, units)
 
 
-def _check_day(p: Provider, answered: dt.date, asked: dt.date | None) -> None:
+def _check_day(p: Bank, answered: dt.date, asked: dt.date | None) -> None:
     if asked is not None and answered != asked:
         raise WrongDate(f"answered for {answered.isoformat()}, not the day asked, {asked.isoformat()}",
                         answered)
@@ -97,7 +109,7 @@ def _xml(body: bytes, what: str) -> etree._Element:
     try:
         root = etree.fromstring(body, parser)
     except etree.XMLSyntaxError as exc:
-        raise OfficialError(f"not {what} XML ({str(exc).splitlines()[0][:80]})") from None
+        raise OfficialError(f"not {what} XML ({first_line(exc)[:80]})") from None
     if root is None:
         raise OfficialError(f"not {what} XML (empty)")
     return root
@@ -119,7 +131,7 @@ class _XmlAnswer:
     comma: bool = False  # the bank writes a decimal comma (NBKR)
 
 
-def _parse_xml(form: _XmlAnswer, p: Provider, body: bytes, asked: dt.date | None) -> list[OfficialRate]:
+def _parse_xml(form: _XmlAnswer, p: Bank, body: bytes, asked: dt.date | None) -> list[OfficialRate]:
     root = _xml(body, form.name)
     if root.tag != form.root:
         raise OfficialError(f"not {form.name} XML (root element <{root.tag}>)")
@@ -151,6 +163,8 @@ def parse_cbu(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
     p = PROVIDERS["cbu"]
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise OfficialError("not CBU JSON (nested too deeply)") from None
     except (ValueError, UnicodeDecodeError):
         raise OfficialError("not CBU JSON (does not parse as JSON)") from None
     if not isinstance(data, list):
@@ -201,6 +215,20 @@ def parse_nbkr(body: bytes, asked: dt.date | None = None) -> list[OfficialRate]:
             rates = [r for r in rates if r.rate_date == asked]
         return rates
     return parse_nbkr_daily(body, asked)
+
+
+def check_dates(key: str, rates: list[OfficialRate], today: dt.date) -> None:
+    """OfficialError when a rate is dated before its bank's first published day (Bank.coverage_start) or
+    more than DAYS_AHEAD after `today`: an answer from nowhere, refused whole."""
+    p = provider(key)
+    latest = today + dt.timedelta(days=DAYS_AHEAD)
+    for rate in rates:
+        if rate.rate_date < p.coverage_start:
+            raise OfficialError(f"dated {rate.rate_date.isoformat()}, before {p.key}'s first rate "
+                                f"({p.coverage_start.isoformat()}): not believed")
+        if rate.rate_date > latest:
+            raise OfficialError(f"dated {rate.rate_date.isoformat()}, after {latest.isoformat()} (no bank "
+                                "publishes further ahead than tomorrow): not believed")
 
 
 def peg_rates(key: str, since: dt.date, until: dt.date) -> list[OfficialRate]:

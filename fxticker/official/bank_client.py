@@ -15,8 +15,15 @@ import httpx
 
 from fxticker.collect import fetcher
 from fxticker.official import banks as reg
-from fxticker.official.answers import OfficialError, OfficialRate, WrongDate, parse, parse_nbkr_history
-from fxticker.official.banks import Provider
+from fxticker.official.answers import (
+    OfficialError,
+    OfficialRate,
+    WrongDate,
+    check_dates,
+    parse,
+    parse_nbkr_history,
+)
+from fxticker.official.banks import Bank
 
 # NBKR's history page holds at most a year per request: 365 days, both ends included.
 NBKR_HISTORY_SPAN = dt.timedelta(days=364)
@@ -67,7 +74,7 @@ def _get(asker: Asker, url: str, first: bool) -> tuple[bytes, dt.datetime] | Ref
     return answer.body, dt.datetime.now(dt.UTC)
 
 
-def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool,
+def _one(asker: Asker, p: Bank, url: str, asked: dt.date | None, first: bool, today: dt.date,
          keep: Callable[[OfficialRate], bool] | None = None) -> Answer | Refused:
     got = _get(asker, url, first)
     if isinstance(got, Refused):
@@ -75,6 +82,7 @@ def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool
     body, fetched_at = got
     try:
         rates = parse(p.key, body, asked)
+        check_dates(p.key, rates, today)
     except WrongDate as exc:
         return Refused(url, str(exc), invalid=False)
     except OfficialError as exc:
@@ -87,7 +95,7 @@ def _one(asker: Asker, p: Provider, url: str, asked: dt.date | None, first: bool
     return Answer(url, fetched_at, rates)
 
 
-def ask(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
+def ask(asker: Asker, p: Bank, origin: str, since: dt.date, until: dt.date,
         today: dt.date) -> Iterator[Answer | Refused]:
     """Every request for provider p's rates of [since, until]; raises FetchError when it is down."""
     if p.key == "nbkr":
@@ -99,11 +107,11 @@ def ask(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
         # A weekend's answer would be Friday's, or Friday's rates dated Saturday (NBT): not asked at all.
         if not reg.publishes_on(p, day):
             continue
-        yield _one(asker, p, url_of(origin, day), day, first)
+        yield _one(asker, p, url_of(origin, day), day, first, today)
         first = False
 
 
-def _ask_nbkr(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.date,
+def _ask_nbkr(asker: Asker, p: Bank, origin: str, since: dt.date, until: dt.date,
               today: dt.date) -> Iterator[Answer | Refused]:
     first = True
     start = max(since, p.coverage_start)
@@ -118,11 +126,13 @@ def _ask_nbkr(asker: Asker, p: Provider, origin: str, since: dt.date, until: dt.
         else:
             body, fetched_at = got
             try:
-                yield Answer(url, fetched_at, parse_nbkr_history(body, start, chunk_end))
+                rates = parse_nbkr_history(body, start, chunk_end)
+                check_dates(p.key, rates, today)
+                yield Answer(url, fetched_at, rates)
             except OfficialError as exc:
                 yield Refused(url, str(exc), invalid=True)
         start = chunk_end + dt.timedelta(days=1)
     if until >= today:
         # The history lags; daily.xml has the newest rate, often dated tomorrow (published the day before).
-        yield _one(asker, p, reg.nbkr_daily_url(origin), None, first,
+        yield _one(asker, p, reg.nbkr_daily_url(origin), None, first, today,
                    keep=lambda r: since <= r.rate_date <= until)

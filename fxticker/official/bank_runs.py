@@ -16,15 +16,18 @@ from dataclasses import dataclass
 
 import psycopg
 
+from fxticker import vocab
 from fxticker.collect import fetcher
-from fxticker.collect.scrape import ScrapeConfig
 from fxticker.collect.sources import FetchError
+from fxticker.inputs import first_line
 from fxticker.official import bank_client as official_fetch
-from fxticker.official import rate_store
+from fxticker.official import plausible, rate_store
 from fxticker.official.answers import peg_rates
-from fxticker.official.banks import PEGS, Provider, origins
+from fxticker.official.banks import PEGS, Bank, origins
+from fxticker.official.check import WINDOW
 from fxticker.settings import Settings
-from fxticker.storage.scrape_runs import host_id
+from fxticker.storage import observation_days
+from fxticker.storage.scrape_runs import host_id, process_gone
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +42,12 @@ class OfficialConfig:
     @classmethod
     def from_settings(cls, conf: Settings) -> OfficialConfig:
         # The same timeouts, retries and size cap as the ticker's pages: one home for politeness.
-        scrape = ScrapeConfig.from_settings(conf)
-        return cls(origins=origins(conf.official_origins), policy=scrape.policy, max_bytes=scrape.max_bytes,
-                   pause=conf.official_pause)
+        return cls(origins=origins(conf.official_origins), policy=fetcher.FetchPolicy.from_settings(conf),
+                   max_bytes=conf.max_page_bytes, pause=conf.official_pause)
 
 
 @dataclass(frozen=True)
-class RunRecord:
+class OfficialRun:
     run_id: int
     since: dt.date
     until: dt.date
@@ -68,8 +70,9 @@ class Stopped(Exception):
     """The process is stopping: raised by the scheduler's sleep, it ends a run between two requests."""
 
 
-def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until: dt.date, today: dt.date,
-                    config: OfficialConfig, sleep: Callable[[float], None]) -> rate_store.ProviderOutcome:
+def _fetch_provider(conn: psycopg.Connection, p: Bank, since: dt.date, until: dt.date, today: dt.date,
+                    config: OfficialConfig, sleep: Callable[[float], None],
+                    force: bool = False) -> rate_store.ProviderOutcome:
     started = dt.datetime.now(dt.UTC)
     saved = rate_store.Saved()
     requests = refused = 0
@@ -91,6 +94,10 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                             refused += 1
                             log.info("%s: %s: %s (no row)", p.key, item.url, item.reason)
                         continue
+                    doubt = None if force else plausible.doubt(conn, item.rates)
+                    if doubt is not None:
+                        errors.append(f"{item.url}: {doubt}")
+                        continue
                     with conn.transaction():
                         saved += rate_store.save_rates(conn, item.rates, source=item.url,
                                                   fetched_at=item.fetched_at)
@@ -100,6 +107,9 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                 errors.append(str(exc))
             except Stopped:
                 errors.append("stopped before the last request")
+            except Exception as exc:  # a defect: this provider fails, the next ones still run
+                log.exception("%s: unexpected error", p.key)
+                errors.append(f"unexpected error: {first_line(exc)}")
     error = None
     if errors:
         more = f" (and {len(errors) - 1} more failed request(s))" if len(errors) > 1 else ""
@@ -110,14 +120,16 @@ def _fetch_provider(conn: psycopg.Connection, p: Provider, since: dt.date, until
                                  requests, saved, refused, error)
 
 
-def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt.date, *,
+def run(database_url: str, chosen: Sequence[Bank], since: dt.date, until: dt.date, *,
         today: dt.date, config: OfficialConfig, trigger: str = "manual",
         sleep: Callable[[float], None] = time.sleep,
-        should_stop: Callable[[], bool] = lambda: False) -> RunRecord:
-    """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now."""
-    if since > until:
-        raise ValueError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+        should_stop: Callable[[], bool] = lambda: False, force: bool = False) -> OfficialRun:
+    """Fetch and store the chosen providers' rates for [since, until]; `today`: the banks' date now;
+    `force`: store rates even when they are not believed beside the stored ones (official.plausible)."""
+    vocab.date_range(since, until, f"--since {since.isoformat()}", f"--until {until.isoformat()}")
     with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+        # A run killed before it could record its end (kill -9, a lost machine) is closed by the next.
+        rate_store.close_dead(conn, process_gone)
         run_id = rate_store.start_run(conn, started_at=dt.datetime.now(dt.UTC), trigger=trigger,
                                       host=host_id(), since=since, until=until)
         outcomes = []
@@ -125,7 +137,7 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
             for p in chosen:
                 if should_stop():
                     break
-                outcome = _fetch_provider(conn, p, since, until, today, config, sleep)
+                outcome = _fetch_provider(conn, p, since, until, today, config, sleep, force)
                 rate_store.record_provider(conn, run_id, outcome)
                 outcomes.append(outcome)
         except BaseException as exc:
@@ -138,7 +150,7 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
         rate_store.finish_run(conn, run_id, finished_at=dt.datetime.now(dt.UTC),
                          status="failed" if failed else "ok",
                          error=f"failed: {', '.join(failed)}" if failed else None)
-    return RunRecord(run_id, since, until, outcomes)
+    return OfficialRun(run_id, since, until, outcomes)
 
 
 # The scheduler's daily run looks back a week: a day a bank published late, or a run that failed, is
@@ -146,7 +158,7 @@ def run(database_url: str, chosen: Sequence[Provider], since: dt.date, until: dt
 DAILY_LOOKBACK = dt.timedelta(days=7)
 
 
-def daily_window(p: Provider, today: dt.date, first_quote: dt.date | None = None) -> tuple[dt.date, dt.date]:
+def daily_window(p: Bank, today: dt.date, first_quote: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The days a scheduled run asks for: the last week (NBKR: and tomorrow). A peg costs no request, so
     its run covers every stored quote from the first (`first_quote`), and the check has it from the start."""
     since = today - DAILY_LOOKBACK
@@ -156,8 +168,7 @@ def daily_window(p: Provider, today: dt.date, first_quote: dt.date | None = None
 
 
 def first_quote(conn: psycopg.Connection) -> dt.date | None:
-    row = conn.execute("SELECT min(rate_date) FROM observation").fetchone()
-    return row[0] if row else None
+    return observation_days.first_day(conn)
 
 
 def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
@@ -168,14 +179,15 @@ def last_scheduled(conn: psycopg.Connection) -> dict[str, dt.datetime]:
     return {str(key): when for key, when in rows}
 
 
+# The backfill fetches the official rates as far back as the check looks for one.
+HISTORY_LOOKBACK = WINDOW
+
+
 def history_window(conn: psycopg.Connection, since: dt.date | None, until: dt.date | None,
                    today: dt.date) -> tuple[dt.date, dt.date] | None:
     """The days `fxticker backfill` fetches official rates for: those of the stored ticker quotes within
     [since, until], a week earlier included (the check reaches 7 days back); None when there are none."""
-    row = conn.execute(
-        "SELECT min(rate_date), max(rate_date) FROM observation"
-        " WHERE rate_date >= coalesce(%s::date, '-infinity') AND rate_date <= coalesce(%s::date, 'infinity')",
-        (since, until)).fetchone()
-    if row is None or row[0] is None:
+    span = observation_days.day_span(conn, since, until)
+    if span is None:
         return None
-    return row[0] - DAILY_LOOKBACK, min(row[1], today)
+    return span[0] - HISTORY_LOOKBACK, min(span[1], today)

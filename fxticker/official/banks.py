@@ -8,10 +8,11 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from fxticker import vocab
+from fxticker.inputs import shown
 
 
 @dataclass(frozen=True)
-class Provider:
+class Bank:
     key: str
     name: str
     currency: str  # the bank's own currency; its rate is stored as units of it per USD
@@ -34,23 +35,23 @@ class Peg:
     authority: str
 
 
-PROVIDERS: dict[str, Provider] = {
+PROVIDERS: dict[str, Bank] = {
     p.key: p
     for p in (
-        Provider("nbk", "National Bank of Kazakhstan", "KZT", "KZ",
+        Bank("nbk", "National Bank of Kazakhstan", "KZT", "KZ",
                  "https://nationalbank.kz/en/exchangerates/ezhednevnye-oficialnye-rynochnye-kursy-valyut",
                  "https://nationalbank.kz", True, dt.time(12, 15), dt.date(2000, 1, 1)),
-        Provider("cbu", "Central Bank of Uzbekistan", "UZS", "UZ",
+        Bank("cbu", "Central Bank of Uzbekistan", "UZS", "UZ",
                  "https://cbu.uz/en/arkhiv-kursov-valyut/", "https://cbu.uz", True, dt.time(11, 15),
                  dt.date(1994, 7, 1)),
         # NBKR dates every rate itself (history once a week on Saturdays, daily.xml for the next day),
         # so there is no calendar of ours to impose.
-        Provider("nbkr", "National Bank of the Kyrgyz Republic", "KGS", "KG",
+        Bank("nbkr", "National Bank of the Kyrgyz Republic", "KGS", "KG",
                  "https://www.nbkr.kg/index1.jsp?item=1562&lang=ENG", "https://www.nbkr.kg", False,
                  dt.time(11, 15), dt.date(1999, 1, 1), days_ahead=1),
-        Provider("nbt", "National Bank of Tajikistan", "TJS", "TJ", "https://www.nbt.tj/en/kurs/",
+        Bank("nbt", "National Bank of Tajikistan", "TJS", "TJ", "https://www.nbt.tj/en/kurs/",
                  "https://www.nbt.tj", True, dt.time(7, 15), dt.date(2001, 1, 1)),
-        Provider("peg", "Central Bank of Turkmenistan (fixed rate)", "TMT", "TM", "https://cbt.tm/",
+        Bank("peg", "Central Bank of Turkmenistan (fixed rate)", "TMT", "TM", "https://cbt.tm/",
                  "", False, dt.time(0, 15), dt.date(2015, 1, 1)),
     )
 }
@@ -63,20 +64,20 @@ PEGS: dict[str, Peg] = {"peg": Peg(Decimal("3.5"), dt.date(2015, 1, 1), "Central
 NBKR_USD_ID = 15
 
 
-def provider(key: str) -> Provider:
+def provider(key: str) -> Bank:
     """The provider of that key; a clear error naming the known ones otherwise."""
     try:
         return PROVIDERS[vocab.provider_key(key)]
     except KeyError:
         known = ", ".join(PROVIDERS)
-        raise ValueError(f"{key!r} is not an official-rate provider (known: {known})") from None
+        raise ValueError(f"{shown(key)} is not an official-rate provider (known: {known})") from None
 
 
-def parse_keys(text: str) -> list[Provider]:
+def parse_keys(text: str) -> list[Bank]:
     """Providers named in a comma-separated list, in the registry's order, each once."""
     named = {provider(part).key for part in text.split(",") if part.strip()}
     if not named:
-        raise ValueError(f"{text!r} names no official-rate provider (known: {', '.join(PROVIDERS)})")
+        raise ValueError(f"{shown(text)} names no official-rate provider (known: {', '.join(PROVIDERS)})")
     return [p for key, p in PROVIDERS.items() if key in named]
 
 
@@ -114,7 +115,7 @@ def nbkr_history_url(origin: str, since: dt.date, until: dt.date) -> str:
     return f"{origin}/index1.jsp?{urlencode(query)}"
 
 
-def publishes_on(p: Provider, day: dt.date) -> bool:
+def publishes_on(p: Bank, day: dt.date) -> bool:
     """Whether the provider has a rate of its own for that day (not a weekend copy, not before its start)."""
     if day < p.coverage_start:
         return False

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
 
@@ -65,6 +66,32 @@ def save_rates(conn: psycopg.Connection, rates: Sequence[OfficialRate], *, sourc
     return Saved(new=new, changed=changed, same=len(rates) - new - changed)
 
 
+_NEIGHBOURS = """
+SELECT d.day, b.rate_date, b.per_usd, a.rate_date, a.per_usd
+FROM unnest(%(days)s::date[]) AS d(day)
+LEFT JOIN LATERAL (
+    SELECT rate_date, per_usd FROM official_rate
+    WHERE provider = %(provider)s AND currency = %(currency)s
+      AND rate_date <= d.day AND rate_date >= d.day - %(span)s
+    ORDER BY rate_date DESC LIMIT 1) b ON true
+LEFT JOIN LATERAL (
+    SELECT rate_date, per_usd FROM official_rate
+    WHERE provider = %(provider)s AND currency = %(currency)s
+      AND rate_date > d.day AND rate_date <= d.day + %(span)s
+    ORDER BY rate_date LIMIT 1) a ON true
+"""
+
+
+def neighbours(conn: psycopg.Connection, provider: str, currency: str, days: Sequence[dt.date],
+               span: dt.timedelta) -> dict[dt.date, list[tuple[dt.date, Decimal]]]:
+    """For each day, the stored rates of that provider and currency nearest it within `span`: the one of
+    that day or before, and the one after (either may be missing)."""
+    rows = conn.execute(_NEIGHBOURS, {"days": list(days), "provider": provider, "currency": currency,
+                                      "span": span.days}).fetchall()
+    return {day: [(d, v) for d, v in ((bd, bv), (ad, av)) if d is not None]
+            for day, bd, bv, ad, av in rows}
+
+
 def start_run(conn: psycopg.Connection, *, started_at: dt.datetime, trigger: str, host: str,
               since: dt.date, until: dt.date) -> int:
     row = conn.execute(
@@ -109,6 +136,24 @@ def close_abandoned(conn: psycopg.Connection) -> int:
         "UPDATE official_run SET status = 'failed', finished_at = now(), error = 'abandoned'"
         " WHERE status = 'running' AND trigger = 'schedule'")
     return cur.rowcount
+
+
+# A run on another machine cannot be asked whether its process lives: after this long it is taken for
+# dead (the longest run, a backfill of every bank since 1994 at a request a second, takes about 7 hours).
+ABANDONED_AFTER = dt.timedelta(days=2)
+
+
+def close_dead(conn: psycopg.Connection, gone: Callable[[str | None], bool]) -> int:
+    """Mark failed the runs left 'running' by a process that has ended (`gone(host)`: a manual fetch
+    killed on this machine, say) or started more than ABANDONED_AFTER ago; how many."""
+    rows = conn.execute("SELECT id, host, started_at < now() - %s FROM official_run WHERE status = 'running'",
+                        (ABANDONED_AFTER,)).fetchall()
+    dead = [run_id for run_id, host, old in rows if old or gone(host)]
+    if dead:
+        conn.execute("UPDATE official_run SET status = 'failed', finished_at = now(),"
+                     " error = 'abandoned: its process ended during the run'"
+                     " WHERE id = ANY(%s) AND status = 'running'", (dead,))
+    return len(dead)
 
 
 def last_success(conn: psycopg.Connection) -> dict[str, dt.datetime]:

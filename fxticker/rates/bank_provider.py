@@ -14,7 +14,7 @@ from decimal import Context, Decimal
 import psycopg
 
 from fxticker import vocab
-from fxticker.official.banks import PEGS, PROVIDERS, Provider
+from fxticker.official.banks import PEGS, PROVIDERS, Bank
 from fxticker.rates import registry
 
 # USD per unit is 1/per_usd; 28 significant digits keep it far beyond any published digit.
@@ -35,7 +35,7 @@ _ON_OR_BEFORE = ("SELECT max(rate_date) FROM official_rate"
                  " WHERE provider = %(provider)s AND rate_date <= %(on)s")
 
 
-def _reader(p: Provider) -> registry.RateProvider:
+def _reader(p: Bank) -> registry.RateProvider:
     key = p.key
 
     def currencies(conn: psycopg.Connection) -> list[str]:

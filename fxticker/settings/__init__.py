@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from fxticker.inputs import MAX_PAGE_BYTES, shown, without_credentials
 from fxticker.settings.kinds import (
     ARCHIVE_URL,
     DATABASE_URL,
@@ -31,7 +32,6 @@ from fxticker.settings.kinds import (
     Number,
     Parser,
     Whole,
-    shown,
 )
 
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class SettingError(ValueError):
     """A setting's value is unusable; the message is one line: NAME=value: reason."""
 
     def __init__(self, name: str, raw: str, reason: str, *, secret: bool = False) -> None:
-        super().__init__(f"{name}={'(not shown)' if secret else shown(raw)}: {reason}")
+        super().__init__(f"{name}={'(not shown)' if secret else shown(without_credentials(raw))}: {reason}")
         self.name = name
 
 
@@ -148,7 +148,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "The site's time zone: dates of pages without a date line are taken from the fetch time there.",
     ),
     Setting(
-        "FXTICKER_MAX_PAGE_BYTES", "max_page_bytes", Whole(1, 1024**3), 32 * 1024 * 1024,
+        "FXTICKER_MAX_PAGE_BYTES", "max_page_bytes", Whole(1, 1024**3), MAX_PAGE_BYTES,
         "Largest page, in bytes, that is fetched or parsed; larger ones are rejected.",
     ),
     Setting(
@@ -201,6 +201,14 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Logging level.",
     ),
 )
+
+
+def default(name: str) -> Any:
+    """A setting's default, for code that has no Settings at hand (a policy's field defaults, say)."""
+    for setting in SETTINGS:
+        if setting.name == name:
+            return setting.default
+    raise KeyError(name)
 
 
 @dataclass(frozen=True)

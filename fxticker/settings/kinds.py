@@ -18,16 +18,6 @@ from fxticker import inputs, vocab
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
-# A shown value is cut at this length: an error line must stay one short line.
-_SHOWN_CHARS = 60
-
-
-def shown(raw: str) -> str:
-    """The value as typed when it is plain, else quoted with its escapes, and never long."""
-    text = raw if raw.isprintable() and raw.strip() == raw and raw.isascii() else ascii(raw)
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
-
-
 class Parser(Protocol[T_co]):
     """Text to a value, or ValueError with the reason; `allowed` says in a few words what is accepted."""
 
@@ -118,8 +108,7 @@ def _database_url(raw: str) -> str:
     try:
         psycopg.conninfo.conninfo_to_dict(raw)
     except psycopg.ProgrammingError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise ValueError(f"not a libpq connection string: {detail}") from None
+        raise ValueError(f"not a libpq connection string: {inputs.first_line(exc)}") from None
     return raw
 
 

@@ -1,7 +1,7 @@
 """Storage of the observations: the schema's migrations, and the SQL that writes and reads `observation`.
 
 Other tables' SQL lives with the module that owns them: fxticker.storage.scrape_runs (scrape accounting),
-fxticker.collect.backfill (archive_capture), fxticker.official.rate_store (official rates); a web view's read
+fxticker.storage.captures (archive_capture), fxticker.official.rate_store (official rates); a web view's read
 queries sit beside it.
 """
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 _MIGRATION_LOCK = 7_405_001  # advisory lock key: one migrate at a time
+# Rows a reader of many (an export, a long answer) fetches from its server-side cursor and writes out at a
+# time: memory stays flat, and a round trip carries enough to be worth it.
+BATCH_ROWS = 2000
 
 
 class MigrationError(RuntimeError):

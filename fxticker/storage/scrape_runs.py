@@ -81,6 +81,21 @@ def host_id() -> str:
     return f"{socket.gethostname()}/{os.getpid()}"
 
 
+def process_gone(host: str | None) -> bool:
+    """Whether the process a host_id names has surely ended: it ran on this machine and no process has
+    its id now. A process on another machine cannot be asked, so it is never said to be gone."""
+    name, _, pid = (host or "").rpartition("/")
+    if name != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # alive but another user's (EPERM), or not a pid at all
+        return False
+    return False
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

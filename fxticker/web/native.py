@@ -13,7 +13,7 @@ from flask import Blueprint, current_app
 from werkzeug.wrappers import Response
 
 from fxticker import vocab
-from fxticker.export import csvfile, tables
+from fxticker.export import csvfile
 from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.storage import daily
 from fxticker.storage import observations as store
@@ -23,8 +23,6 @@ from fxticker.web.official_view import official_fields
 bp = Blueprint("native", __name__, url_prefix="/api")
 
 _PARAMS = (*params.CURRENCIES, "from", "to", "revisions")
-# Rows fetched and written out per chunk, as the CSV export's: memory stays flat however many rows.
-BATCH_ROWS = tables.BATCH_ROWS
 
 COLUMNS: tuple[str, ...] = (
     "date", "currency", "rate", "change_pct", "direction", "usd_per_unit_low", "usd_per_unit_high",
@@ -77,7 +75,7 @@ def _ask() -> _Ask:
 
 
 def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any]]]:
-    """The answer's rows, BATCH_ROWS at a time; an unknown code is refused before the first."""
+    """The answer's rows, store.BATCH_ROWS at a time; an unknown code is refused before the first."""
     codes = ask.codes
     if codes:
         params.check_known(codes, daily.stored_currencies(conn), ask.name)
@@ -86,7 +84,7 @@ def _batches(conn: psycopg.Connection, ask: _Ask) -> Iterator[list[dict[str, Any
         if not codes:
             return iter(())
     batches = store.observations(conn, currencies=codes, start=ask.start, end=ask.end,
-                                 all_revisions=ask.all_revisions, size=BATCH_ROWS)
+                                 all_revisions=ask.all_revisions, size=store.BATCH_ROWS)
     return ([_row(r) for r in batch] for batch in batches)
 
 

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, jsonify
 from fxticker import vocab
 from fxticker.official.check import OFFICIAL_COLUMNS
 from fxticker.rates import pricing
-from fxticker.web import native, quality
+from fxticker.storage.observations import BATCH_ROWS
+from fxticker.web import quality
 from fxticker.web.official_view import OFFICIAL_PROPERTIES
 
 bp = Blueprint("openapi", __name__)
@@ -70,10 +71,9 @@ def _ndjson(ok: dict[str, Any]) -> dict[str, Any]:
     return {**ok, "content": content}
 
 
-STREAMED = (
-    f"Every row is returned, however many: an answer of more than {native.BATCH_ROWS:,} rows is streamed as "
-    "it is read from the database (without ETag or Content-Length), so its size costs the server no memory."
-)
+STREAMED = (f"Every row is returned, however many: an answer of more than {BATCH_ROWS:,} rows is "
+            "streamed as it is read from the database (without ETag or Content-Length), so its size costs "
+            "the server no memory.")
 
 
 def _streamed(ok: dict[str, Any]) -> dict[str, Any]:

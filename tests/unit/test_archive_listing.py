@@ -54,10 +54,10 @@ def test_a_cdx_answer_with_a_resume_key_and_archived_errors() -> None:
     ("ftp://archive", "not an http(s) URL with a host"),
     ("web.archive.org", "not an http(s) URL with a host"),
     ("http://", "not an http(s) URL with a host"), ("http://a/?x=1", "must not carry a query or a fragment"),
-    ("http://a:99999", "has an invalid port"),
+    ("http://a:99999", "not an http(s) URL with a valid host and port"),
 ])
 def test_an_archive_url_that_is_not_one_is_refused(raw: str, reason: str) -> None:
-    with pytest.raises(settings.SettingError, match=re.escape(f"FXTICKER_ARCHIVE_URL={raw}: {reason}")):
+    with pytest.raises(settings.SettingError, match=re.escape(f"FXTICKER_ARCHIVE_URL='{raw}': {reason}")):
         settings.load({"FXTICKER_ARCHIVE_URL": raw})
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fxticker import serve, settings
-from fxticker.collect import fetcher
+from fxticker import serve, settings, vocab
+from fxticker.collect import archive, fetcher
+from fxticker.official import answers, plausible
+from fxticker.official.banks import PEGS, PROVIDERS
 from fxticker.web import dashboard, frankfurter, metrics
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -61,6 +63,28 @@ def test_every_row_states_the_enforced_value() -> None:
     assert f"default {setting('FXTICKER_FETCH_ATTEMPTS').default})" in fetching
     assert f"honoured up to {fetcher.FetchPolicy.max_wait:.0f} s" in fetching
     assert f"up to {fetcher.ROBOTS_MAX_BYTES // 1024} KiB" in fetching
+    deadline = fetcher.FetchPolicy(timeout=setting("FXTICKER_FETCH_TIMEOUT").default).answer_deadline
+    answer_time = table["a fetched answer's time (page, archive capture, bank answer)"]
+    assert (f"within {fetcher.ANSWER_TIMEOUTS} times `FXTICKER_FETCH_TIMEOUT` (`ANSWER_TIMEOUTS`; "
+            f"{deadline:.0f} s by default)" in answer_time)
+    listing = table["an archive's capture list"]
+    assert (f"{amount(archive.MAX_CDX_PAGES)} pages (`MAX_CDX_PAGES`), {amount(archive.MAX_CDX_ROWS)} rows "
+            f"(`MAX_CDX_ROWS`) or {amount(archive.MAX_CDX_BYTES)} bytes (`MAX_CDX_BYTES`)" in listing)
+    assert f"at most {amount(archive.MAX_RESUME_KEY_CHARS)} characters" in listing
+    fields = archive.FIELD_CHARS
+    assert (f"`original` at most {amount(fields['original'])} characters, `digest` {fields['digest']}, "
+            f"`mimetype` {fields['mimetype']} (`FIELD_CHARS`)" in listing)
+    assert (f"from {vocab.EARLIEST} (`vocab.EARLIEST`, before any ticker) to a day ahead"
+            in table["an archive capture's time"] and archive.FUTURE_SLACK.days == 1)
+    starts = ", ".join(f"{key} {bank.coverage_start}" for key, bank in PROVIDERS.items() if key not in PEGS)
+    assert f"({starts}, `Bank.coverage_start`) to tomorrow" in table["a bank's rate date"]
+    assert answers.DAYS_AHEAD == 1
+    assert (f"{answers.LOWEST_PER_USD:f} to {answers.HIGHEST_PER_USD:,f} units per USD, always"
+            in table["a bank's rate"])
+    assert f"within {plausible.FACTOR} times (`FACTOR`) either way" in table["a bank's rate"]
+    assert plausible.NEIGHBOUR_SPAN.days == 365 and "within a year" in table["a bank's rate"]
+    assert (f"over {fetcher.FetchPolicy.max_wait:.0f} s on a 429 or a 5xx"
+            in table["a long `Retry-After`"])
 
 
 @pytest.mark.parametrize(("directive", "stated"), [

@@ -336,7 +336,7 @@ def test_a_lower_case_line_inside_the_block_rejects_the_page() -> None:
     # Before, the block silently ended at the line: KGS was dropped and the date line lost.
     with pytest.raises(TickerError) as info:
         parse(text_page().replace("KGS/USD", "kgs/USD"), today=TODAY)
-    assert "'\u2022 kgs/USD = 0.01144 0%' is not of the form 'CCC/USD'" in str(info.value)
+    assert r"'\u2022 kgs/USD = 0.01144 0%' is not of the form 'CCC/USD'" in str(info.value)
 
 
 @pytest.mark.parametrize("rate", ["\uff10.\uff10\uff11\uff11\uff14\uff14",  # fullwidth
