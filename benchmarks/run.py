@@ -23,7 +23,7 @@ import psycopg
 
 from benchmarks.harness import ROOT, Context, Row, context
 
-BENCHMARKS = ("parse", "ingest", "api", "export", "dashboard", "quality")
+BENCHMARKS = ("parse", "ingest", "api", "peer", "export", "dashboard", "quality")
 RELIABILITY_DIR = ROOT / "test-output" / "reliability"
 
 

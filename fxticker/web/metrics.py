@@ -109,6 +109,18 @@ class RequestMetrics:
             ["endpoint", "method"], registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        # Each label set's two series, found once: prometheus_client's labels() takes a lock and builds
+        # a key on every call, a fifth of what a trivial request costs. The label values come from
+        # bounded sets (labels()), so this holds a few hundred entries at most.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def record(self, endpoint: str, method: str, status: str, seconds: float) -> None:
+        series = self._series.get((endpoint, method, status))
+        if series is None:
+            series = (self.requests.labels(endpoint, method, status), self.duration.labels(endpoint, method))
+            self._series[(endpoint, method, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 def init_app(app: Flask, pool: psycopg_pool.ConnectionPool, shared: Path | None) -> None:
@@ -133,9 +145,7 @@ def _record(response: Response) -> Response:
     if started is None:
         return response
     metrics: RequestMetrics = current_app.extensions["fxticker_metrics"][0]
-    endpoint, method, status = labels(response.status_code)
-    metrics.requests.labels(endpoint, method, status).inc()
-    metrics.duration.labels(endpoint, method).observe(time.perf_counter() - started)
+    metrics.record(*labels(response.status_code), time.perf_counter() - started)
     return response
 
 
