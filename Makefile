@@ -7,8 +7,9 @@ PYTHON  ?= python3
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 STAMP   := $(VENV)/.installed
+TEST_WORKERS ?= auto
 
-.PHONY: setup system run test lint pytest bench reliability clean-db
+.PHONY: setup system run test test-unit lint pytest bench reliability clean-db
 
 setup: system $(STAMP)
 
@@ -30,13 +31,21 @@ run: setup
 
 test: setup lint pytest
 
+# The fast tier: no database, server, browser or subprocess; seconds, for the edit-test loop.
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
 lint:
 	$(BIN)/ruff check fxticker tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The whole suite spread over the cores by pytest-xdist: each worker starts its own embedded cluster and
+# takes whole files, and the timing tests run one after another on a single worker (tests/conftest.py
+# groups them).
+# TEST_WORKERS=0 runs it in this process alone.
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The reliability tests (hostile pages, load with a database restart, kill -9 of ingest) are part of
 # `make test`; this runs them alone.

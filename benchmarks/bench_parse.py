@@ -68,7 +68,7 @@ that start with an XML declaration naming an encoding, which lxml refuses as a s
 **selectolax (Lexbor), measured and not taken.** Parse, strip of scripts and styles, and text: 57 µs
 a page against lxml's 107 µs (CPU time, the same 1,000-page corpus). With it, every hostile page but
 two gave its expected result; the two are the pages nested 3,000 and 5,000 deep, which Lexbor reads
-whole where the hostile corpus and `tests/test_ticker.py` expect them refused as deeper than libxml2
+whole where the hostile corpus and `tests/unit/test_ticker.py` expect them refused as deeper than libxml2
 reads (four tests failed). Issue 16 takes it only if every hostile-page and parser test passes.
 
 **Start-up, which the small pages measure.** Before issue 16's start-up work, `python -X importtime -m

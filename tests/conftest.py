@@ -1,122 +1,33 @@
-"""Test fixtures: one real PostgreSQL + TimescaleDB cluster per session, a fresh database per test."""
+"""The test tree's fixtures, each family in its own plugin module (tests/fix_*.py), registered here so
+that a test asks for a fixture by name and never imports it.
 
-from __future__ import annotations
+tests/unit/ holds the tests that need no database, server, browser or subprocess (`make test-unit`); its
+own conftest refuses the fixtures that would start one.
+"""
 
-import itertools
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from fxticker.storage import cluster as db
-from fxticker.storage import observations
-from fxticker.web import create_app
-from fxticker.web import pool as web_db
-
-pytest_plugins = ["tests.fix_api"]
-
-TEMPLATE = "fxt_template"
-_counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[db.EmbeddedCluster]:
-    """The session's own embedded cluster. If it cannot start, every test that needs it errors."""
-    # Under /tmp with mode 0755: when we run as root the server runs as 'postgres' and must reach it.
-    root = Path(tempfile.mkdtemp(prefix="fxt-test-"))
-    root.chmod(0o755)
-    instance = db.EmbeddedCluster(root / "db", db._pg_bindir())
-    instance.start()
-    with psycopg.connect(instance.url("postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {TEMPLATE}")
-    with psycopg.connect(instance.url(TEMPLATE)) as conn:
-        observations.migrate(conn)
-    with psycopg.connect(instance.url("postgres"), autocommit=True) as conn:
-        # TimescaleDB's background workers connect to databases that allow it; a template must be idle.
-        conn.execute(f"ALTER DATABASE {TEMPLATE} WITH ALLOW_CONNECTIONS false")
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (TEMPLATE,)
-        )
-    yield instance
-    instance.stop("immediate")
-    shutil.rmtree(root, ignore_errors=True)
+pytest_plugins = [
+    "tests.fix_db",
+    "tests.fix_api",
+    "tests.fix_archive",
+    "tests.fix_browser",
+    "tests.fix_ops",
+    "tests.fix_reliability",
+    "tests.fix_scrape",
+    "tests.fix_serve",
+    "tests.fix_wait",
+]
 
 
-def fresh_database(cluster: db.EmbeddedCluster, *, migrated: bool = True) -> str:
-    name = f"t{os.getpid()}_{next(_counter)}"
-    template = TEMPLATE if migrated else "template0"
-    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        for attempt in range(50):
-            try:
-                conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-                break
-            except psycopg.errors.ObjectInUse:
-                # A terminated background worker may take a moment to leave the template.
-                if attempt == 49:
-                    raise
-                time.sleep(0.1)
-    return cluster.url(name)
-
-
-def web_login(url: str) -> str:
-    """The same database as the web tier logs in to it: as the embedded cluster's web login."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    info["user"] = db.WEB_USER
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
-
-
-def drop_database(cluster: db.EmbeddedCluster, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-@pytest.fixture
-def db_url(cluster: db.EmbeddedCluster) -> Iterator[str]:
-    """URL of a new, migrated, empty database for this test alone."""
-    url = fresh_database(cluster)
-    yield url
-    drop_database(cluster, url)
-
-
-@pytest.fixture
-def empty_db_url(cluster: db.EmbeddedCluster) -> Iterator[str]:
-    """URL of a new database with no schema at all."""
-    url = fresh_database(cluster, migrated=False)
-    yield url
-    drop_database(cluster, url)
-
-
-@pytest.fixture
-def conn(db_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(db_url, autocommit=True) as connection:
-        yield connection
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Environment for running fxticker (in-process or as a subprocess) against this test's database."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("DATABASE_READ_URL", raising=False)
-    monkeypatch.setenv("FXTICKER_DATA_DIR", str(tmp_path / "unused-embedded"))
-    return dict(os.environ)
-
-
-@pytest.fixture
-def app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
-    """The web app reading this test's database."""
-    application = create_app({"TESTING": True, "DATABASE_READ_URL": web_login(db_url)})
-    yield application
-    web_db.close(application)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup`, the timing tests are one group: one worker runs them one after another,
+    so none shares its server, its clock or its signals with another timing test. Every other test is
+    grouped with its file, as `--dist loadfile` would, so that a module's shared fixtures (a database
+    filled once, a server started once) are set up on one worker only."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = "timing" if item.get_closest_marker("timing") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 
 from fxticker.collect.ingest import ingest_many
 from fxticker.web import pool as web_db
+from tests.fix_db import create_app_for
 from tests.pages import FIVE, text_page
 
 DOC_URI = "urn:fxticker:openapi"
@@ -43,7 +44,9 @@ def ingest_pages(directory: Path, pages: list[tuple[str, Quotes, dt.datetime]]) 
         os.utime(path, (seen.timestamp(), seen.timestamp()))  # a file's capture time is its mtime
         paths.append(str(path))
     summary = ingest_many(paths, None)
-    assert summary is not None
+    # Every page stored, none rejected, each quote either new or a duplicate of one stored before.
+    assert (summary.pages, summary.rejected, summary.new + summary.duplicate) == (
+        len(pages), [], sum(len(quotes) for _, quotes, _ in pages)), summary.line()
 
 
 def ingest_sample_days(directory: Path) -> None:
@@ -145,22 +148,9 @@ class CheckedClient:
 
 
 @pytest.fixture
-def api_app(env: dict[str, str], db_url: str) -> Iterator[Flask]:
-    application = create_app_for(db_url)
-    yield application
-    web_db.close(application)
-
-
-def create_app_for(url: str) -> Flask:
-    from fxticker.web import create_app
-    from tests.conftest import web_login
-
-    return create_app({"TESTING": True, "DATABASE_READ_URL": web_login(url)})
-
-
-@pytest.fixture
-def api(api_app: Flask) -> CheckedClient:
-    return CheckedClient(api_app.test_client())
+def api(app: Flask) -> CheckedClient:
+    """A checked client on the app reading this test's database (tests.fix_db's `app`)."""
+    return CheckedClient(app.test_client())
 
 
 @pytest.fixture
@@ -169,11 +159,9 @@ def sample_days(env: dict[str, str], tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def days_api(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CheckedClient]:
+def days_api(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CheckedClient]:
     """A client on one database with the sample days, shared by a module's read-only tests (speed)."""
-    from tests.conftest import drop_database, fresh_database
-
-    url = fresh_database(cluster)
+    url = module_db_url
     directory = tmp_path_factory.mktemp("days")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
@@ -183,4 +171,3 @@ def days_api(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     app = create_app_for(url)
     yield CheckedClient(app.test_client())
     web_db.close(app)
-    drop_database(cluster, url)

@@ -50,7 +50,7 @@ def wait_until_serving(base: str, process: subprocess.Popen[Any], output: Callab
         time.sleep(0.1)
 
 
-# The issue's attack: 16 clients sending a request head one line a second, against 8 gunicorn threads.
+# The attack: 16 clients sending a request head one line a second, against 8 gunicorn threads.
 SLOW_CLIENTS = 16
 
 
@@ -83,7 +83,7 @@ class Served:
 
 
 def start_serve(env: dict[str, str], tmp_path: Path) -> Served:
-    """`fxticker serve` with 2 workers of 4 threads (the 8 threads the issue's slow clients starved),
+    """`fxticker serve` with 2 workers of 4 threads (the 8 threads that 16 slow clients would starve),
     its output in a file; stop it with Served.stop."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"

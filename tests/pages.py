@@ -1,8 +1,13 @@
-"""Pages in the site's ticker format, written for the tests with filler text of our own."""
+"""Pages in the site's ticker format, written for the tests with filler text of our own, and the dashboard's
+latest table read back."""
 
 from __future__ import annotations
 
 import html
+import os
+from pathlib import Path
+
+import lxml.html
 
 FIVE = [
     ("KGS", "0.01144", "0"),
@@ -44,3 +49,27 @@ def html_page(quotes: list[tuple[str, str, str]] = FIVE, date: str | None = "19 
         f'<!DOCTYPE html><html><head><meta charset="{charset}"><title>News</title>{head}</head>'
         f'<body><ul class="ticker">{items}</ul>{dated}<main>{paragraphs}</main></body></html>'
     )
+
+
+def write_page(folder: Path, name: str, date: str, quotes: list[tuple[str, str, str]] = FIVE,
+               mtime: int | None = None) -> str:
+    """A text page in folder, captured at mtime if given; its path."""
+    path = folder / name
+    path.write_text(text_page(quotes, date=date))
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))  # a file's capture time is its modification time
+    return str(path)
+
+
+def with_quote(code: str, rate: str, change: str) -> list[tuple[str, str, str]]:
+    """FIVE with one currency's quote changed."""
+    return [(c, rate, change) if c == code else (c, r, ch) for c, r, ch in FIVE]
+
+
+def table_rows(page: str) -> dict[str, list[str]]:
+    """The dashboard's latest table: each currency's cells as text."""
+    tree = lxml.html.fromstring(page)
+    return {
+        tr.get("data-currency"): [" ".join(cell.text_content().split()) for cell in tr.xpath("th|td")]
+        for tr in tree.xpath('//table[@class="latest"]/tbody/tr')
+    }

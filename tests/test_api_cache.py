@@ -18,7 +18,7 @@ from flask import Flask
 from fxticker.storage import observations as store
 from fxticker.ticker import Quote
 from fxticker.web import pool as web_db
-from fxticker.web.cache import Entry, ResponseCache, current
+from fxticker.web.cache import ResponseCache, current
 from fxticker.web.pool import read_connection
 from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
 from tests.fix_serve import free_port, wait_until_serving
@@ -86,8 +86,8 @@ def test_the_reader_role_reads_the_version_but_cannot_move_it(conn: psycopg.Conn
 
 # The read connections.
 
-def test_read_connections_are_autocommit_read_only_and_the_reader(api_app: Flask) -> None:
-    with api_app.test_request_context("/v2/rates"), read_connection() as conn:
+def test_read_connections_are_autocommit_read_only_and_the_reader(app: Flask) -> None:
+    with app.test_request_context("/v2/rates"), read_connection() as conn:
         assert conn.autocommit
         assert conn.execute("SELECT current_user, current_setting('transaction_read_only')").fetchone() == (
             "fxticker_reader", "on")
@@ -121,11 +121,11 @@ def test_an_ingest_is_seen_by_the_very_next_request(
 
 
 def test_a_hit_reads_nothing_but_the_version(
-    api: CheckedClient, api_app: Flask, sample_days: None, db_url: str
+    api: CheckedClient, app: Flask, sample_days: None, db_url: str
 ) -> None:
     """With SELECT on the data taken away, a cached answer still comes back whole, an uncached one cannot:
     so a hit ran no query on the data, only the data_version lookup."""
-    cache = api_app.extensions["fxticker_response_cache"]
+    cache = app.extensions["fxticker_response_cache"]
     assert isinstance(cache, ResponseCache)
     miss = api.get("/v2/rates?base=USD&quotes=KZT,UZS")
     assert miss.status_code == 200 and cache.stats().misses == 1 and cache.stats().hits == 0
@@ -149,10 +149,10 @@ def test_a_hit_answers_304_to_its_etag(api: CheckedClient, sample_days: None) ->
     assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
 
 
-def test_errors_are_not_kept(api: CheckedClient, api_app: Flask, sample_days: None, tmp_path: Path) -> None:
+def test_errors_are_not_kept(api: CheckedClient, app: Flask, sample_days: None, tmp_path: Path) -> None:
     assert api.get("/v2/rate/USD/KZT?date=2025-12-10").status_code == 404
     assert api.get("/v2/rates?base=XYZ").status_code == 422
-    with api_app.app_context():
+    with app.app_context():
         assert current().stats().entries == 0
     ingest_pages(tmp_path, [("10 December 2025", DAY2_LATE, dt.datetime(2025, 12, 10, 6, tzinfo=dt.UTC))])
     assert api.json("/v2/rate/USD/KZT?date=2025-12-10")["date"] == "2025-12-10"
@@ -169,35 +169,6 @@ def test_switched_off_it_computes_every_time(env: dict[str, str], db_url: str, s
     finally:
         web_db.close(app)
 
-
-# The cache as a data structure.
-
-def entry(size: int) -> Entry:
-    return Entry(b"x", "application/json", '"tag"', size)
-
-
-def key(version: int, path: str) -> tuple[int, dt.date, str, tuple[tuple[str, str], ...]]:
-    return version, dt.date(2025, 12, 19), path, ()
-
-
-def test_it_is_bounded_in_bytes_least_recently_used_first() -> None:
-    cache = ResponseCache(max_bytes=1000, max_entry_bytes=500)
-    for i in range(4):
-        cache.put(key(1, f"/{i}"), entry(300))
-    assert cache.stats().entries == 3 and cache.stats().bytes == 900
-    assert cache.get(key(1, "/0")) is None  # the oldest went
-    cache.put(key(1, "/big"), entry(600))  # larger than one entry may be: served, not kept
-    assert cache.get(key(1, "/big")) is None
-
-
-def test_a_newer_version_empties_it_and_an_older_one_is_not_stored() -> None:
-    cache = ResponseCache(max_bytes=1000)
-    cache.put(key(1, "/a"), entry(10))
-    assert cache.get(key(1, "/a")) is not None
-    assert cache.get(key(2, "/a")) is None
-    assert cache.stats().entries == 0 and cache.stats().version == 2
-    cache.put(key(1, "/a"), entry(10))  # a slow request that read version 1 before the change
-    assert cache.get(key(1, "/a")) is None and cache.stats().entries == 0
 
 
 # Through gunicorn: two workers, each with its own cache.
@@ -217,6 +188,7 @@ def served(env: dict[str, str], tmp_path: Path, sample_days: None) -> Iterator[s
     process.communicate(timeout=30)
 
 
+@pytest.mark.slow
 def test_every_worker_answers_with_new_data_after_an_ingest(served: str, tmp_path: Path) -> None:
     def rates_seen() -> set[object]:
         # A new connection per request, so that both workers answer (and fill their caches).

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from fxticker.web import pool as web_db
-from tests.fix_api import DAY2_LATE, CheckedClient, create_app_for, ingest_pages
+from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
+from tests.fix_db import create_app_for
 
 # 1 / USD-per-unit of DAY2_LATE, worked by hand and rounded in Frankfurter's bands (above 80: two
 # decimals, above 1: four, above 5000: none), with the identity row USD/USD.
@@ -176,6 +177,7 @@ def test_unknown_path_and_method(api: CheckedClient) -> None:
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_503() -> None:
     app = create_app_for("postgresql://x@127.0.0.1:1/none")
     try:

@@ -125,6 +125,7 @@ def listing(base: str, db_url: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, preexec_fn=_limit_memory, check=False)
 
 
+@pytest.mark.slow
 def test_endless_resume_keys_stop_the_listing_at_its_bound(httpserver: HTTPServer, db_url: str) -> None:
     count = [0]
 

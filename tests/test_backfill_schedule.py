@@ -128,6 +128,7 @@ def test_no_backfill_when_the_database_already_holds_observations(httpserver: HT
         assert fake.requests == []
 
 
+@pytest.mark.timing
 def test_a_stop_during_a_429_pause_is_prompt_and_sends_nothing_more(
         httpserver: HTTPServer, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
     fake = FakeArchive(httpserver)

@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.harness import ROOT
 from benchmarks.run import BENCHMARKS
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_quick_run_reports_every_benchmark_with_ratios(tmp_path: Path) -> None:

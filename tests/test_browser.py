@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from flask import Flask
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from werkzeug.serving import make_server
 
 from benchmarks import data
 from fxticker.collect.ingest import ingest_many
-from fxticker.web import create_app
-from fxticker.web import pool as web_db
-from tests.fix_browser import chromium
+from tests.fix_browser import plotted, rendered, serving
+
+pytestmark = pytest.mark.slow
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 TEN_YEARS_END = dt.date(2024, 12, 31)
@@ -49,51 +44,6 @@ def ten_years_server(env: dict[str, str], db_url: str) -> Iterator[str]:
                      (HOSTILE, REVISED_TMT_DAY))
     with serving(db_url) as base:
         yield base
-
-
-@contextmanager
-def serving(db_url: str) -> Iterator[str]:
-    """The app on 127.0.0.1 over db_url, in a thread of this process: its base URL."""
-    app: Flask = create_app({"DATABASE_READ_URL": db_url})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-        web_db.close(app)
-
-
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    with chromium(console_log=True) as driver:
-        yield driver
-
-
-def rendered(driver: webdriver.Chrome, state: str) -> None:
-    """Wait until dashboard.js says it drew the charts in this view and direction."""
-    WebDriverWait(driver, 30).until(
-        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-rendered") == state,
-        message=f"the charts never reached the state {state!r}",
-    )
-
-
-def plotted(driver: webdriver.Chrome, chart: str) -> dict[str, Any]:
-    """The chart's traces as plotly holds them, and the y-axis labels as drawn in its SVG."""
-    result: dict[str, Any] = driver.execute_script(
-        """
-        const div = document.getElementById(arguments[0]);
-        return {
-          traces: div.data.map((t) => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)})),
-          ticks: Array.from(div.querySelectorAll('.ytick text')).map((t) => t.textContent),
-          svg: div.querySelectorAll('svg.main-svg').length,
-        };
-        """,
-        chart,
-    )
-    return result
 
 
 def hover_text(driver: webdriver.Chrome, chart: str, day: str) -> str:

@@ -30,6 +30,8 @@ from fxticker.cli import main
 from fxticker.storage import cluster as db
 from tests.fix_serve import SLOW_CLIENTS, free_port, slow_client, start_serve
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"timescaledb", "migrate", "web", "proxy", "scheduler", "grafana"}
 
@@ -231,6 +233,7 @@ http {{
             time.sleep(0.1)
 
 
+@pytest.mark.timing
 def test_behind_nginx_slow_clients_never_reach_gunicorn(env: dict[str, str], tmp_path: Path) -> None:
     served = start_serve(env, tmp_path)
     nginx, port = run_nginx(tmp_path / "nginx", served.port)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,7 @@ from fxticker.collect.ingest import ingest_many
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
 from fxticker.web.dashboard import CSP, MAX_POINTS, MAX_REVISION_ROWS
-from tests.pages import FIVE, text_page
-
-
-def write_page(folder: Path, name: str, date: str, quotes: list[tuple[str, str, str]] = FIVE,
-               mtime: int | None = None) -> str:
-    path = folder / name
-    path.write_text(text_page(quotes, date=date))
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))  # a file's capture time is its modification time
-    return str(path)
-
-
-def with_quote(code: str, rate: str, change: str) -> list[tuple[str, str, str]]:
-    return [(c, rate, change) if c == code else (c, r, ch) for c, r, ch in FIVE]
+from tests.pages import table_rows, with_quote, write_page
 
 
 def page_data(html: str) -> dict[str, Any]:
@@ -39,14 +25,6 @@ def page_data(html: str) -> dict[str, Any]:
     (script,) = tree.xpath('//script[@id="fx-data"]')
     result: dict[str, Any] = json.loads(script.text)
     return result
-
-
-def table_rows(html: str) -> dict[str, list[str]]:
-    tree = lxml.html.fromstring(html)
-    return {
-        tr.get("data-currency"): [" ".join(cell.text_content().split()) for cell in tr.xpath("th|td")]
-        for tr in tree.xpath('//table[@class="latest"]/tbody/tr')
-    }
 
 
 def test_latest_table_shows_rates_ranges_falls_and_revisions(client: FlaskClient, tmp_path: Path) -> None:
@@ -181,6 +159,7 @@ def test_the_form_leaves_empty_fields_out_and_repeats_currencies(client: FlaskCl
     assert client.get("/?from=2025-12-01&from=2025-12-02").status_code == 422
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_a_503_page() -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:

@@ -16,10 +16,9 @@ from flask.testing import FlaskClient
 
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
-from fxticker.export import csvfile
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
-from tests.test_dashboard import with_quote, write_page
+from tests.pages import text_page, with_quote, write_page
 
 
 @pytest.fixture
@@ -127,29 +126,13 @@ def test_cells_that_look_like_formulas_are_neutralised(
     monkeypatch.chdir(tmp_path)
     for name, date in (("=HYPERLINK(1).txt", "8 December 2025"), ("@SUM(1).txt", "9 December 2025"),
                        ("+1+1.txt", "10 December 2025"), ("-2.txt", "11 December 2025")):
-        (tmp_path / name).write_text(write_page_text(date))
+        (tmp_path / name).write_text(text_page(date=date))
         ingest_many([name], None)
     body, _ = get_csv(client, "currencies=KZT")
     rows = list(csv.reader(io.StringIO(body.decode())))
     source = rows[0].index("source")
     assert [r[source] for r in rows[1:]] == ["'=HYPERLINK(1).txt", "'@SUM(1).txt", "'+1+1.txt", "'-2.txt"]
     assert {r[5] for r in rows[1:]} == {"-0"}  # a negative number stays a number
-
-
-def write_page_text(date: str) -> str:
-    from tests.pages import text_page
-
-    return text_page(date=date)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("=1+2", "'=1+2"), ("+x", "'+x"), ("-x", "'-x"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-     ("-0.51", "-0.51"), ("-0", "-0"), ("plain", "plain"), ("a=b", "a=b"), (Decimal("0.00008"), "0.00008"),
-     (Decimal("1E-7"), "0.0000001"), (None, "")],
-)
-def test_cell(value: object, expected: str) -> None:
-    assert csvfile.cell(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -181,6 +164,7 @@ def test_bad_parameters_are_422(client: FlaskClient, two_days: list[str], query:
     assert response.json == {"status": 422, "message": message}
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_503_before_streaming() -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:

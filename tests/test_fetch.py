@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import socket
 import subprocess
 import sys
@@ -21,10 +20,8 @@ from fxticker.collect.fetcher import (
     fetch_url,
     get,
     make_client,
-    retry_after_seconds,
 )
 from fxticker.collect.sources import FetchError, Validators
-from fxticker.inputs import shown
 from tests.pages import html_page, text_page
 
 FAST = FetchPolicy(timeout=0.3, connect_timeout=0.3, attempts=3, backoff=0.01, max_wait=0.5)
@@ -121,14 +118,6 @@ def test_a_retry_after_longer_than_we_wait_fails_at_once(httpserver: HTTPServer,
     assert len(seen) == 1
 
 
-def test_retry_after_as_an_http_date() -> None:
-    now = dt.datetime(2025, 12, 19, 10, 0, 0, tzinfo=dt.UTC)
-    assert retry_after_seconds("Fri, 19 Dec 2025 10:00:30 GMT", now) == 30.0
-    assert retry_after_seconds("Fri, 19 Dec 2025 09:00:00 GMT", now) == 0.0
-    assert retry_after_seconds("120", now) == 120.0
-    assert retry_after_seconds("soon", now) is None
-
-
 def test_conditional_get_turns_a_304_into_a_page_without_body(httpserver: HTTPServer,
                                                                client: httpx.Client) -> None:
     etag, modified = '"v1"', "Fri, 19 Dec 2025 08:00:00 GMT"
@@ -217,21 +206,6 @@ def test_a_refused_connection_is_retried_then_reported(client: httpx.Client) -> 
         port = closed.getsockname()[1]
     with pytest.raises(FetchError, match=r"ConnectError.*\(after 3 attempts\)"):
         fetch_url(f"http://127.0.0.1:{port}/", 10**6, client, policy=FAST)
-
-
-@pytest.mark.parametrize(("url", "reason"), [
-    ("https://host:abc/", "with a valid host and port"),
-    ("https://[::1/", "with a valid host and port"),
-    ("http://", "with a host"),
-    ("https:///page", "with a host"),
-    ("http://a\x00b/", "a space or a control character"),
-])
-def test_a_malformed_url_fails_at_once_and_names_the_reason(url: str, reason: str) -> None:
-    slept: list[float] = []
-    with pytest.raises(FetchError, match=rf"not an http\(s\) URL.*{reason}") as error:
-        fetch_url(url, 10**6, policy=FAST, robots=RobotsCache(), sleep=slept.append)
-    assert str(error.value).startswith((url if url.isprintable() else shown(url, 200)) + ": ")
-    assert slept == []  # no retries: it could never succeed
 
 
 def test_ingest_and_parse_reject_a_malformed_url_by_name_and_go_on(env: dict[str, str],

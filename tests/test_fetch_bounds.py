@@ -73,6 +73,7 @@ with Archive(ArchivePolicy(base_url=base, delay=0, fetch=policy), max_bytes) as 
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["gzip, gzip", "gzip,gzip", "x-gzip, gzip"])
 def test_a_compressed_bomb_is_cut_at_the_decoded_cap_by_every_fetch(httpserver: HTTPServer, encoding: str,
                                                                     double_bomb: bytes) -> None:
@@ -159,6 +160,8 @@ def drip() -> Iterator[tuple[str, list[str]]]:
     server.close()
 
 
+@pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.parametrize("mode", ["body", "headers"])
 def test_a_dripping_answer_fails_at_the_whole_answer_deadline(drip: tuple[str, list[str]],
                                                               mode: str) -> None:

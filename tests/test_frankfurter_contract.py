@@ -76,11 +76,9 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`fxticker sample` into a fresh database, then `fxticker serve` on 127.0.0.1 (one worker)."""
-    from tests.conftest import drop_database, fresh_database
-
-    url = fresh_database(cluster)
+    url = module_db_url
     directory = tmp_path_factory.mktemp("contract")
     env = {**os.environ, "DATABASE_URL": url, "FXTICKER_DATA_DIR": str(directory / "unused-embedded")}
     env.pop("DATABASE_READ_URL", None)
@@ -98,7 +96,6 @@ def live(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Liv
         yield Live(base)
     finally:
         stop_gracefully(process)
-        drop_database(cluster, url)
 
 
 def row(day: str, base: str, quote: str, rate: float) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Hostile paths and sources (issue 14): devices, FIFOs, odd names, unsearchable folders, full disks.
+"""Hostile paths and sources: devices, FIFOs, odd names, unsearchable folders, full disks.
 
 Each is refused with one line naming the input and the reason, and never reads without bound, hangs or
 stops the rest of a run. The commands run as subprocesses, with a memory limit and a timeout, so that a
@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from fxticker import settings
-from fxticker.collect.sources import FetchError, check_source, read_file
+from fxticker.collect.sources import FetchError, check_source
 from fxticker.settings import SettingError
 from tests.pages import FIVE, text_page
 
@@ -41,21 +41,6 @@ def fx(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Com
 def assert_one_line(stderr: str) -> None:
     assert "Traceback" not in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
-
-
-def test_a_file_is_read_up_to_the_limit_whatever_its_size_claims() -> None:
-    # procfs files say 0 bytes and hold more: the size check alone would read them whole.
-    assert os.stat("/proc/self/maps").st_size == 0
-    with pytest.raises(FetchError, match=r"^/proc/self/maps: over the 100-byte limit"):
-        read_file(Path("/proc/self/maps"), 100)
-
-
-def test_devices_and_directories_are_refused_with_their_kind(tmp_path: Path) -> None:
-    # /dev/zero and FIFOs are read only by the subprocesses below, which have a memory limit and a timeout.
-    cases = {Path("/dev/null"): "a character device", tmp_path: "a directory"}
-    for path, kind in cases.items():
-        with pytest.raises(FetchError, match=f"^{path}: not a regular file \\({kind}\\)$"):
-            read_file(path, 1000)
 
 
 def test_parse_of_dev_zero_and_a_fifo_fails_at_once(tmp_path: Path, env: dict[str, str]) -> None:
@@ -108,13 +93,6 @@ def test_an_http_url_needs_a_host(env: dict[str, str]) -> None:
     result = fx(["ingest", "https:///page"], env)
     assert result.stderr.splitlines() == [
         "fxticker: https:///page is neither an http(s) URL nor a file path (no host name)"]
-
-
-def test_a_file_whose_name_has_a_colon_is_read_as_a_path(tmp_path: Path) -> None:
-    (tmp_path / "rates:page.txt").write_text(text_page())
-    assert check_source("HTTPS://example.org/") == "HTTPS://example.org/"
-    assert check_source("./rates:page.txt") == "./rates:page.txt"
-    assert read_file(tmp_path / "rates:page.txt", 10_000).body == text_page().encode()
 
 
 def test_ingest_of_an_empty_path_is_refused(env: dict[str, str], tmp_path: Path, db_url: str) -> None:

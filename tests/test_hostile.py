@@ -1,4 +1,4 @@
-"""Hostile pages (issue 7) through the real `fxticker ingest`: rejected with a reason, or stored exactly.
+"""Hostile pages through the real `fxticker ingest`: rejected with a reason, or stored exactly.
 
 The corpus is tests/hostile/ with its manifest expected.toml; the huge pages are written at test time.
 """
@@ -154,6 +154,7 @@ HUGE: dict[str, tuple[Callable[[], str], set[tuple[str, str, str, str]] | str]] 
 }
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("name", sorted(HUGE))
 def test_huge_pages_are_read_in_seconds_or_refused_by_size(
     name: str, env: dict[str, str], db_url: str, tmp_path: Path
@@ -181,7 +182,7 @@ def test_huge_pages_are_read_in_seconds_or_refused_by_size(
                    else "ticker read whole, 5 rows stored") + " (test_hostile.py)")
 
 
-def test_the_corpus_covers_the_issue() -> None:
+def test_the_corpus_has_an_outcome_for_every_page() -> None:
     """At least 30 pages; every accepted one stores rows, every rejected one names a reason."""
     assert len(MANIFEST) >= 30
     for name, case in MANIFEST.items():

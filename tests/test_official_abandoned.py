@@ -11,6 +11,7 @@ import sys
 import time
 
 import psycopg
+import pytest
 
 from fxticker.official import rate_store
 from fxticker.storage.scrape_runs import process_gone
@@ -21,6 +22,7 @@ def statuses(db_url: str) -> list[tuple[str, str | None]]:
         return [(str(s), e) for s, e in conn.execute("SELECT status, error FROM official_run ORDER BY id")]
 
 
+@pytest.mark.timing
 def test_a_killed_manual_fetch_is_closed_by_the_next_run(env: dict[str, str], db_url: str) -> None:
     silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
     try:

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from selenium import webdriver
 
 from fxticker.collect.ingest import ingest_many
-from tests.test_browser import browser, plotted, rendered, serving  # noqa: F401  (browser: a fixture)
+from tests.fix_browser import plotted, rendered, serving
 
 # Official KZT rates made from the sample's own quotes: August agrees, the first September week is 20%
 # away (suspect), the first October days 3% (differs).
@@ -91,8 +91,9 @@ def official_server(env: dict[str, str], db_url: str, sample_with_officials: Non
         yield base
 
 
+@pytest.mark.slow
 def test_charts_draw_the_official_line_and_flag_days_in_chromium(
-        official_server: str, browser: webdriver.Chrome) -> None:  # noqa: F811
+        official_server: str, browser: webdriver.Chrome) -> None:
     browser.get(official_server + "/?currencies=KZT,UZS&from=2025-08-01&to=2025-10-31")
     rendered(browser, "each:usd_per_unit")
     traces = {t["name"]: t for t in plotted(browser, "chart-KZT")["traces"]}

@@ -63,7 +63,7 @@ def test_healthz_says_which_provider_is_stale(client: FlaskClient, conn: psycopg
 
 
 def test_the_grafana_panel_shows_each_days_deviation(conn: psycopg.Connection) -> None:
-    from tests.test_grafana import DASHBOARDS, expand, panels
+    from tests.grafana import DASHBOARDS, expand, panels
 
     board = next(json.loads(p.read_text()) for p in DASHBOARDS if p.name == "rates.json")
     [panel] = [p for p in panels(board) if p["title"] == "Deviation from the official rate %"]

@@ -23,7 +23,8 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.serving import make_server
 
 from fxticker.web import pool as web_db
-from tests.fix_api import CheckedClient, OpenApiChecker, create_app_for, ingest_sample_days
+from tests.fix_api import CheckedClient, OpenApiChecker, ingest_sample_days
+from tests.fix_db import create_app_for
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
@@ -38,11 +39,11 @@ def test_document_is_valid_openapi_3_1(api: CheckedClient) -> None:
     assert document["openapi"] == "3.1.0"
 
 
-def test_every_api_route_is_documented(api_app: Flask, api: CheckedClient) -> None:
+def test_every_api_route_is_documented(app: Flask, api: CheckedClient) -> None:
     document = api.json("/openapi.json")
     routes = {
         rule.rule.replace("<", "{").replace(">", "}")
-        for rule in api_app.url_map.iter_rules()
+        for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/v1/", "/v2/", "/api/", "/openapi.json"))
     }
     assert routes == set(document["paths"])
@@ -82,6 +83,7 @@ def live_url(env: dict[str, str], db_url: str, tmp_path: Path) -> Iterator[str]:
         web_db.close(app)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{live_url}/openapi.json", timeout=10)

@@ -14,8 +14,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from fxticker.collect.ingest import ingest_many
 from tests import scorecard_data as known
-from tests.fix_browser import chromium
-from tests.test_browser import rendered, serving
+from tests.fix_browser import chromium, rendered, serving
+
+pytestmark = pytest.mark.slow
 
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 PHONE = 400

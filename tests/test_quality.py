@@ -114,9 +114,9 @@ def test_a_range_without_official_rates_gives_nulls(built: None, api: CheckedCli
     assert (tjs["no_reference"], tjs["best_lag_days"], tjs["stale_runs"]) == (known.TJS_DAYS, None, None)
 
 
-def test_answers_are_cached_by_data_version(built: None, api: CheckedClient, api_app: Flask,
+def test_answers_are_cached_by_data_version(built: None, api: CheckedClient, app: Flask,
                                             conn: psycopg.Connection) -> None:
-    stats = api_app.extensions["fxticker_response_cache"].stats
+    stats = app.extensions["fxticker_response_cache"].stats
     first = api.json(f"/api/quality?{RANGE}")
     hits = stats().hits
     assert api.json(f"/api/quality?{RANGE}") == first and stats().hits == hits + 1

@@ -34,16 +34,12 @@ WHERE hypertable_name = 'observation' AND range_start::date <= %(end)s AND range
 
 
 @pytest.fixture(scope="module")
-def years(cluster: Any) -> Iterator[psycopg.Connection]:
+def years(module_db_url: str) -> Iterator[psycopg.Connection]:
     """One database of generated years shared by this module's tests, which only read it."""
-    from tests.conftest import drop_database, fresh_database
-
-    url = fresh_database(cluster)
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(module_db_url, autocommit=True) as conn:
         conn.execute(GENERATE, {"start": START, "end": END})
         conn.execute("ANALYZE observation")
         yield conn
-    drop_database(cluster, url)
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

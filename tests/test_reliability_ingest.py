@@ -59,6 +59,7 @@ def count(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+@pytest.mark.timing
 def test_kill_9_halfway_then_a_rerun_stores_every_row_exactly_once(
     env: dict[str, str], db_url: str, tmp_path: Path, conn: psycopg.Connection
 ) -> None:

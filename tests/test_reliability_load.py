@@ -1,4 +1,4 @@
-"""Load (issue 7): 32 clients against a real `fxticker serve --workers 2`, steady and across a restart.
+"""Load: 32 clients against a real `fxticker serve --workers 2`, steady and across a restart.
 
 The server and its database are this module's own (tests.fix_scrape.own_cluster), so stopping the database
 does not disturb the session's shared cluster. Clients are threads with one httpx client each, looping
@@ -30,7 +30,7 @@ from tests.fix_scrape import own_cluster, quotes
 from tests.fix_serve import free_port, stop_gracefully, wait_until_serving
 from tests.pages import text_page
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.timing]
 
 CLIENTS = 32
 STEADY_SECONDS = 60.0

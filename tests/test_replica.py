@@ -22,6 +22,8 @@ from fxticker.web import create_app
 from fxticker.web import pool as web_db
 from tests.pages import text_page
 
+pytestmark = pytest.mark.slow
+
 
 def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_url: str) -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": db_url})

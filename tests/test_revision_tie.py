@@ -1,4 +1,4 @@
-"""Two revisions of a day seen at the same instant: the later-ingested capture wins (issue 14, sql/007).
+"""Two revisions of a day seen at the same instant: the later-ingested capture wins (sql/007).
 
 Files from one checkout share an mtime, so their captures tie on last_seen. The daily view, the
 observation ranking, the API and the continuous aggregate's query must all pick the revision ingested

@@ -27,6 +27,8 @@ from tests.fix_scrape import allow_all, fresh, own_cluster, source_runs
 from tests.fix_wait import wait_for
 from tests.pages import html_page
 
+pytestmark = pytest.mark.timing
+
 INTERVAL = 1  # seconds between scheduled runs in these tests
 
 
@@ -94,6 +96,7 @@ def outage_cluster() -> Iterator[cluster.EmbeddedCluster]:
     yield from own_cluster()
 
 
+@pytest.mark.slow
 def test_one_leader_acts_and_a_standby_takes_over_after_kill_9(site: str, db_url: str,
                                                                  tmp_path: Path) -> None:
     env = schedule_env(db_url, [site], tmp_path)
@@ -145,6 +148,7 @@ def test_one_leader_acts_and_a_standby_takes_over_after_kill_9(site: str, db_url
                 scheduler.kill()
 
 
+@pytest.mark.slow
 def test_the_scheduler_outlives_database_outages(site: str, outage_cluster: cluster.EmbeddedCluster,
                                                  tmp_path: Path) -> None:
     url = fresh(outage_cluster)

@@ -20,10 +20,11 @@ import pytest
 from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from fxticker import serve as serving
 from fxticker.cli import main
 from tests.fix_serve import children, free_port, start_serve, wait_until_serving
 from tests.fix_wait import wait_for
+
+pytestmark = pytest.mark.slow
 
 
 class Server:
@@ -70,6 +71,7 @@ def test_workers_share_request_metrics(server: Server) -> None:
     assert values[("fxticker_database_up", None, None)] == 1
 
 
+@pytest.mark.timing
 def test_sigterm_lets_the_request_in_flight_finish(server: Server, db_url: str) -> None:
     results: list[int] = []
     with psycopg.connect(db_url) as blocker:
@@ -104,25 +106,6 @@ def test_bad_settings_are_one_line_before_anything_starts(
     result = CliRunner().invoke(main, ["serve", "--port", str(free_port())])
     assert result.exit_code == 1
     assert result.output == f"fxticker: {message}\n"
-
-
-def test_serve_keeps_its_options() -> None:
-    result = CliRunner().invoke(main, ["serve", "--help"])
-    assert result.exit_code == 0
-    for option in ("--host", "--port", "--workers", "--graceful-timeout"):
-        assert option in result.output
-
-
-def test_serve_empties_only_the_metrics_files_of_its_directory(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    shared = tmp_path / "shared"
-    (shared / "sub").mkdir(parents=True)
-    (shared / "counter_4242.db").write_bytes(b"a previous run's counters")
-    (shared / "notes.txt").write_text("an operator's file")
-    # prepare_metrics_dir names the directory in the environment for prometheus_client; undone after.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
-    assert serving.prepare_metrics_dir(shared) == shared
-    assert sorted(p.name for p in shared.iterdir()) == ["notes.txt", "sub"]
 
 
 def test_a_workers_app_is_frozen_out_of_the_cyclic_collector(env: dict[str, str], tmp_path: Path) -> None:
@@ -166,6 +149,7 @@ def _get_livez(client: socket.socket) -> None:
     assert answer.startswith(b"HTTP/1.1 200"), answer
 
 
+@pytest.mark.timing
 def test_a_burst_of_kept_alive_clients_is_shared_between_the_workers(server: Server) -> None:
     # All 16 landed on one worker at times (docs/benchmarks.md, api: the tail), its one GIL serving them
     # while the other worker idled.
@@ -195,6 +179,15 @@ def test_a_burst_of_kept_alive_clients_is_shared_between_the_workers(server: Ser
     assert sum(held) == 16 and max(held) <= 11, held
 
 
+def test_serve_with_too_many_workers_is_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "FXTICKER_WORKERS": "100000"}
+    result = subprocess.run([sys.executable, "-m", "fxticker", "serve"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "fxticker: FXTICKER_WORKERS='100000': must be from 1 to 64\n"
+    assert result.stdout == ""
+
+
 def _replaced(master: int, before: set[int], every: bool) -> bool:
     now = set(children(master))
     return len(now) == 2 and now != before and not (every and now & before)
@@ -204,6 +197,7 @@ def _more_than(answers: list[int | str], count: int) -> bool:
     return len(answers) > count
 
 
+@pytest.mark.timing
 def test_a_reload_and_a_killed_worker_keep_the_service_answering(env: dict[str, str], tmp_path: Path) -> None:
     """SIGHUP to the master is gunicorn's graceful worker restart, and SIGTERM to one worker is a worker
     replaced: the exiting workers must leave the master's shared metrics directory and control socket

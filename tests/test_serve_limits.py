@@ -1,4 +1,4 @@
-"""`fxticker serve` against slow and hostile clients (issue 14): slow clients are shed, /livez answers,
+"""`fxticker serve` against slow and hostile clients: slow clients are shed, /livez answers,
 and each serve keeps its own gunicorn control socket. Real servers and real sockets on loopback."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import pytest
 
 from fxticker import serve as serving
 from tests.fix_serve import SLOW_CLIENTS, Served, slow_client, start_serve
+
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 ATTACK_SECONDS = 15
 

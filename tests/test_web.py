@@ -26,6 +26,7 @@ def test_healthz_reports_database_and_freshness(client: FlaskClient, tmp_path: P
     assert body is not None and body["observations"] == 5 and body["last_seen_age_seconds"] >= 0
 
 
+@pytest.mark.slow
 def test_healthz_is_503_when_the_database_is_unreachable() -> None:
     app = create_app({"TESTING": True, "DATABASE_READ_URL": "postgresql://x@127.0.0.1:1/none"})
     try:

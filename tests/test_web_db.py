@@ -12,6 +12,7 @@ from flask import Flask
 from fxticker.storage import cluster as db
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
+from tests.fix_db import web_login
 from tests.fix_scrape import fresh, own_cluster
 from tests.fix_wait import wait_for
 
@@ -58,6 +59,8 @@ def terminate(_cluster: db.EmbeddedCluster, url: str) -> None:
     assert ended == (POOL_SIZE,)
 
 
+@pytest.mark.timing
+@pytest.mark.slow
 @pytest.mark.parametrize("break_connections", [restart, terminate])
 def test_the_first_requests_after_the_pools_connections_broke_all_answer(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -140,8 +143,6 @@ def test_a_web_connection_that_resets_its_role_still_cannot_write(app: Flask) ->
 @pytest.mark.parametrize(("login", "warned"), [("superuser", True), ("web", False)])
 def test_a_superuser_login_is_warned_about_and_the_web_login_is_not(
         env: dict[str, str], db_url: str, caplog: pytest.LogCaptureFixture, login: str, warned: bool) -> None:
-    from tests.conftest import web_login
-
     caplog.set_level("WARNING", logger=web_db.__name__)
     url = db_url if login == "superuser" else web_login(db_url)
     app = create_app({"TESTING": True, "DATABASE_READ_URL": url})

@@ -1,4 +1,4 @@
-"""Headers every answer carries whatever the client sends (issue 14): nosniff, and no forged host."""
+"""Headers every answer carries whatever the client sends: nosniff, and no forged host."""
 
 from __future__ import annotations
 

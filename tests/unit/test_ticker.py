@@ -314,7 +314,7 @@ def test_generated_tickers_round_trip(items: list[tuple[str, Decimal, Decimal]],
     ]
 
 
-# Hostile pages (issue 7): each of these was accepted with wrong values, lost data silently or gave an
+# Hostile pages: each of these was accepted with wrong values, lost data silently or gave an
 # unreadable message before the parser learnt better.
 
 def test_windows_and_old_mac_line_ends_are_read() -> None:

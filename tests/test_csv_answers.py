@@ -1,4 +1,4 @@
-"""The one CSV writer: CRLF, guarded cells, chunks per batch; and every .csv answer written by it."""
+"""Every .csv answer is written by the one CSV writer, and JSON answers stream in constant memory."""
 
 from __future__ import annotations
 
@@ -13,34 +13,15 @@ import pytest
 from flask.testing import FlaskClient
 
 from fxticker.collect.ingest import ingest_many
-from fxticker.export import csvfile
 from fxticker.storage import observations
 from tests.fix_api import CheckedClient
-from tests.test_export import write_page_text
-
-
-def test_chunks_are_crlf_guarded_and_one_per_batch() -> None:
-    chunks = list(csvfile.chunks(["a", "b"], [[["=1+2", "-0.5"]], [["x,y", "@me"]]], bom=True))
-    assert chunks == ["\ufeffa,b\r\n'=1+2,-0.5\r\n", "\"x,y\",'@me\r\n"]
-    assert list(csvfile.chunks(["a"], [])) == ["a\r\n"]
-    # Only the columns named as text are looked at: a query formats the others.
-    assert list(csvfile.chunks(["a", "b"], [[["=x", "=y"]]], text_columns=[1])) == ["a,b\r\n=x,'=y\r\n"]
-
-
-@pytest.mark.parametrize("text", ["=cmd|' /C calc'!A0", "+1", "-x", "@x", "\tx", "\rx"])
-def test_a_formula_is_shown_as_text(text: str) -> None:
-    assert csvfile.guard(text) == "'" + text
-
-
-@pytest.mark.parametrize("text", ["-0.51", "-0", "12", "a=b", "plain", ""])
-def test_numbers_and_plain_text_stay_as_they_are(text: str) -> None:
-    assert csvfile.guard(text) == text
+from tests.pages import text_page
 
 
 @pytest.fixture
 def formula_sources(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "=cmd.txt").write_text(write_page_text("8 December 2025"))
+    (tmp_path / "=cmd.txt").write_text(text_page(date="8 December 2025"))
     ingest_many(["=cmd.txt"], None)
 
 
@@ -71,6 +52,7 @@ def test_observations_json_is_what_jsonify_writes(client: FlaskClient, formula_s
         assert response.get_data() == jsonify(json.loads(response.get_data())).get_data()
 
 
+@pytest.mark.slow
 def test_observations_stream_in_constant_memory(client: FlaskClient, conn: psycopg.Connection) -> None:
     conn.execute("""
         INSERT INTO observation (rate_date, currency, rate, change_pct, direction, first_seen, last_seen,

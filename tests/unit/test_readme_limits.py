@@ -13,8 +13,8 @@ from fxticker.official import answers, plausible
 from fxticker.official.banks import PEGS, PROVIDERS
 from fxticker.web import dashboard, frankfurter, metrics
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-NGINX_CONF = Path(__file__).resolve().parent.parent / "docker" / "nginx" / "fxticker.conf"
+README = Path(__file__).resolve().parents[2] / "README.md"
+NGINX_CONF = Path(__file__).resolve().parents[2] / "docker" / "nginx" / "fxticker.conf"
 
 
 def rows() -> dict[str, str]:

@@ -1,9 +1,9 @@
-"""The product's vocabulary: one answer per rule, in Python and in SQL, on every surface alike."""
+"""The vocabulary in SQL and on every surface (dashboard, CSV, API, command line): the answers the
+Python rules give."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import random
 from decimal import Decimal
@@ -20,21 +20,8 @@ from hypothesis import strategies as st
 from fxticker import vocab
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
-from fxticker.inputs import shown
-from tests.test_dashboard import table_rows, with_quote, write_page
-
-# Quotes as the parser lets them through: up to 12 digits, any scale, never zero.
-RATES = st.builds(
-    lambda digits, scale: Decimal(digits).scaleb(-scale),
-    st.integers(min_value=1, max_value=10**12 - 1),
-    st.integers(min_value=0, max_value=12),
-).filter(lambda rate: len(vocab.decimal_text(rate).replace(".", "").lstrip("0")) <= 12)
-
-EDGES = [
-    "0.00008", "0.00193", "0.01144", "0.10851", "0.28490", "1", "10", "100", "0.001", "0.0001",
-    # 1/0.04096 = 24.4140625 exactly: a tie at the ninth significant digit.
-    "0.04096", "0.00001", "999999999999", "0.000000000001", "0.000000999999", "3", "0.7", "12.5",
-]
+from tests.pages import table_rows, with_quote, write_page
+from tests.unit.test_vocab import RATES
 
 
 def in_sql(conn: psycopg.Connection, rates: list[Decimal]) -> list[tuple[str, ...]]:
@@ -44,10 +31,6 @@ def in_sql(conn: psycopg.Connection, rates: list[Decimal]) -> list[tuple[str, ..
         [rates],
     ).fetchall()
     return [tuple(row) for row in rows]
-
-
-def in_python(rates: list[Decimal]) -> list[tuple[str, ...]]:
-    return [(vocab.decimal_text(vocab.units_per_usd(r)), *vocab.bounds(r).texts()) for r in rates]
 
 
 def test_sql_and_python_give_the_same_bounds_on_edge_cases(conn: psycopg.Connection) -> None:
@@ -63,20 +46,6 @@ def test_sql_and_python_give_the_same_bounds(conn: psycopg.Connection, rates: li
     assert in_sql(conn, rates) == in_python(rates)
 
 
-@given(RATES)
-def test_bounds_contain_every_rate_that_rounds_to_the_quote(rate: Decimal) -> None:
-    b = vocab.bounds(rate)
-    assert b.usd_per_unit_low < rate < b.usd_per_unit_high
-    assert b.units_per_usd_low <= 1 / b.usd_per_unit_high
-    assert b.units_per_usd_high >= 1 / b.usd_per_unit_low
-    assert b.units_per_usd_low <= vocab.units_per_usd(rate) <= b.units_per_usd_high
-
-
-def test_bounds_of_a_one_digit_quote() -> None:
-    assert vocab.bounds(Decimal("0.00008")).texts() == ("0.000075", "0.000085", "11764.705", "13333.334")
-    assert vocab.decimal_text(vocab.units_per_usd(Decimal("0.04096"))) == "24.414063"
-
-
 def test_view_bounds_agree_with_the_vocabulary(conn: psycopg.Connection, env: dict[str, str],
                                                tmp_path: Path) -> None:
     ingest_many([write_page(tmp_path, "a.txt", "9 December 2025")], None)
@@ -84,43 +53,6 @@ def test_view_bounds_agree_with_the_vocabulary(conn: psycopg.Connection, env: di
     assert len(rows) == 5
     for rate, low, high in rows:
         assert (low, high) == vocab.bounds(rate).texts()[:2]
-
-
-@pytest.mark.parametrize(
-    ("text", "change", "direction", "shown"),
-    [("-0", "0", "down", "-0"), ("-0.00", "0.00", "down", "-0.00"), ("0", "0", "flat", "0"),
-     ("0.52", "0.52", "up", "0.52"), ("-0.14", "-0.14", "down", "-0.14")],
-)
-def test_a_quoted_minus_zero_is_a_fall_rounded_to_zero(text: str, change: str, direction: str,
-                                                       shown: str) -> None:
-    value, found = vocab.read_change(text)
-    assert (vocab.decimal_text(value), found) == (change, direction)
-    assert vocab.change_text(value, found) == shown
-
-
-@pytest.mark.parametrize("text", ["20251201", "2025-W49-1", "2025-12-1", " 2025-12-01", "2025-12-01\n",
-                                  "２０２５-12-01", "2025-12-01T00:00", ""])
-def test_only_yyyy_mm_dd_is_a_date(text: str) -> None:
-    with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        vocab.parse_date(text)
-
-
-def test_a_date_parses() -> None:
-    assert vocab.parse_date("2025-12-01") == dt.date(2025, 12, 1)
-    with pytest.raises(ValueError, match="not a real date"):
-        vocab.parse_date("2025-02-30")
-
-
-def test_input_is_quoted_as_typed_when_plain_and_escaped_otherwise() -> None:
-    assert shown("2025-12-01") == "'2025-12-01'"
-    for hostile, escaped in (("<script>", r"'\x3cscript\x3e'"), ("KZT\u202e", r"'KZT\u202e'"),
-                             ("a\x00b", r"'a\x00b'"), ("a\nb", r"'a\x0ab'"), ("'", r"'\x27'"),
-                             ("\x1b[31m", r"'\x1b\x5b31m'")):
-        assert shown(hostile) == escaped
-    assert shown("x" * 41) == "'" + "x" * 40 + "'..."
-
-
-# ---- every surface gives the same answer --------------------------------------------------------------
 
 
 @pytest.fixture
@@ -185,3 +117,14 @@ def test_the_export_takes_only_yyyy_mm_dd(client: FlaskClient) -> None:
     response = client.get("/export.csv?from=20251201")
     assert response.status_code == 422
     assert response.json == {"status": 422, "message": "'from' must be a date of the form YYYY-MM-DD"}
+
+
+EDGES = [
+    "0.00008", "0.00193", "0.01144", "0.10851", "0.28490", "1", "10", "100", "0.001", "0.0001",
+    # 1/0.04096 = 24.4140625 exactly: a tie at the ninth significant digit.
+    "0.04096", "0.00001", "999999999999", "0.000000000001", "0.000000999999", "3", "0.7", "12.5",
+]
+
+
+def in_python(rates: list[Decimal]) -> list[tuple[str, ...]]:
+    return [(vocab.decimal_text(vocab.units_per_usd(r)), *vocab.bounds(r).texts()) for r in rates]
