@@ -288,10 +288,24 @@ $$
 """
 
 
+# Every role may create temporary tables in a new database (PUBLIC holds TEMPORARY), the web login too; it
+# must not write anything. The owner (the login that ingests, into a temporary stage table) keeps the right
+# through ownership. Revoked only while PUBLIC still holds it: a replica, read-only, has the primary's
+# catalog and so nothing to do (a REVOKE there fails even when it would change nothing).
+_NO_PUBLIC_TEMP = f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_database d WHERE d.datname = '{DB_NAME}' AND (d.datacl IS NULL OR EXISTS (
+            SELECT 1 FROM aclexplode(d.datacl) a
+            WHERE a.grantee = 0 AND a.privilege_type = 'TEMPORARY'))) THEN
+        REVOKE TEMPORARY ON DATABASE "{DB_NAME}" FROM PUBLIC;
+    END IF;
+END
+$$
+"""
+
+
 def _ensure_web_login(conn: psycopg.Connection) -> None:
     conn.execute(_WEB_LOGIN)
-    # Every role may create temporary tables in a new database (PUBLIC holds TEMPORARY), the web login
-    # too; it must not write anything. The owner (the login that ingests, into a temporary stage table)
-    # keeps the right through ownership.
-    conn.execute(f'REVOKE TEMPORARY ON DATABASE "{DB_NAME}" FROM PUBLIC')
+    conn.execute(_NO_PUBLIC_TEMP)
 
