@@ -218,7 +218,7 @@ def _plain(value: Decimal) -> Decimal:
 # ---- the same rules in SQL -----------------------------------------------------------------------------
 # For queries that format every cell in PostgreSQL: the export streams a million rows at close to
 # psql's own speed, and a Python pass over each row would cost it about a third more. Each expression
-# below gives the same text as the Python above (tests/test_vocab.py compares them in PostgreSQL).
+# below gives the same text as the Python above (tests/test_vocab_surfaces.py compares them in PostgreSQL).
 
 
 def sql_signed_change(change: str, direction: str) -> str:
