@@ -54,9 +54,9 @@ class ScheduleConfig:
 
     @classmethod
     def from_settings(cls, conf: Settings) -> ScheduleConfig:
-        interval, jitter = float(conf.interval), conf.jitter
+        interval = float(conf.interval)
         # A standby must notice a dead leader well within one interval; 5 s is cheap for long intervals.
-        return cls(interval=interval, jitter=min(jitter, interval / 2), poll=max(0.2, min(5.0, interval / 2)))
+        return cls(interval=interval, jitter=conf.scrape_jitter, poll=max(0.2, min(5.0, interval / 2)))
 
 
 class Leadership:

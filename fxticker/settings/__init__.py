@@ -244,6 +244,12 @@ class Settings:
         # Three intervals: one missed run is normal (a slow site), three in a row are not.
         return self.health_max_age if self.health_max_age is not None else 3 * self.interval
 
+    @property
+    def scrape_jitter(self) -> float:
+        """The random delay a scheduled scrape may take: FXTICKER_JITTER, at most half the interval, so
+        that two runs never swap places."""
+        return min(self.jitter, self.interval / 2)
+
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting from environ (default: the process environment), checked; SettingError names the

@@ -96,7 +96,7 @@ def _series(start: dt.date, end: dt.date) -> Response:
     except vocab.BadValue as exc:  # Frankfurter v1 finds no rates between a later day and an earlier one
         raise NotFound(f"{exc}: no rates between them") from None
     sources = _SOURCES
-    today = params.latest_today()
+    today = vocab.latest_today()
     with read_connection() as conn:
         base, quotes, amount = _query(known_currencies(conn, sources))
         key = ("series", tuple(p.key for p in sources), base, tuple(quotes), start, end, today, "day")
@@ -135,7 +135,7 @@ def _charset(response: Response) -> Response:
 @bp.get("/current")
 @cached
 def latest() -> Response:
-    return _on(params.latest_today())
+    return _on(vocab.latest_today())
 
 
 @bp.get("/<period>")
@@ -145,7 +145,7 @@ def dated(period: str) -> Response:
 
     No bound on a date: a future one answers the latest rates, as Frankfurter's does.
     """
-    today = params.latest_today()
+    today = vocab.latest_today()
     if _DAY.fullmatch(period):
         return _on(params.parse_date("date", period, dt.date.max))
     match = _RANGE.fullmatch(period)

@@ -123,7 +123,7 @@ def row(rate: Rate, amount: Decimal = Decimal(1), expand: bool = False,
 def _lookup(conn: psycopg.Connection) -> tuple[list[Rate], Others | None]:
     args = request.args
     params.reject_unknown(args, _RATES_PARAMS)
-    today = params.latest_today()
+    today = vocab.latest_today()
     sources = selected_providers(args.get("providers"))
     expand = _expand(args.get("expand"))
     known = known_currencies(conn, sources)
@@ -198,7 +198,7 @@ def one_rate(base: str, quote: str) -> Response:
     """One pair; the same snapshot as /v2/rates, so the two agree. Same-currency pairs answer 1."""
     params.reject_unknown(request.args, ("date", "providers", "expand"))
     base_code, quote_code = iso_code("base", base), iso_code("quote", quote)
-    today = params.latest_today()
+    today = vocab.latest_today()
     on = params.parse_date("date", request.args["date"], dt.date.max) if "date" in request.args else today
     with read_connection() as conn:
         sources = selected_providers(request.args.get("providers"))
@@ -273,7 +273,7 @@ def one_currency(code: str) -> Response:
 @cache.cached
 def providers_list() -> Response:
     params.reject_unknown(request.args, ())
-    today = params.latest_today()
+    today = vocab.latest_today()
     with read_connection() as conn:
         entries = [p.describe(conn, today) for p in providers().registered()]
     return jsonify(sorted((e for e in entries if e is not None), key=lambda e: str(e["key"])))

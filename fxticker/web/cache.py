@@ -6,7 +6,7 @@ cached view reads the version first, one indexed single-row SELECT, and looks up
     (version, latest_today(), path, query arguments)
 
 Everything an API body depends on is in that key: the stored data (the version), the clock (the
-endpoints' only use of it is `params.latest_today()`, the default `date` and `to`; it changes on an hour
+endpoints' only use of it is `vocab.latest_today()`, the default `date` and `to`; it changes on an hour
 boundary, 10:00 UTC) and the request's path and arguments. One request header changes a body: Accept on
 /v2/rates (JSON or NDJSON, headers.wants_ndjson), so the key's path carries that choice. The
 conditional-GET, CORS and Vary headers are added afterwards by fxticker.web.headers, on hits and misses.
@@ -37,7 +37,8 @@ from cachetools import LRUCache
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
-from fxticker.web import headers, params
+from fxticker import vocab
+from fxticker.web import headers
 from fxticker.web.errors import Unavailable
 from fxticker.web.pool import holding_read_connection
 
@@ -166,7 +167,7 @@ def _key(version: int) -> Key:
     # their order (a stable sort), though the APIs reject repeats anyway, and with a 422 nothing is kept.
     args = tuple(sorted(request.args.items(multi=True), key=lambda item: item[0]))
     path = request.path + (" ndjson" if headers.wants_ndjson() else "")
-    return version, params.latest_today(), path, args
+    return version, vocab.latest_today(), path, args
 
 
 def cached(view: Callable[P, Response]) -> Callable[P, Response]:

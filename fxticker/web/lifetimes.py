@@ -85,5 +85,4 @@ def _next_scrape() -> dt.datetime | None:
         return None
     if last is None:
         return None
-    # The scheduler's own bound on the jitter (scheduler.SchedulerConfig): at most half the interval.
-    return last + dt.timedelta(seconds=conf.interval - min(conf.jitter, conf.interval / 2))
+    return last + dt.timedelta(seconds=conf.interval - conf.scrape_jitter)

@@ -65,7 +65,7 @@ class _Ask:
 
 def _ask() -> _Ask:
     args = params.query(_PARAMS)
-    today = params.latest_today()
+    today = vocab.latest_today()
     codes, name = params.native_codes(args)
     start = params.parse_date("from", args["from"], today) if "from" in args else vocab.EARLIEST
     end = params.parse_date("to", args["to"], today) if "to" in args else today

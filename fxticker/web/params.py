@@ -19,11 +19,6 @@ from fxticker.web.errors import BadInput, NotFound
 # re.ASCII: \d would otherwise accept other scripts' digits.
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?", re.ASCII)
 
-def latest_today() -> dt.date:
-    """The web's today: vocab.latest_today, the latest date anywhere (a later one is the future)."""
-    return vocab.latest_today()
-
-
 def reject_unknown(args: MultiDict[str, str], allowed: Collection[str],
                    lists: Collection[str] = ()) -> None:
     """422 for a parameter this endpoint does not take, or one given twice (but a list's)."""

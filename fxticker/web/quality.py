@@ -26,7 +26,7 @@ _PARAMS = (*params.CURRENCIES, "from", "to")
 def _ask() -> tuple[list[str] | None, str, dt.date | None, dt.date | None]:
     """The native API's parameters, by its rules: currency codes, and dates not in the future."""
     args = params.query(_PARAMS)
-    today = params.latest_today()
+    today = vocab.latest_today()
     codes, name = params.native_codes(args)
     start = params.parse_date("from", args["from"], today) if "from" in args else None
     end = params.parse_date("to", args["to"], today) if "to" in args else None
