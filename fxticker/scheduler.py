@@ -115,7 +115,7 @@ class ScheduledScraper:
         self.database_url = database_url
         self.config = config
         self.scrape_config = scrape_config
-        # The official rates' daily fetches (fxticker/official/run.py); None: not scheduled.
+        # The official rates' daily fetches (fxticker/official/bank_runs.py); None: not scheduled.
         self.official = official
         # A leader that finds a provider not fetched for a day fetches it this long after taking over:
         # soon, yet not at once, so that restarts in a row do not ask the banks each time.

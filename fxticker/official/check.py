@@ -3,7 +3,7 @@
 The check itself is SQL (sql/008, sql/009: observation_checked, daily_checked), so that every reader
 gets it from the database in one query; this module holds what Python needs to know of it: the window
 a quote looks back for an official rate, the thresholds of its verdicts, and the fields a quote gains.
-tests/unit/test_official_check_rules.py holds the SQL to these numbers.
+tests/unit/test_official_check_window.py holds the SQL to these numbers.
 """
 
 from __future__ import annotations
