@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ from fxticker.storage import cluster as db
 from fxticker.storage import observations
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
+from fxticker.web.version_watch import TRUST, VersionWatch
 
 TEMPLATE = "fxt_template"
 _counter = itertools.count()
@@ -126,9 +128,40 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
     return dict(os.environ)
 
 
+class SettledClient(FlaskClient):
+    """A test client whose every request comes after the app's worker has heard of every commit made
+    before it (fxticker.web.version_watch), as a request does in production a few milliseconds after a
+    change. Tests write and read within microseconds of each other; how soon a change is heard is
+    tests/test_version_watch.py's subject, with a plain client."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        settled(self.application)
+        return super().open(*args, **kwargs)
+
+
+def settled(app: Flask, timeout: float = TRUST + 3) -> None:
+    """Wait until app's watch knows the committed data version, or has stepped aside (requests then read
+    it themselves); fail if it does neither within timeout."""
+    watch: VersionWatch = app.extensions["fxticker_version_watch"]
+    try:
+        with psycopg.connect(app.config["DATABASE_READ_URL"], autocommit=True, connect_timeout=5) as conn:
+            web_db.as_reader(conn)
+            row = conn.execute("SELECT version FROM data_version").fetchone()
+    except psycopg.OperationalError:
+        return  # nothing to hear of: the app cannot reach the database either
+    assert row is not None
+    committed = int(row[0])
+    deadline = time.monotonic() + timeout
+    while (known := watch.version()) is not None and known < committed:
+        assert time.monotonic() < deadline, f"the app's watch is at version {known}, the table at {committed}"
+        time.sleep(0.002)
+
+
 def create_app_for(url: str) -> Flask:
-    """The web app reading the database at url, as the web tier's login."""
-    return create_app({"TESTING": True, "DATABASE_READ_URL": web_login(url)})
+    """The web app reading the database at url, as the web tier's login; its test clients are settled."""
+    app = create_app({"TESTING": True, "DATABASE_READ_URL": web_login(url)})
+    app.test_client_class = SettledClient
+    return app
 
 
 @pytest.fixture

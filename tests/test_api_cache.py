@@ -1,5 +1,6 @@
 """The API's response cache (fxticker/web/cache.py) and the data version it is keyed by (sql/004_*.sql):
-never stale after an ingest, hits that read nothing but the version, and the trigger behind it."""
+every answer new once the worker has heard of an ingest, hits that read no data, and the trigger behind
+it. How soon a worker hears is tests/test_version_watch.py's subject."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from flask import Flask
 from fxticker.storage import observations as store
 from fxticker.ticker import Quote
 from fxticker.web import pool as web_db
+from fxticker.web import version_watch
 from fxticker.web.cache import ResponseCache, current
 from fxticker.web.pool import read_connection
 from tests.fix_api import DAY2_LATE, CheckedClient, ingest_pages
 from tests.fix_serve import free_port, wait_until_serving
+from tests.fix_wait import wait_for
 
 EVENING = dt.datetime(2025, 12, 19, 20, tzinfo=dt.UTC)
 # A third revision of the 19th, seen after the sample days' two: KZT moves from 0.00194 to 0.00195.
@@ -97,7 +100,7 @@ def test_read_connections_are_autocommit_read_only_and_the_reader(app: Flask) ->
 
 # The cache through the app.
 
-def test_an_ingest_is_seen_by_the_very_next_request(
+def test_an_ingest_changes_every_answer_once_heard_of(
     api: CheckedClient, sample_days: None, tmp_path: Path
 ) -> None:
     urls = ["/v2/rates", "/v2/rates?quotes=KZT", "/v2/rates?from=2025-12-01", "/v2/rate/USD/KZT",
@@ -120,11 +123,12 @@ def test_an_ingest_is_seen_by_the_very_next_request(
     assert api.json("/v2/rates?from=2025-12-01")[-1]["date"] == "2025-12-20"
 
 
-def test_a_hit_reads_nothing_but_the_version(
+def test_a_hit_reads_no_data(
     api: CheckedClient, app: Flask, sample_days: None, db_url: str
 ) -> None:
     """With SELECT on the data taken away, a cached answer still comes back whole, an uncached one cannot:
-    so a hit ran no query on the data, only the data_version lookup."""
+    so a hit ran no query on the data (tests/test_web_db.py counts what it sends: nothing while the
+    watch vouches for the version, the version's query when it does not)."""
     cache = app.extensions["fxticker_response_cache"]
     assert isinstance(cache, ResponseCache)
     miss = api.get("/v2/rates?base=USD&quotes=KZT,UZS")
@@ -196,4 +200,6 @@ def test_every_worker_answers_with_new_data_after_an_ingest(served: str, tmp_pat
 
     assert rates_seen() == {515.46}
     ingest_pages(tmp_path, [("19 December 2025", DAY2_NIGHT, EVENING)])
-    assert rates_seen() == {512.82}
+    # Each worker hears of it from the notification, milliseconds later; at worst within TRUST.
+    wait_for("both workers to answer the new rate", lambda: rates_seen() == {512.82},
+             timeout=version_watch.TRUST + 3)

@@ -24,8 +24,9 @@ def test_any_parameter_value_is_answered_without_a_server_error(
 
 
 UNSAFE = ["<script>", "\u202e", "\x00", "\n", "'", '"', "&"]
-# What a message may carry of the input: printable ASCII without quotes or markup, between apostrophes.
-QUOTED_PLAIN = re.compile(r"'[A-Za-z0-9_.,:;/+=@~\\ -]*'(\.\.\.)?")
+# What a message may carry of the input: between apostrophes, inputs.shown's plain characters (printable
+# ASCII without quotes or markup; '&' among them, as URLs have it) and its escapes (\xNN).
+QUOTED_PLAIN = re.compile(r"'[A-Za-z0-9_.,:;/?&!*+=@~%()#\\ -]*'(\.\.\.)?")
 
 
 @settings(max_examples=40, deadline=None)

@@ -20,6 +20,7 @@ from fxticker.storage import cluster
 from fxticker.storage import observations as store
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
+from tests.fix_wait import wait_for
 from tests.pages import text_page
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_web_pool_acts_as_the_reader_and_cannot_write(env: dict[str, str], db_ur
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("INSERT INTO scrape_run (started_at) VALUES (now())")
     finally:
-        pool.close()
+        web_db.close(app)
 
 
 def test_a_login_outside_the_reader_role_gets_no_connection(
@@ -49,7 +50,7 @@ def test_a_login_outside_the_reader_role_gets_no_connection(
                  " CREATE ROLE fxt_outsider LOGIN; END IF; END $$")
     outsider_url = db_url.replace(f"{cluster.DB_USER}@", "fxt_outsider@")
     with psycopg.connect(outsider_url) as outsider, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        web_db._as_reader(outsider)
+        web_db.as_reader(outsider)
     assert "grant fxticker_reader to the read URL's user" in caplog.text
 
 
@@ -120,8 +121,9 @@ def primary_and_replica() -> Iterator[tuple[cluster.EmbeddedCluster, cluster.Emb
 
 def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
     primary_and_replica: tuple[cluster.EmbeddedCluster, cluster.EmbeddedCluster],
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO", logger="fxticker.web.version_watch")
     primary, replica = primary_and_replica
     monkeypatch.setenv("DATABASE_URL", primary.url())
     monkeypatch.setenv("DATABASE_READ_URL", replica.url())
@@ -144,6 +146,10 @@ def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
         with web_db.pool(app).connection() as conn:
             assert conn.execute("SELECT pg_is_in_recovery(), current_user").fetchone() == (
                 True, "fxticker_reader")
+        # A standby refuses LISTEN: the watch steps aside, and every request reads the version itself.
+        wait_for("the watch to step aside",
+                 lambda: any("is a standby" in r.getMessage() for r in caplog.records))
+        assert app.extensions["fxticker_version_watch"].version() is None
     finally:
         web_db.close(app)
     with psycopg.connect(replica.url()) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):

@@ -12,6 +12,7 @@ from flask import Flask
 from fxticker.storage import cluster as db
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
+from fxticker.web.version_watch import VersionWatch
 from tests.fix_db import web_login
 from tests.fix_scrape import fresh, own_cluster
 from tests.fix_wait import wait_for
@@ -78,32 +79,40 @@ def test_the_first_requests_after_the_pools_connections_broke_all_answer(
         web_db.close(app)
 
 
-def test_a_request_on_a_healthy_pooled_connection_sends_one_statement(
+def test_a_cached_answer_sends_nothing_and_without_the_watch_one_statement(
     restart_cluster: db.EmbeddedCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A cached answer costs the data version's query and nothing more: no ping before it."""
+    """While the watch vouches for the data version, a cached answer sends the database nothing; with the
+    watch stopped, it sends the data version's query and nothing more: no ping before it."""
     app = own_app(restart_cluster, tmp_path, monkeypatch, pool_size=1)
     client = app.test_client()
     app_pool = web_db.pool(app)
-    trace = tmp_path / "libpq.trace"
-    try:
-        assert client.get("/v2/currencies").status_code == 200  # now kept by the response cache
+    watch: VersionWatch = app.extensions["fxticker_version_watch"]
+
+    def statements_of_three_answers(trace: Path) -> list[list[str]]:
         with trace.open("w") as sink:
             conn = app_pool.getconn(timeout=10)
             conn.pgconn.trace(sink.fileno())
             conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
             app_pool.putconn(conn)
-            answers = [client.get("/v2/currencies").status_code for _ in range(3)]
+            assert [client.get("/v2/currencies").status_code for _ in range(3)] == [200, 200, 200]
             conn = app_pool.getconn(timeout=10)
             conn.pgconn.untrace()
             app_pool.putconn(conn)
+        # libpq's trace: a line per protocol message, "F" for those the client sent, then length and type.
+        sent = [line.split("\t")[2:] for line in trace.read_text().splitlines() if line.startswith("F\t")]
+        return [fields for fields in sent if fields[0] in ("Query", "Bind")]
+
+    try:
+        wait_for("the watch to vouch for a version", lambda: watch.version() is not None)
+        assert client.get("/v2/currencies").status_code == 200  # now kept by the response cache
+        assert statements_of_three_answers(tmp_path / "watched.trace") == []
+        watch.stop()
+        assert watch.version() is None
+        statements = statements_of_three_answers(tmp_path / "unwatched.trace")
     finally:
         web_db.close(app)
-    assert answers == [200, 200, 200]
-    # libpq's trace: one line per protocol message, "F" for those the client sent, then length and type.
-    sent = [line.split("\t")[2:] for line in trace.read_text().splitlines() if line.startswith("F\t")]
-    statements = [fields for fields in sent if fields[0] in ("Query", "Bind")]
-    assert len(statements) == 3, sent
+    assert len(statements) == 3, statements
     assert ["Query", ' ""'] not in statements
 
 
@@ -116,12 +125,13 @@ def test_closing_the_app_ends_its_database_sessions(
 
     def sessions() -> int:
         with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                               (web_db.APPLICATION_NAME,)).fetchone()
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = ANY(%s)",
+                               ([web_db.APPLICATION_NAME, web_db.WATCH_APPLICATION_NAME],)).fetchone()
         assert row is not None
         return int(row[0])
 
-    assert sessions() == 2
+    # The two pooled connections and the watch's.
+    wait_for("the watch to connect", lambda: sessions() == 3)
     web_db.close(app)
     # A backend leaves pg_stat_activity a moment after its client said goodbye.
     wait_for("the web sessions to end", lambda: sessions() == 0)

@@ -1,7 +1,8 @@
-"""Response cache: each worker keeps API bodies under the data version they were computed at, never stale.
+"""Response cache: each worker keeps API bodies under the data version they were computed at, until it moves.
 
-Every change to `observation` bumps `data_version.version` in the same transaction (sql/004_*.sql). A
-cached view reads the version first, one indexed single-row SELECT, and looks up
+Every change to `observation` or `official_rate` bumps `data_version.version` in the same transaction
+(sql/004, sql/010). A cached view takes the version its request answers at (`request_version`) and
+looks up
 
     (version, latest_today(), path, query arguments)
 
@@ -11,10 +12,14 @@ boundary, 10:00 UTC) and the request's path and arguments. One request header ch
 /v2/rates (JSON or NDJSON, headers.wants_ndjson), so the key's path carries that choice. The
 conditional-GET, CORS and Vary headers are added afterwards by fxticker.web.headers, on hits and misses.
 
-Why it cannot serve stale data: the version is read *before* the computation, and every statement after
-it (autocommit, read committed) sees at least the data of that version. So a body stored under version V
-reflects data at least as new as V, and a later request that still reads V is one no newer change has
-committed for. A replica that lags serves its own consistent version, as it would without the cache.
+Where the version comes from: the worker's watch (fxticker.web.version_watch), which learns of every
+change from a notification at its commit, so a hit costs no database round trip; when the watch cannot
+vouch for its version, the request reads it on the connection it then computes on, one indexed
+single-row SELECT. Either way the version is known *before* the computation, and every statement after
+it (autocommit, read committed, on the same server) sees at least the data of that version: a body
+stored under version V reflects data at least as new as V. An answer lags a change only until the
+worker hears of it: the notification's delivery, milliseconds, and at most version_watch.TRUST. A
+replica that lags serves its own consistent version, as it would without the cache.
 
 The cache is per worker process (gunicorn forks several; they do not share memory) and bounded by bytes,
 not entries: bodies range from 100 bytes to megabytes (ten years of rates), so a count would bound nothing.
@@ -40,7 +45,7 @@ from werkzeug.wrappers import Response
 from fxticker import vocab
 from fxticker.web import headers
 from fxticker.web.errors import Unavailable
-from fxticker.web.pool import holding_read_connection
+from fxticker.web.pool import holding_read_connection, watched_version
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +158,19 @@ def data_version(conn: psycopg.Connection) -> int:
     return int(row[0])
 
 
-def request_version(conn: psycopg.Connection) -> int:
-    """The data version this request reads at: read once, so views keying their own work by it (the
-    API's amount-free rates) agree with the response cache and cost no second query."""
+def request_version(conn: psycopg.Connection | None = None) -> int:
+    """The data version this request answers at: taken once, so views keying their own work by it (the
+    API's amount-free rates) agree with the response cache. The watch's when it vouches for one;
+    otherwise read on conn, the connection the request computes on."""
     if _REQUEST_VERSION not in g:
-        setattr(g, _REQUEST_VERSION, data_version(conn))
-    version: int = getattr(g, _REQUEST_VERSION)
-    return version
+        version = watched_version()
+        if version is None:
+            if conn is None:
+                raise RuntimeError("request_version needs the request's connection when the watch is down")
+            version = data_version(conn)
+        setattr(g, _REQUEST_VERSION, version)
+    known: int = getattr(g, _REQUEST_VERSION)
+    return known
 
 
 def _key(version: int) -> Key:
@@ -173,19 +184,29 @@ def _key(version: int) -> Key:
 def cached(view: Callable[P, Response]) -> Callable[P, Response]:
     """Serve view's 200 responses from the worker's cache while the data version stays the same.
 
-    The view runs on the connection the version was read on (read_connection inside it reuses it), so a
-    miss costs one extra statement, and a hit costs that statement alone.
+    With the watch's version a hit touches no connection, and a miss takes one as the view asks. Without
+    it, the version is read on a connection the view then runs on (read_connection inside it reuses it),
+    so a miss costs one extra statement, and a hit costs that statement alone.
     """
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         cache = current()
-        with holding_read_connection() as conn:
-            key = _key(request_version(conn))
+        watched = watched_version()
+        if watched is not None:
+            setattr(g, _REQUEST_VERSION, watched)
+            key = _key(watched)
             entry = cache.get(key)
             if entry is not None:
                 return entry.response()
             response = view(*args, **kwargs)
+        else:
+            with holding_read_connection() as conn:
+                key = _key(request_version(conn))
+                entry = cache.get(key)
+                if entry is not None:
+                    return entry.response()
+                response = view(*args, **kwargs)
         if response.status_code == 200 and not response.is_streamed:
             response.add_etag()
             body = response.get_data()

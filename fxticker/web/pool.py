@@ -1,8 +1,9 @@
-"""The web tier's database: the read pool of one app, the connections it hands out, and its closing.
+"""The web tier's database: the read pool of one app, the connections it hands out, its data version watch
+(fxticker.web.version_watch), and their closing.
 
-`init_app` opens the pool when the app is built (never at import) and `close` closes it when the app
-stops (a gunicorn worker exiting, a test's fixture). A view takes a connection with `read_connection()`;
-an unreachable database is the 503 `Unavailable`, never a 500.
+`init_app` opens the pool and starts the watch when the app is built (never at import) and `close` closes
+both when the app stops (a gunicorn worker exiting, a test's fixture). A view takes a connection with
+`read_connection()`; an unreachable database is the 503 `Unavailable`, never a 500.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from flask import Flask, current_app, g
 from fxticker.inputs import first_line
 from fxticker.storage.cluster import WEB_USER
 from fxticker.web.errors import Unavailable
+from fxticker.web.version_watch import VersionWatch
 
 log = logging.getLogger(__name__)
 
 POOL_TIMEOUT = 5.0
 # How the web tier's sessions show in pg_stat_activity.
 APPLICATION_NAME = "fxticker-web"
+WATCH_APPLICATION_NAME = "fxticker-web-watch"
 _POOL = "fxticker_pool"
+_WATCH = "fxticker_version_watch"
 # The connection a cached view holds while it runs (fxticker.web.cache): read_connection reuses it.
 _HELD = "fxticker_held_connection"
 
@@ -37,12 +41,15 @@ def init_app(app: Flask, url: str, max_size: int) -> None:
         min_size=1,
         max_size=max_size,
         kwargs={"connect_timeout": 5, "application_name": APPLICATION_NAME},
-        configure=_as_reader,
+        configure=as_reader,
         open=False,
         name="fxticker-read",
     )
     pool.open(wait=False)
     app.extensions[_POOL] = pool
+    watch = VersionWatch(url, as_reader, WATCH_APPLICATION_NAME)
+    watch.start()
+    app.extensions[_WATCH] = watch
 
 
 def pool(app: Flask | None = None) -> psycopg_pool.ConnectionPool:
@@ -51,12 +58,19 @@ def pool(app: Flask | None = None) -> psycopg_pool.ConnectionPool:
     return found
 
 
+def watched_version() -> int | None:
+    """The current app's data version as its watch knows it, or None when a request must read it."""
+    watch: VersionWatch = current_app.extensions[_WATCH]
+    return watch.version()
+
+
 def close(app: Flask) -> None:
-    """Close app's pool and its connections; requests after this fail."""
+    """Close app's pool and its connections, and stop its watch; requests after this fail."""
+    app.extensions[_WATCH].stop()
     pool(app).close()
 
 
-def _as_reader(conn: psycopg.Connection) -> None:
+def as_reader(conn: psycopg.Connection) -> None:
     """Every read connection acts as the SELECT-only role that migrate creates (sql/003_*.sql).
 
     The login itself should be no more than a member of that role (the embedded cluster's fxticker_web,
