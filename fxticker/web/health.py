@@ -13,6 +13,7 @@ rotation, not restart it).
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import psycopg
 from flask import Blueprint, current_app, jsonify
@@ -34,9 +35,13 @@ def _age(now: dt.datetime, then: dt.datetime | None) -> int | None:
     return max(0, round((now - then).total_seconds())) if then is not None else None
 
 
+# The probe's answer never changes: encoded once, not per request (jsonify was a tenth of its cost).
+_ALIVE = json.dumps({"status": "alive"}).encode() + b"\n"
+
+
 @bp.get("/livez")
 def livez() -> Response:
-    return jsonify({"status": "alive"})
+    return Response(_ALIVE, mimetype="application/json")
 
 
 @bp.get("/healthz")
