@@ -46,8 +46,10 @@ checked to answer 200 with data, then loaded by `wrk -t2 -c16 -d30s --latency` (
 
 **What the cache makes of it: steady state and misses.** Each worker caches API answers by data version
 (`fxticker/web/cache.py`, `sql/004_data_version.sql`). The three rows above are the steady state: the data
-does not change during the load, so after the warm-up every request reads the version (one single-row
-query) and is served the stored body. That is how the API is used between scrapes (every 30 minutes by
+does not change during the load, so after the warm-up every request is served the stored body under
+the version its worker holds (since 5 December, learnt from PostgreSQL's notifications,
+`fxticker/web/version_watch.py`; before, every request read it, one single-row query). That is how
+the API is used between scrapes (every 30 minutes by
 default): only the first request per worker after each ingest, or each new day, computes. The two
 `(miss)` rows show that first request's cost: a wrk script gives every request a new `amount` (distinct
 across wrk's threads), so every one computes in full and is stored: `/v1/latest` (the latest rates'
@@ -70,7 +72,10 @@ the changes below: hits 2.1x to 2.6x in every size, `/v1/latest` misses 2.4-2.6x
 3.2-3.4 ms against 2.7 ms at 19:47: a busier machine) hits 1.9x to 2.6x, `/v1/latest` misses 2.7-3.1x,
 the year's series 10-11x, every p99 within 2.2-4.3x its p50; and in the run recorded here (20:50,
 /livez 3.0-3.3 ms) hits 2.1x to 2.7x, `/v1/latest` misses 2.8-3.0x, the year's series 8.4-12.3x,
-every p99 within 2.1-4.1x its p50. The hits no longer swing between loads as
+every p99 within 2.1-4.1x its p50. On 5 December, with hits that send nothing to the database (the
+data version watch), `python -m benchmarks.run --only api` (01:00 UTC, quiet machine): hits 1.26x to
+1.46x in every size, `/v1/latest` misses 1.81-1.82x, the year's series 5.5-5.7x, every p99 within
+3.35-3.66x its p50. The hits no longer swing between loads as
 before because wrk's connections now reach both workers evenly (8/8 to 10/6 in every load; see the
 tail below).
 
@@ -92,10 +97,13 @@ tail below).
 **Where the remaining time goes (in-process, Flask's test client, 1 year, CPU time, medians, 30
 November 20:00, quiet machine).** /livez 0.15 ms. A hit 0.36-0.39 ms: the pool checkout and the data
 version's query (0.07 ms together; the round trip alone 0.03 ms), the cache key and lookup, the API's
-headers (CORS, ETag, the conditional check: 0.025 ms) and a larger body. Every hit asks the database
-for the data version, because that is what makes the cache never stale (above); that one round trip,
-and the PostgreSQL backend's work for it on the same two cores, is most of the distance between a hit
-and /livez, and the reason the hits sit at 2.1-2.6x rather than under 2x. A new amount on the year's
+headers (CORS, ETag, the conditional check: 0.025 ms) and a larger body. Every hit then asked the
+database for the data version; that one round trip, and the PostgreSQL backend's work for it on the
+same two cores, was most of the distance between a hit and /livez, and the reason the hits sat at
+2.1-2.6x rather than under 2x. Since 5 December a worker learns of every change from a notification
+(`fxticker/web/version_watch.py`) and a hit sends nothing to the database: in-process a hit went from
+0.30 to 0.125 ms (/livez 0.065-0.07 ms), and under load to 1.2-1.35x /livez (the peer rows below).
+A new amount on the year's
 series 2.1 ms: the rounding 0.44 ms, `json.dumps` of the 1,825 numbers 0.61 ms (C; Python's float
 formatting), building the answer's dictionaries about 0.3 ms, and the rest as a hit. JSON alone is four
 times /livez's whole request, so the 3x target cannot be met by an answer of 1,825 numbers written in

@@ -30,16 +30,25 @@ still a tail. `python -m benchmarks.tails` repeats short loads and puts each rou
 workers' own request histogram, the other processes' CPU, and PostgreSQL's log of slow statements, lock
 waits, checkpoints and autovacuum, to tell where a tail comes from.
 
-**The floor.** A one-route Flask app under the same gunicorn is itself 1.6-1.8x the bare WSGI function
-(in-process, Flask's own request handling is about 45 us, fxticker's /livez about 70 us, of which the
-request metrics were 20 us before their label sets were cached and the after-request headers about 6):
-the 1.5x target is below what Flask on gthread reaches, whatever fxticker's hooks cost. granian 2.8
-(Rust, WSGI) served the same apps on the same two cores at a fraction of the cost: the bare function at
-0.29 ms p50 against gunicorn's 1.23-1.45 ms, fxticker's /livez at 1.5-1.7 ms against 2.4-2.9 ms. That is
-a clear margin, but gunicorn stays for now: slow-client shedding, JSON error pages for malformed
-requests, the even spread of kept-alive connections and the graceful reload are built on gthread's
-internals and tested there (tests/test_serve_limits.py, tests/test_serve.py), and none of them has been
-rebuilt or tested on granian.
+**The floor.** A one-route Flask app under the same gunicorn is itself 1.7-1.8x the bare WSGI function.
+In-process (`werkzeug.test` environ, 20,000 calls): the bare function under 1 us, the one-route Flask
+app 44 us, fxticker's /livez 65 us, of which its request metrics (timer and recording) are about 18 us
+and its after-request headers about 8; with every hook removed it costs what the one-route app does.
+So the 1.5x target is below what any Flask app reaches on this server, whatever fxticker's hooks cost;
+meeting it would take answering /livez outside Flask's request path, which would make it measure
+something other than the path every other answer takes. granian 2.8 (Rust, WSGI) served the same apps
+on the same two cores at a fraction of the cost: the bare function at 0.29 ms p50 against gunicorn's
+1.23-1.45 ms, fxticker's /livez at 1.5-1.7 ms against 2.4-2.9 ms. That is a clear margin, but gunicorn
+stays for now: slow-client shedding, JSON error pages for malformed requests, the even spread of
+kept-alive connections and the graceful reload are built on gthread's internals and tested there
+(tests/test_serve_limits.py, tests/test_serve.py), and none of them has been rebuilt or tested on
+granian. (A faster server lowers every row's time but raises this row's ratio: fxticker's part stays.)
+
+**The data version.** A cache hit reads nothing from the database: each worker hears of changes from
+PostgreSQL's notifications (fxticker/web/version_watch.py). Before, every hit read the data version,
+one round trip: hits were 2.0-2.2x /livez, /v1/latest with a new amount 2.3-2.4x, a series with a new
+amount 3.1-3.2x, and one round in ten of every database endpoint had a p99 of 0.4 to 1.4 s, a backend
+waiting for a core to answer that one statement.
 """
 
 ROUNDS, QUICK_ROUNDS = 10, 1
