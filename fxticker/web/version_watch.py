@@ -110,9 +110,10 @@ class VersionWatch:
                 # Not expected; the thread must outlive it all the same, or the worker reads the version
                 # per request for good.
                 self._known = None
-                log.exception("the data version watch failed; each request reads the version until it "
-                              "reconnects")
-                failing = True
+                if not failing:
+                    log.exception("the data version watch failed; each request reads the version until "
+                                  "it reconnects")
+                    failing = True
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, RETRY_MAX)
@@ -129,8 +130,12 @@ class VersionWatch:
             if _notified(conn):
                 continue
             deadline = began + HEARTBEAT
+            # poll, not select: a busy worker's descriptors can be numbered past select's 1024.
+            poller = select.poll()
+            poller.register(conn.fileno(), select.POLLIN)
+            poller.register(self._wake_read, select.POLLIN)
             while (left := deadline - time.monotonic()) > 0:
-                ready, _, _ = select.select([conn.fileno(), self._wake_read], [], [], left)
+                ready = {fd for fd, _ in poller.poll(left * 1000)}
                 if self._wake_read in ready:
                     return
                 if ready and _notified(conn):
