@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BANKS = Path(__file__).resolve().parent / "central_banks"
+from tests.bank_answers import BANKS
 
 
 @pytest.mark.parametrize("args", [["db", "url"],

@@ -6,18 +6,16 @@ import datetime as dt
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.bank_answers import BANKS
 from tests.fix_archive import ORIGINAL, FakeArchive
 from tests.fix_scrape import quotes
 from tests.pages import html_page
-
-BANKS = Path(__file__).resolve().parent / "central_banks"
 
 
 def _dated(name: str, old: bytes, new: bytes) -> Response:

@@ -20,8 +20,8 @@ from fxticker.collect.fetcher import FetchPolicy
 from fxticker.official import rate_store
 from fxticker.official.bank_runs import OfficialConfig, OfficialRun, run
 from fxticker.official.banks import PROVIDERS
+from tests.bank_answers import BANKS
 
-BANKS = Path(__file__).resolve().parent / "central_banks"
 FAST = FetchPolicy(timeout=0.5, connect_timeout=0.5, attempts=2, backoff=0.01, max_wait=0.1)
 HTML_ERROR = b"<!DOCTYPE html><html><body><h1>Internal error</h1><p>Try again later</p></body></html>"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_official_parse import BANKS, HTML_ERROR
+from tests.bank_answers import BANKS, HTML_ERROR
 
 
 def test_cli_parse_prints_json_lines_and_names_a_bad_file(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 import zoneinfo
-from pathlib import Path
 
 import psycopg
 from pytest_httpserver import HTTPServer
@@ -18,8 +17,8 @@ from fxticker.collect.scrape import ScrapeConfig
 from fxticker.official.bank_runs import OfficialConfig
 from fxticker.official.banks import PROVIDERS
 from fxticker.scheduler import OFFICIAL_JOB, ScheduleConfig, ScheduledScraper
+from tests.bank_answers import BANKS
 
-BANKS = Path(__file__).resolve().parent / "central_banks"
 FAST = FetchPolicy(timeout=2, connect_timeout=1, attempts=2, backoff=0.01, max_wait=0.1)
 
 

@@ -18,8 +18,8 @@ from fxticker.official import plausible
 from fxticker.official.answers import OfficialError, parse
 from fxticker.official.bank_runs import OfficialConfig, run
 from fxticker.official.banks import PROVIDERS
+from tests.bank_answers import BANKS
 
-BANKS = Path(__file__).resolve().parent / "central_banks"
 FAST = FetchPolicy(timeout=2, connect_timeout=1, attempts=1, backoff=0.01, max_wait=0.1)
 
 

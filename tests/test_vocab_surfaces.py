@@ -21,7 +21,7 @@ from fxticker import vocab
 from fxticker.cli import main
 from fxticker.collect.ingest import ingest_many
 from tests.pages import table_rows, with_quote, write_page
-from tests.unit.test_vocab import RATES
+from tests.strategies import RATES
 
 
 def in_sql(conn: psycopg.Connection, rates: list[Decimal]) -> list[tuple[str, ...]]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fxticker.official.answers import OfficialError, WrongDate, parse, parse_nbkr_history, peg_rates
-
-BANKS = Path(__file__).resolve().parents[1] / "central_banks"
+from tests.bank_answers import BANKS, HTML_ERROR
 
 
 def body(name: str) -> bytes:
@@ -99,8 +97,6 @@ def test_an_answer_for_another_day_is_refused_by_its_date() -> None:
     assert rows("cbu", body("cbu-2026-04-02.json"), dt.date(2026, 4, 2))[0][1] == "2026-04-02"
 
 
-HTML_ERROR = (b"<!DOCTYPE html><html><head><title>Error</title></head>"
-              b"<body><h1>Service unavailable</h1></body></html>")
 
 
 @pytest.mark.parametrize(("key", "data", "reason"), [
