@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
 
 from fxticker.storage import observations as store
 from fxticker.ticker import Quote
@@ -203,3 +204,14 @@ def test_every_worker_answers_with_new_data_after_an_ingest(served: str, tmp_pat
     # Each worker hears of it from the notification, milliseconds later; at worst within TRUST.
     wait_for("both workers to answer the new rate", lambda: rates_seen() == {512.82},
              timeout=version_watch.TRUST + 3)
+
+
+@pytest.mark.slow
+def test_every_worker_hears_of_changes(served: str) -> None:
+    """Both workers listen for the data version's notifications: /metrics sums them over the workers."""
+    def watchers() -> float:
+        text = httpx.get(served + "/metrics", timeout=10).text
+        return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                    if s.name == "fxticker_data_version_watchers")
+
+    wait_for("both workers to listen", lambda: watchers() == 2)

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
 from tests.fix_ops import add_scrape_run, store_days
+from tests.fix_wait import wait_for
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -103,3 +104,14 @@ def test_made_up_methods_and_paths_add_no_series(client: FlaskClient) -> None:
                 (("endpoint", "other"), ("method", "other"), ("status", "405")))] == 1
     assert not [labels for _, labels in after
                 if ("method", "M7") in labels or ("endpoint", "/made/up/7") in labels]
+
+
+def test_the_workers_that_hear_of_changes_are_counted(client: FlaskClient) -> None:
+    watch = web_db.watch(client.application)
+
+    def watchers() -> float:
+        return samples(client.get("/metrics").get_data(as_text=True))[("fxticker_data_version_watchers", ())]
+
+    wait_for("the watch to listen", lambda: watchers() == 1)
+    watch.stop()
+    assert watchers() == 0

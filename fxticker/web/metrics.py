@@ -18,7 +18,14 @@ from typing import Any
 import psycopg
 import psycopg_pool
 from flask import Blueprint, Flask, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -28,6 +35,7 @@ from fxticker.official import rate_store as official_store
 from fxticker.storage import observations as store
 from fxticker.storage import scrape_runs
 from fxticker.web import official_view as official_web
+from fxticker.web import pool as web_pool
 from fxticker.web.pool import checked_connection
 
 log = logging.getLogger(__name__)
@@ -109,6 +117,14 @@ class RequestMetrics:
             ["endpoint", "method"], registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )
+        # Summed over the live workers: how many hear of data changes from PostgreSQL's notifications
+        # (fxticker.web.version_watch); a worker that does not reads the data version on every request.
+        self.watching = Gauge(
+            "fxticker_data_version_watchers",
+            "Web workers that hear of data changes from the database's notifications; the others read "
+            "the data version on every request.",
+            registry=registry, multiprocess_mode="livesum",
+        )
         # Each label set's two series, found once: prometheus_client's labels() takes a lock and builds
         # a key on every call, a fifth of what a trivial request costs. The label values come from
         # bounded sets (labels()), so this holds a few hundred entries at most.
@@ -131,6 +147,7 @@ def init_app(app: Flask, pool: psycopg_pool.ConnectionPool, shared: Path | None)
     if shared is None:
         registry.register(collector)
     app.extensions["fxticker_metrics"] = (metrics, registry, collector, shared)
+    web_pool.watch(app).observe(lambda listening: metrics.watching.set(1 if listening else 0))
     app.before_request(_start_timer)
     app.after_request(_record)
     app.register_blueprint(bp)

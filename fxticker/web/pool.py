@@ -58,6 +58,12 @@ def pool(app: Flask | None = None) -> psycopg_pool.ConnectionPool:
     return found
 
 
+def watch(app: Flask) -> VersionWatch:
+    """app's data version watch."""
+    found: VersionWatch = app.extensions[_WATCH]
+    return found
+
+
 def watched_version() -> int | None:
     """The current app's data version as its watch knows it, or None when a request must read it."""
     watch: VersionWatch = current_app.extensions[_WATCH]

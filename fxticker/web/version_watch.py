@@ -55,6 +55,10 @@ class VersionWatch:
         self._application_name = application_name
         # (version, time.monotonic() when the read of it began), replaced whole: readers need no lock.
         self._known: tuple[int, float] | None = None
+        # Whether the watch listens now, and who wants to know when that changes (the metrics).
+        self._listening = False
+        self._observers: list[Callable[[bool], None]] = []
+        self._state_lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(target=self._run, name="fxticker-version-watch", daemon=True)
@@ -65,6 +69,20 @@ class VersionWatch:
     def version(self) -> int | None:
         """The data version a request may answer at, or None when it must read the version itself."""
         return vouched(self._known, time.monotonic())
+
+    def observe(self, observer: Callable[[bool], None]) -> None:
+        """Call observer(listening) now and whenever the watch starts or stops listening."""
+        with self._state_lock:
+            self._observers.append(observer)
+            observer(self._listening)
+
+    def _set_listening(self, listening: bool) -> None:
+        with self._state_lock:
+            if listening == self._listening:
+                return
+            self._listening = listening
+            for observer in self._observers:
+                observer(listening)
 
     def last_read(self) -> tuple[int, float] | None:
         """The version last read and the time.monotonic() its read began; None while not connected."""
@@ -84,6 +102,13 @@ class VersionWatch:
             os.close(self._wake_write)
 
     def _run(self) -> None:
+        try:
+            self._connect_and_watch()
+        finally:
+            self._known = None
+            self._set_listening(False)
+
+    def _connect_and_watch(self) -> None:
         delay, failing = RETRY_FIRST, False
         while not self._stopping.is_set():
             try:
@@ -102,6 +127,7 @@ class VersionWatch:
                     self._watch(conn)
             except psycopg.Error as exc:
                 self._known = None
+                self._set_listening(False)
                 if not failing:
                     log.warning("cannot watch the data version (%s); each request reads it until the "
                                 "watch reconnects", first_line(exc))
@@ -110,6 +136,7 @@ class VersionWatch:
                 # Not expected; the thread must outlive it all the same, or the worker reads the version
                 # per request for good.
                 self._known = None
+                self._set_listening(False)
                 if not failing:
                     log.exception("the data version watch failed; each request reads the version until "
                                   "it reconnects")
@@ -126,6 +153,7 @@ class VersionWatch:
             if row is None:
                 raise psycopg.DataError("table data_version has no row")
             self._known = (int(row[0]), began)
+            self._set_listening(True)
             # A notification that came with the read's answer may be of a commit the read did not see.
             if _notified(conn):
                 continue
