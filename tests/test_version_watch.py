@@ -67,8 +67,12 @@ def kzt(client: FlaskClient) -> float:
 def test_a_change_is_heard_from_its_notification(
         plain: FlaskClient, watch: VersionWatch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the heartbeat a minute away, only the notification can tell the worker in time."""
-    assert kzt(plain) == 515.46
     slow_heartbeat(watch, monkeypatch)
+    cache = plain.application.extensions["fxticker_response_cache"]
+    assert kzt(plain) == 515.46
+    hits = cache.stats().hits
+    # Kept under the version the watch holds now: only a new version can change this answer.
+    assert kzt(plain) == 515.46 and cache.stats().hits == hits + 1
     ingest_pages(tmp_path, [("19 December 2025", NIGHT, LATE)])
     wait_for("the new rate", lambda: kzt(plain) == 512.82, timeout=10)
     assert watch.version() == table_version(str(plain.application.config["DATABASE_READ_URL"]))
