@@ -82,14 +82,13 @@ def test_a_change_nobody_announced_is_heard_within_trust(
         app: Flask, watch: VersionWatch, db_url: str) -> None:
     """A lost notification (here: the trigger switched off) costs a heartbeat at most, never past TRUST."""
     before = watch.version()
+    assert before is not None
     with psycopg.connect(db_url, autocommit=True) as owner:
         owner.execute("ALTER TABLE data_version DISABLE TRIGGER data_version_announces")
         owner.execute("UPDATE data_version SET version = version + 1")
-        moved = time.monotonic()
-    assert before is not None
+    # TRUST, and two seconds for a busy machine's scheduling.
     wait_for("the heartbeat to read the new version", lambda: watch.version() == before + 1,
-             timeout=version_watch.TRUST + 3)
-    assert time.monotonic() - moved < version_watch.TRUST + 3
+             timeout=version_watch.TRUST + 2)
 
 
 def test_a_forged_notification_moves_nothing(
