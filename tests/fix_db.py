@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from fxticker.storage import cluster as db
-from fxticker.storage import observations
+from fxticker.storage import data_version, observations
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
 from fxticker.web.version_watch import TRUST, VersionWatch
@@ -146,11 +146,9 @@ def settled(app: Flask, timeout: float = TRUST + 3) -> None:
     try:
         with psycopg.connect(app.config["DATABASE_READ_URL"], autocommit=True, connect_timeout=5) as conn:
             web_db.as_reader(conn)
-            row = conn.execute("SELECT version FROM data_version").fetchone()
+            committed = data_version.current(conn)
     except psycopg.OperationalError:
         return  # nothing to hear of: the app cannot reach the database either
-    assert row is not None
-    committed = int(row[0])
     deadline = time.monotonic() + timeout
     while (known := watch.version()) is not None and known < committed:
         assert time.monotonic() < deadline, f"the app's watch is at version {known}, the table at {committed}"

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
+from fxticker.storage import data_version
 from fxticker.storage import observations as store
 from fxticker.ticker import Quote
 from fxticker.web import pool as web_db
@@ -34,9 +35,7 @@ DAY2_NIGHT = [("KZT", "0.00195", "0.52") if code == "KZT" else (code, rate, chan
 
 
 def version(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT version FROM data_version").fetchone()
-    assert row is not None
-    return int(row[0])
+    return data_version.current(conn)
 
 
 def kzt(rows: list[dict[str, object]]) -> object:

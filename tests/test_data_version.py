@@ -14,6 +14,7 @@ from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.scrape import ScrapeConfig, Scraper
 from fxticker.official import rate_store
 from fxticker.official.answers import OfficialRate
+from fxticker.storage import data_version
 from fxticker.storage import observations as store
 from fxticker.ticker import Quote
 from tests.fix_scrape import quotes
@@ -23,9 +24,7 @@ SEEN = dt.datetime(2025, 12, 19, 6, tzinfo=dt.UTC)
 
 
 def version(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT version FROM data_version").fetchone()
-    assert row is not None
-    return int(row[0])
+    return data_version.current(conn)
 
 
 def test_saving_what_is_stored_already_leaves_the_version(conn: psycopg.Connection) -> None:

@@ -20,6 +20,7 @@ from fxticker.collect.fetcher import FetchPolicy
 from fxticker.official import rate_store
 from fxticker.official.bank_runs import OfficialConfig, OfficialRun, run
 from fxticker.official.banks import PROVIDERS
+from fxticker.storage import data_version
 from tests.bank_answers import BANKS
 
 FAST = FetchPolicy(timeout=0.5, connect_timeout=0.5, attempts=2, backoff=0.01, max_wait=0.1)
@@ -143,7 +144,7 @@ def test_fetching_again_stores_nothing_new_and_a_correction_replaces(db_url: str
     first = fetch(db_url, ["nbt"], dt.date(2026, 5, 18), dt.date(2026, 5, 19), {"nbt": origin})
     assert first.outcomes[0].saved == rate_store.Saved(new=2)
     with psycopg.connect(db_url) as conn:
-        version = conn.execute("SELECT version FROM data_version").fetchone()
+        version = data_version.current(conn)
     again = fetch(db_url, ["nbt"], dt.date(2026, 5, 18), dt.date(2026, 5, 19), {"nbt": origin})
     assert again.outcomes[0].saved == rate_store.Saved(same=2)
     bank.clear()
@@ -153,8 +154,8 @@ def test_fetching_again_stores_nothing_new_and_a_correction_replaces(db_url: str
     assert corrected.outcomes[0].saved == rate_store.Saved(changed=1)
     assert [row[3] for row in stored(db_url)] == ["9.3450", "9.3372"]
     with psycopg.connect(db_url) as conn:
-        after = conn.execute("SELECT version FROM data_version").fetchone()
-    assert after is not None and version is not None and after[0] > version[0]
+        after = data_version.current(conn)
+    assert after > version
 
 
 def test_nbt_answering_today_for_an_unknown_day_gives_no_row(db_url: str, bank: HTTPServer) -> None:

@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from fxticker.storage import data_version
 from fxticker.web import pool as web_db
 from fxticker.web import version_watch
 from fxticker.web.version_watch import VersionWatch
@@ -30,9 +31,7 @@ LATE = dt.datetime(2025, 12, 19, 20, tzinfo=dt.UTC)
 
 def table_version(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute("SELECT version FROM data_version").fetchone()
-    assert row is not None
-    return int(row[0])
+        return data_version.current(conn)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ only 200 responses are stored (errors are exceptions and pass through untouched)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -43,6 +44,7 @@ from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
 
 from fxticker import vocab
+from fxticker.storage import data_version as stored_version
 from fxticker.web import headers
 from fxticker.web.errors import Unavailable
 from fxticker.web.pool import holding_read_connection, watched_version
@@ -57,7 +59,6 @@ MAX_ENTRY_BYTES = MAX_BYTES // 8
 # Accounting for the key, the headers and the objects around a body; only the order of magnitude matters.
 _OVERHEAD = 256
 
-_VERSION = "SELECT version FROM data_version"
 _REQUEST_VERSION = "fxticker_data_version"
 
 Key = tuple[int, dt.date, str, tuple[tuple[str, str], ...]]
@@ -149,13 +150,12 @@ def current() -> ResponseCache:
 def data_version(conn: psycopg.Connection) -> int:
     """The committed data version; a schema without it (004 not applied) is a 503 that says so."""
     try:
-        row = conn.execute(_VERSION).fetchone()
+        return stored_version.current(conn)
     except psycopg.errors.UndefinedTable:
         log.error("table data_version is missing: run 'fxticker migrate'")
         raise Unavailable("the database schema is out of date; try again shortly") from None
-    if row is None:
-        raise Unavailable("the database schema is out of date; try again shortly")
-    return int(row[0])
+    except psycopg.DataError:
+        raise Unavailable("the database schema is out of date; try again shortly") from None
 
 
 def request_version(conn: psycopg.Connection | None = None) -> int:
@@ -192,21 +192,16 @@ def cached(view: Callable[P, Response]) -> Callable[P, Response]:
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         cache = current()
-        watched = watched_version()
-        if watched is not None:
-            setattr(g, _REQUEST_VERSION, watched)
-            key = _key(watched)
+        version = watched_version()
+        with contextlib.ExitStack() as held:
+            if version is None:
+                version = data_version(held.enter_context(holding_read_connection()))
+            setattr(g, _REQUEST_VERSION, version)
+            key = _key(version)
             entry = cache.get(key)
             if entry is not None:
                 return entry.response()
             response = view(*args, **kwargs)
-        else:
-            with holding_read_connection() as conn:
-                key = _key(request_version(conn))
-                entry = cache.get(key)
-                if entry is not None:
-                    return entry.response()
-                response = view(*args, **kwargs)
         if response.status_code == 200 and not response.is_streamed:
             response.add_etag()
             body = response.get_data()

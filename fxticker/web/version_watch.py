@@ -32,6 +32,7 @@ from collections.abc import Callable
 import psycopg
 
 from fxticker.inputs import first_line
+from fxticker.storage import data_version as stored_version
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ HEARTBEAT = 1.0
 TRUST = 2 * HEARTBEAT
 # Reconnecting after a failure waits from the first to the last, doubling.
 RETRY_FIRST, RETRY_MAX = 0.5, 10.0
-_VERSION = "SELECT version FROM data_version"
 
 
 class VersionWatch:
@@ -149,10 +149,7 @@ class VersionWatch:
         """Read the version, then wait for a notification, the heartbeat or stop; until stop or an error."""
         while True:
             began = time.monotonic()
-            row = conn.execute(_VERSION).fetchone()
-            if row is None:
-                raise psycopg.DataError("table data_version has no row")
-            self._known = (int(row[0]), began)
+            self._known = (stored_version.current(conn), began)
             self._set_listening(True)
             # A notification that came with the read's answer may be of a commit the read did not see.
             if _notified(conn):
