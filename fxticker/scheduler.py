@@ -187,8 +187,9 @@ class ScheduledScraper:
         if event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its time %s", event.job_id, event.scheduled_run_time)
             return
-        log.error("job %s failed: %r", event.job_id, event.exception,
-                  exc_info=(type(event.exception), event.exception, event.traceback))
+        # The exception carries its own traceback; APScheduler's event.traceback is already text, which
+        # logging cannot format as one (the record then fails to print at all).
+        log.error("job %s failed: %r", event.job_id, event.exception, exc_info=event.exception)
 
     def _check_leadership(self) -> None:
         with self._leadership_busy:

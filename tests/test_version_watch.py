@@ -47,12 +47,15 @@ def plain(app: Flask, tmp_path: Path) -> Iterator[FlaskClient]:
     yield FlaskClient(app)
 
 
-def slow_heartbeat(watch: VersionWatch, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Heartbeats a minute apart from the watch's next read on (the one due now still comes)."""
+def slow_heartbeat(watch: VersionWatch, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Heartbeats a minute apart from the watch's next read on, which a notification brings at once (a
+    heartbeat due anyway may be timed by either length: the read after the cue is timed by the new)."""
     monkeypatch.setattr(version_watch, "HEARTBEAT", 60.0)
     monkeypatch.setattr(version_watch, "TRUST", 120.0)
     patched = time.monotonic()
-    wait_for("the last heartbeat of the usual length",
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"NOTIFY {version_watch.CHANNEL}")
+    wait_for("a read after the heartbeat changed",
              lambda: (last := watch.last_read()) is not None and last[1] > patched)
 
 
@@ -66,7 +69,7 @@ def kzt(client: FlaskClient) -> float:
 def test_a_change_is_heard_from_its_notification(
         plain: FlaskClient, watch: VersionWatch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the heartbeat a minute away, only the notification can tell the worker in time."""
-    slow_heartbeat(watch, monkeypatch)
+    slow_heartbeat(watch, str(plain.application.config["DATABASE_READ_URL"]), monkeypatch)
     cache = plain.application.extensions["fxticker_response_cache"]
     assert kzt(plain) == 515.46
     hits = cache.stats().hits
@@ -93,8 +96,8 @@ def test_a_change_nobody_announced_is_heard_within_trust(
 def test_a_forged_notification_moves_nothing(
         app: Flask, watch: VersionWatch, monkeypatch: pytest.MonkeyPatch) -> None:
     """Any login may notify any channel: the watch takes a notification as a cue to read the table."""
-    slow_heartbeat(watch, monkeypatch)
     url = str(app.config["DATABASE_READ_URL"])
+    slow_heartbeat(watch, url, monkeypatch)
     sent = time.monotonic()
     with psycopg.connect(url, autocommit=True) as reader:  # the web tier's own login
         reader.execute("NOTIFY fxticker_data_version, '999999999'")
