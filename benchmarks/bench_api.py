@@ -2,7 +2,7 @@
 
 Every endpoint gets the same load (wrk, 2 threads, 16 connections) on the same server; the ratio is the
 endpoint's median latency over /livez's, so it says what the API's work costs on top of gunicorn, Flask
-and the app's own per-request hooks (metrics, headers), which /livez pays as well.
+and the app's own per-request work (metrics, headers), which /livez pays as well.
 """
 
 from __future__ import annotations
