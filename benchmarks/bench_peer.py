@@ -31,19 +31,20 @@ workers' own request histogram, the other processes' CPU, and PostgreSQL's log o
 waits, checkpoints and autovacuum, to tell where a tail comes from.
 
 **The floor.** A one-route Flask app under the same gunicorn is itself 1.7-1.8x the bare WSGI function.
-In-process (`werkzeug.test` environ, 20,000 calls): the bare function under 1 us, the one-route Flask
-app 43 us, fxticker's /livez 58 us, of which its request metrics (a WSGI layer around Flask, 65 us
-when they were a pair of Flask hooks) are about 9 us and its after-request headers about 8; with every
-hook removed it costs 39 us, what the one-route app does less jsonify.
-So the 1.5x target is below what any Flask app reaches on this server, whatever fxticker's hooks cost;
-meeting it would take answering /livez outside Flask's request path, which would make it measure
-something other than the path every other answer takes. granian 2.8 (Rust, WSGI) served the same apps
-on the same two cores at a fraction of the cost: the bare function at 0.29 ms p50 against gunicorn's
-1.23-1.45 ms, fxticker's /livez at 1.5-1.7 ms against 2.4-2.9 ms. That is a clear margin, but gunicorn
-stays for now: slow-client shedding, JSON error pages for malformed requests, the even spread of
-kept-alive connections and the graceful reload are built on gthread's internals and tested there
-(tests/test_serve_limits.py, tests/test_serve.py), and none of them has been rebuilt or tested on
-granian. (A faster server lowers every row's time but raises this row's ratio: fxticker's part stays.)
+In-process (`werkzeug.test` environ, 20,000 calls): the bare function under 1 us, the one-route Flask app
+43 us, fxticker's /livez 58 us, of which its request metrics (a WSGI layer around Flask, 65 us when they
+were a pair of Flask hooks) are about 9 us and its after-request headers about 8; with every hook removed
+it costs 39 us, what the one-route app does less jsonify. So the 1.5x target is below what any Flask app
+reaches on this server as configured (4 threads per worker; with 1, a slower server all round, the
+one-route app comes to 1.45x and /livez to 1.66x), whatever fxticker's hooks cost; meeting it would take
+answering /livez outside Flask's request path, which would make it measure something other than the path
+every other answer takes. granian 2.8 (Rust, WSGI) served the same apps on the same two cores at a
+fraction of the cost: the bare function at 0.29 ms p50 against gunicorn's 1.23-1.45 ms, fxticker's /livez
+at 1.5-1.7 ms against 2.4-2.9 ms. That is a clear margin, but gunicorn stays for now: slow-client
+shedding, JSON error pages for malformed requests, the even spread of kept-alive connections and the
+graceful reload are built on gthread's internals and tested there (tests/test_serve_limits.py,
+tests/test_serve.py), and none of them has been rebuilt or tested on granian. (A faster server lowers
+every row's time but raises this row's ratio: fxticker's part stays.)
 
 **The data version.** A cache hit reads nothing from the database: each worker hears of changes from
 PostgreSQL's notifications (fxticker/web/version_watch.py). Before, every hit read the data version,
