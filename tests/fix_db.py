@@ -21,7 +21,7 @@ from fxticker.storage import cluster as db
 from fxticker.storage import data_version, observations
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
-from fxticker.web.version_watch import TRUST, VersionWatch
+from fxticker.web.version_watch import TRUST
 
 TEMPLATE = "fxt_template"
 _counter = itertools.count()
@@ -142,7 +142,7 @@ class SettledClient(FlaskClient):
 def settled(app: Flask, timeout: float = TRUST + 3) -> None:
     """Wait until app's watch knows the committed data version, or has stepped aside (requests then read
     it themselves); fail if it does neither within timeout."""
-    watch: VersionWatch = app.extensions["fxticker_version_watch"]
+    watch = web_db.watch(app)
     try:
         with psycopg.connect(app.config["DATABASE_READ_URL"], autocommit=True, connect_timeout=5) as conn:
             web_db.as_reader(conn)

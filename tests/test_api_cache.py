@@ -17,8 +17,8 @@ import pytest
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from fxticker.storage import data_version
 from fxticker.storage import observations as store
+from fxticker.storage.data_version import current as version
 from fxticker.ticker import Quote
 from fxticker.web import pool as web_db
 from fxticker.web import version_watch
@@ -32,10 +32,6 @@ EVENING = dt.datetime(2025, 12, 19, 20, tzinfo=dt.UTC)
 # A third revision of the 19th, seen after the sample days' two: KZT moves from 0.00194 to 0.00195.
 DAY2_NIGHT = [("KZT", "0.00195", "0.52") if code == "KZT" else (code, rate, change)
               for code, rate, change in DAY2_LATE]
-
-
-def version(conn: psycopg.Connection) -> int:
-    return data_version.current(conn)
 
 
 def kzt(rows: list[dict[str, object]]) -> object:

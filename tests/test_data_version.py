@@ -14,17 +14,13 @@ from fxticker.collect.fetcher import FetchPolicy
 from fxticker.collect.scrape import ScrapeConfig, Scraper
 from fxticker.official import rate_store
 from fxticker.official.answers import OfficialRate
-from fxticker.storage import data_version
 from fxticker.storage import observations as store
+from fxticker.storage.data_version import current as version
 from fxticker.ticker import Quote
 from tests.fix_scrape import quotes
 from tests.pages import text_page
 
 SEEN = dt.datetime(2025, 12, 19, 6, tzinfo=dt.UTC)
-
-
-def version(conn: psycopg.Connection) -> int:
-    return data_version.current(conn)
 
 
 def test_saving_what_is_stored_already_leaves_the_version(conn: psycopg.Connection) -> None:

@@ -149,7 +149,7 @@ def test_api_serves_from_the_replica_what_was_ingested_on_the_primary(
         # A standby refuses LISTEN: the watch steps aside, and every request reads the version itself.
         wait_for("the watch to step aside",
                  lambda: any("is a standby" in r.getMessage() for r in caplog.records))
-        assert app.extensions["fxticker_version_watch"].version() is None
+        assert web_db.watch(app).version() is None
     finally:
         web_db.close(app)
     with psycopg.connect(replica.url()) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):

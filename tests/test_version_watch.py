@@ -36,7 +36,7 @@ def table_version(url: str) -> int:
 
 @pytest.fixture
 def watch(app: Flask) -> VersionWatch:
-    found: VersionWatch = app.extensions["fxticker_version_watch"]
+    found = web_db.watch(app)
     wait_for("the watch to vouch for a version", lambda: found.version() is not None)
     return found
 

@@ -12,7 +12,6 @@ from flask import Flask
 from fxticker.storage import cluster as db
 from fxticker.web import create_app
 from fxticker.web import pool as web_db
-from fxticker.web.version_watch import VersionWatch
 from tests.fix_db import web_login
 from tests.fix_scrape import fresh, own_cluster
 from tests.fix_wait import wait_for
@@ -87,7 +86,7 @@ def test_a_cached_answer_sends_nothing_and_without_the_watch_one_statement(
     app = own_app(restart_cluster, tmp_path, monkeypatch, pool_size=1)
     client = app.test_client()
     app_pool = web_db.pool(app)
-    watch: VersionWatch = app.extensions["fxticker_version_watch"]
+    watch = web_db.watch(app)
 
     def statements_of_three_answers(trace: Path) -> list[list[str]]:
         with trace.open("w") as sink:

@@ -158,18 +158,16 @@ def data_version(conn: psycopg.Connection) -> int:
         raise Unavailable("the database schema is out of date; try again shortly") from None
 
 
-def request_version(conn: psycopg.Connection | None = None) -> int:
-    """The data version this request answers at: taken once, so views keying their own work by it (the
-    API's amount-free rates) agree with the response cache. The watch's when it vouches for one;
-    otherwise read on conn, the connection the request computes on."""
-    if _REQUEST_VERSION not in g:
-        version = watched_version()
-        if version is None:
-            if conn is None:
-                raise RuntimeError("request_version needs the request's connection when the watch is down")
-            version = data_version(conn)
-        setattr(g, _REQUEST_VERSION, version)
-    known: int = getattr(g, _REQUEST_VERSION)
+def request_version(connection: Callable[[], psycopg.Connection]) -> int:
+    """The data version this request answers at, taken once, so views keying their own work by it (the
+    API's amount-free rates) agree with the response cache: the watch's when it vouches for one, else
+    read on connection(), the connection the request computes on, asked for only then."""
+    known: int | None = g.get(_REQUEST_VERSION)
+    if known is None:
+        known = watched_version()
+        if known is None:
+            known = data_version(connection())
+        setattr(g, _REQUEST_VERSION, known)
     return known
 
 
@@ -192,12 +190,8 @@ def cached(view: Callable[P, Response]) -> Callable[P, Response]:
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         cache = current()
-        version = watched_version()
         with contextlib.ExitStack() as held:
-            if version is None:
-                version = data_version(held.enter_context(holding_read_connection()))
-            setattr(g, _REQUEST_VERSION, version)
-            key = _key(version)
+            key = _key(request_version(lambda: held.enter_context(holding_read_connection())))
             entry = cache.get(key)
             if entry is not None:
                 return entry.response()

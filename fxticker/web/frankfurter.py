@@ -73,7 +73,7 @@ def computed(conn: psycopg.Connection, key: tuple[Any, ...], compute: Callable[[
     The data version is the one the response cache read for this request.
     """
     store: Computed = current_app.extensions.setdefault("fxticker_computed_rates", Computed())
-    return store.get(cache.request_version(conn), key, compute)
+    return store.get(cache.request_version(lambda: conn), key, compute)
 
 
 def providers() -> Registry:

@@ -36,7 +36,6 @@ from fxticker.storage import observations as store
 from fxticker.storage import scrape_runs
 from fxticker.web import official_view as official_web
 from fxticker.web import pool as web_pool
-from fxticker.web.pool import checked_connection
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -62,7 +61,7 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("fxticker_database_up", "1 when /metrics could read the database.")
         try:
-            with checked_connection(self._pool, self._timeout) as conn:
+            with web_pool.checked_connection(self._pool, self._timeout) as conn:
                 by_run = scrape_runs.runs_by_status(conn)
                 by_source = scrape_runs.sources_by_status(conn)
                 last_success = scrape_runs.last_success(conn)

@@ -66,8 +66,7 @@ def watch(app: Flask) -> VersionWatch:
 
 def watched_version() -> int | None:
     """The current app's data version as its watch knows it, or None when a request must read it."""
-    watch: VersionWatch = current_app.extensions[_WATCH]
-    return watch.version()
+    return watch(current_app).version()
 
 
 def close(app: Flask) -> None:

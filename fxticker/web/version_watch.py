@@ -147,6 +147,10 @@ class VersionWatch:
 
     def _watch(self, conn: psycopg.Connection) -> None:
         """Read the version, then wait for a notification, the heartbeat or stop; until stop or an error."""
+        # poll, not select: a busy worker's descriptors can be numbered past select's 1024.
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
         while True:
             began = time.monotonic()
             self._known = (stored_version.current(conn), began)
@@ -155,10 +159,6 @@ class VersionWatch:
             if _notified(conn):
                 continue
             deadline = began + HEARTBEAT
-            # poll, not select: a busy worker's descriptors can be numbered past select's 1024.
-            poller = select.poll()
-            poller.register(conn.fileno(), select.POLLIN)
-            poller.register(self._wake_read, select.POLLIN)
             while (left := deadline - time.monotonic()) > 0:
                 ready = {fd for fd, _ in poller.poll(left * 1000)}
                 if self._wake_read in ready:
