@@ -57,11 +57,11 @@ work) and `/v1/<today-365>..<today>` (the year's series, in v1's smaller shape, 
 per rate). Before the cache, every request was a miss.
 
 **Floor.** `GET /livez` on the same server, in the same run: the latency of the server, Flask and the
-app's per-request work (metrics, headers) with no database and almost no body. /livez is loaded
-before and after the endpoints and the faster of the two p50s is the floor (the stricter one). wrk runs on the
-same two cores as gunicorn and PostgreSQL, so each figure is a latency under saturation: with 16 connections
-and 8 server threads, p50 is mostly queueing, and the ratio of p50s is close to the ratio of CPU spent
-per request (requests/s are in the notes column).
+app's per-request work (metrics, headers) with no database and almost no body. /livez is loaded before and
+after the endpoints and the faster of the two p50s is the floor (the stricter one). wrk runs on the same
+two cores as gunicorn and PostgreSQL, so each figure is a latency under saturation: with 16 connections
+and 8 server threads, p50 is mostly queueing, and the ratio of p50s is close to the ratio of CPU spent per
+request (requests/s are in the notes column).
 
 **Before and after (full runs on this machine, 1 year / 10 years).** Before the cache, p50 over
 /livez: latest 5.2x / 13.9x, `/v1/latest` 7.2x / 17.3x, the year's series 79x / 91x. With the cache, in
